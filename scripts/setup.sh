@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs everything Understudy needs on a fresh machine, into the project-local .understudy/ folder where it can:
+# the Temporal CLI dev server (built from its Go module), Temporal's time-skipping test server (Maven Central),
+# InfluxDB 1.x and docker-compose (Debian packages), and the Python venv of the model trainer.
+# Idempotent: each step checks a stamp or the tool itself and does nothing when it is already in place.
+# Usage: scripts/setup.sh [--quiet]
+set -euo pipefail
+
+QUIET=0
+[[ "${1:-}" == "--quiet" ]] && QUIET=1
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${UNDERSTUDY_STATE_DIR:-$ROOT/.understudy}"
+# Pinned versions. The Temporal CLI v1.5.1 is the newest release whose Go module builds with `go install`:
+# later releases replace their `cliext` module with a local folder the module proxy does not serve.
+TEMPORAL_CLI_VERSION="v1.5.1"
+TEST_SERVER_VERSION="1.38.0"
+DEBIAN_PACKAGES=(influxdb docker-compose)
+
+say() { [[ $QUIET == 1 ]] || echo "setup: $*"; }
+act() { echo "setup: $*"; }
+fail() { echo "setup: error: $*" >&2; exit 1; }
+
+mkdir -p "$STATE/bin" "$STATE/logs"
+
+need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is required ($2) but is not on PATH"; }
+need node "Node.js 20.19 or newer"
+need go "Go 1.24 or newer, to build the Temporal CLI"
+need java "Java 17 or newer, for Temporal's time-skipping test server"
+need mvn "Maven, to fetch Temporal's time-skipping test server"
+need python3 "Python 3.11, for the model trainer"
+
+# --- Node dependencies ---------------------------------------------------------------------------------------
+if [[ ! -d "$ROOT/node_modules/@temporalio/worker" ]]; then
+  act "installing Node dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund)
+fi
+
+# --- Debian packages: InfluxDB 1.x, docker-compose (validates docker-compose.yml without an engine) -----------
+missing=()
+command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if ((${#missing[@]} > 0)); then
+  [[ $(id -u) == 0 ]] || fail "Debian packages ${missing[*]} are missing; install them (sudo apt-get install ${missing[*]}) and run again"
+  act "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The package starts a system-wide influxd on the default ports; Understudy runs its own, so stop that one.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet influxdb 2>/dev/null; then
+  systemctl stop influxdb || true
+fi
+
+# --- Temporal CLI (dev server + Web UI) --------------------------------------------------------------------------
+TEMPORAL_BIN="$STATE/bin/temporal"
+if [[ ! -x "$TEMPORAL_BIN" || "$(cat "$STATE/bin/temporal.version" 2>/dev/null)" != "$TEMPORAL_CLI_VERSION" ]]; then
+  act "building the Temporal CLI $TEMPORAL_CLI_VERSION from its Go module (a few minutes on a fresh machine)"
+  GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+  echo "$TEMPORAL_CLI_VERSION" >"$STATE/bin/temporal.version"
+fi
+
+# --- Temporal time-skipping test server (Java) ---------------------------------------------------------------------
+TS_DIR="$STATE/test-server"
+if [[ "$(cat "$TS_DIR/version" 2>/dev/null)" != "$TEST_SERVER_VERSION" ]]; then
+  act "fetching Temporal's time-skipping test server $TEST_SERVER_VERSION from Maven Central"
+  rm -rf "$TS_DIR"
+  mkdir -p "$TS_DIR"
+  mvn -q -B -f "$ROOT/scripts/test-server/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$TS_DIR/lib" -DincludeScope=runtime
+  # The SDK's `existing-path` option runs this file as `<path> <port> --enable-time-skipping`.
+  cat >"$TS_DIR/temporal-test-server" <<'LAUNCHER'
+#!/usr/bin/env bash
+exec java -Xms64m -Xmx512m -cp "$(dirname "$0")/lib/*" io.temporal.testserver.TestServer "$@"
+LAUNCHER
+  chmod +x "$TS_DIR/temporal-test-server"
+  echo "$TEST_SERVER_VERSION" >"$TS_DIR/version"
+fi
+
+# --- Python venv of the model trainer ------------------------------------------------------------------------------
+VENV="$STATE/venv"
+REQS="$ROOT/models/requirements.txt"
+want="$(sha256sum "$REQS" | cut -d' ' -f1)"
+if [[ "$(cat "$VENV/requirements.sha256" 2>/dev/null)" != "$want" ]]; then
+  act "creating the trainer's Python venv from models/requirements.txt"
+  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
+  echo "$want" >"$VENV/requirements.sha256"
+fi
+
+say "ready: everything is installed under $STATE"

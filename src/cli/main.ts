@@ -1,0 +1,185 @@
+/**
+ * `understudy`, the operator's command line. Every failure ends with one clear line (and exit code 1 for a bad
+ * request or configuration, 2 for a service that cannot be reached); UNDERSTUDY_DEBUG=1 adds the stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { TASK_QUEUE } from '../shared/temporal.js';
+import type { StackProbeReport } from '../shared/probe.js';
+import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
+import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
+import { temporalConnectionOptions } from '../temporalConnection.js';
+import { connectWorker, createWorker, installRuntime } from '../worker.js';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: understudy [--config FILE] <command>
+
+commands:
+  up            start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C
+  down          stop the embedded stack (Temporal dev server, InfluxDB)
+  status        show whether the embedded services answer
+  stack up      start only the embedded services (reusing any already running)
+  stack down    same as down
+
+options:
+  --config FILE  configuration file (default: $UNDERSTUDY_CONFIG, else ./understudy.yaml, else built-in defaults)
+  --help         this text`;
+
+function print(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function describeStack(stack: Stack): void {
+  for (const s of stack.services) {
+    print(`  ${s.name.padEnd(9)} ${s.address.padEnd(24)} pid ${s.pid}${s.reused ? ' (already running)' : ''}`);
+  }
+}
+
+async function connectClient(loaded: LoadedConfig): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ ...temporalConnectionOptions(loaded), connectTimeout: 5_000 });
+  } catch (error) {
+    throw new ServiceError(`cannot reach Temporal at ${loaded.config.temporal.address}: ${(error as Error).message}`);
+  }
+  return new Client({ connection, namespace: loaded.config.temporal.namespace });
+}
+
+function printProbe(report: StackProbeReport): void {
+  for (const round of report.rounds) {
+    print(
+      `  metrics store: ${round.metricsStore.ok ? 'ok' : 'FAILED'} — ${round.metricsStore.detail} (${round.metricsStore.elapsedMs} ms)`,
+    );
+    print(
+      `  forecaster:    ${round.forecaster.ok ? 'ok' : 'FAILED'} — ${round.forecaster.detail} (${round.forecaster.elapsedMs} ms)`,
+    );
+  }
+}
+
+async function up(loaded: LoadedConfig): Promise<void> {
+  print('understudy: starting the embedded stack…');
+  const stack = await stackUp(loaded.config);
+  describeStack(stack);
+  const startedHere = stack.services.some((s) => !s.reused);
+
+  installRuntime();
+  const connection = await connectWorker(loaded);
+  const worker = await createWorker({ loaded, connection });
+  const running = worker.run();
+  print(`understudy: worker polling task queue "${TASK_QUEUE}"`);
+
+  const client = await connectClient(loaded);
+  const workflowId = `stack-probe:${new Date().toISOString()}`;
+  const report = await client.workflow.execute<typeof stackProbeWorkflow>('stackProbeWorkflow', {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [{ rounds: 1, intervalSeconds: 0 }],
+  });
+  print(`understudy: stack probe ${report.ok ? 'passed' : 'FAILED'} (workflow ${workflowId})`);
+  printProbe(report);
+  print();
+  print(`Temporal Web UI: ${stack.webUi}/namespaces/${loaded.config.temporal.namespace}/workflows`);
+  print('Press Ctrl-C to stop.');
+
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    print('\nunderstudy: stopping the worker…');
+    worker.shutdown();
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  await running;
+  await client.connection.close();
+  await connection.close();
+  if (startedHere) {
+    const stopped = await stackDown(loaded.config);
+    print(`understudy: stopped ${stopped.join(', ') || 'nothing'}`);
+  } else {
+    print('understudy: left the services running (they were already up before this command)');
+  }
+}
+
+async function status(loaded: LoadedConfig): Promise<void> {
+  const client = await connectClient(loaded);
+  try {
+    const info = await client.connection.workflowService.getSystemInfo({});
+    print(`temporal: ${loaded.config.temporal.address} answers (server ${info.serverVersion || 'unknown version'})`);
+  } finally {
+    await client.connection.close();
+  }
+  const influx = loaded.config.influx;
+  const response = await fetch(new URL('/ping', influx.url), { signal: AbortSignal.timeout(3_000) }).catch(
+    (error: Error) => {
+      throw new ServiceError(`cannot reach InfluxDB at ${influx.url}: ${error.message}`);
+    },
+  );
+  print(`influxdb: ${influx.url} answers (version ${response.headers.get('x-influxdb-version') ?? 'unknown'})`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean' }, demo: { type: 'boolean' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help || positionals.length === 0) {
+    print(USAGE);
+    return;
+  }
+  const loaded = loadConfig(values.config);
+  const [command, sub, ...rest] = positionals;
+  const noMoreArguments = (n: number): void => {
+    const extra = positionals.slice(n);
+    if (extra.length > 0)
+      throw new UsageError(`unexpected argument "${extra[0]}" after "${positionals.slice(0, n).join(' ')}"`);
+  };
+  switch (command) {
+    case 'up':
+      noMoreArguments(1);
+      return up(loaded);
+    case 'down':
+      noMoreArguments(1);
+      print(
+        `understudy: stopped ${(await stackDown(loaded.config)).join(', ') || 'nothing (no embedded service was running)'}`,
+      );
+      return;
+    case 'status':
+      noMoreArguments(1);
+      return status(loaded);
+    case 'stack':
+      if (sub === 'up') {
+        noMoreArguments(2);
+        const stack = await stackUp(loaded.config);
+        print('understudy: embedded stack is up');
+        describeStack(stack);
+        print(`Temporal Web UI: ${stack.webUi}`);
+        return;
+      }
+      if (sub === 'down') {
+        noMoreArguments(2);
+        print(`understudy: stopped ${(await stackDown(loaded.config)).join(', ') || 'nothing'}`);
+        return;
+      }
+      void rest;
+      throw new UsageError(`"stack" takes "up" or "down", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+    default:
+      throw new UsageError(`unknown command "${command}"; run \`understudy --help\` for the list`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const known = error instanceof ConfigError || error instanceof ServiceError || error instanceof UsageError;
+    const argumentError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`understudy: ${(error as Error).message}\n`);
+    if (process.env.UNDERSTUDY_DEBUG === '1' || !(known || argumentError))
+      process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(error instanceof ServiceError ? 2 : 1);
+  },
+);

@@ -1,0 +1,30 @@
+/**
+ * The one module that names Understudy's Temporal surface: task queues and custom search attributes.
+ * The worker, the CLI, the stack manager (which registers the attributes) and the tests all import it.
+ * No Node built-ins here: workflow code imports this module too.
+ */
+
+/** Task queue of the TypeScript worker: every workflow and activity of the orchestrator. */
+export const TASK_QUEUE = 'understudy';
+
+/** Task queue of the Python worker that runs the model trainer. */
+export const TRAINING_TASK_QUEUE = 'understudy-training';
+
+/** Indexed value types the Temporal server accepts for custom search attributes. */
+export type SearchAttributeType = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
+
+/**
+ * Custom search attributes kept current on every host-pair transition, so the Web UI can filter the fleet
+ * (for example `PairPhase = "failing-over"` or `Paused = true`).
+ */
+export const SEARCH_ATTRIBUTES = {
+  PairId: 'Keyword',
+  PrimaryHost: 'Keyword',
+  ShadowHost: 'Keyword',
+  PrimaryRegion: 'Keyword',
+  ShadowRegion: 'Keyword',
+  PairPhase: 'Keyword',
+  Paused: 'Bool',
+} as const satisfies Record<string, SearchAttributeType>;
+
+export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;

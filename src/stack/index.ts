@@ -1,0 +1,30 @@
+/** Brings the embedded stack up (reusing what already runs) and down, for the CLI, `npm start` and the tests. */
+import type { UnderstudyConfig } from '../config/schema.js';
+import { startInflux, stopInflux } from './influx.js';
+import { stackPaths } from './paths.js';
+import { startTemporal, stopTemporal, webUiUrl, type StartedService } from './temporal.js';
+
+export { ServiceError } from './process.js';
+export { stackPaths, PROJECT_ROOT } from './paths.js';
+export { webUiUrl, ensureSearchAttributes, type StartedService } from './temporal.js';
+
+export interface Stack {
+  services: StartedService[];
+  webUi: string;
+}
+
+export async function stackUp(config: UnderstudyConfig): Promise<Stack> {
+  const paths = stackPaths(config);
+  // Started one after the other: on two cores, parallel cold starts only slow each other down.
+  const influx = await startInflux(config, paths);
+  const temporal = await startTemporal(config, paths);
+  return { services: [temporal, influx], webUi: webUiUrl(config) };
+}
+
+export async function stackDown(config: UnderstudyConfig): Promise<string[]> {
+  const paths = stackPaths(config);
+  const stopped: string[] = [];
+  if (await stopTemporal(paths)) stopped.push('temporal');
+  if (await stopInflux(paths)) stopped.push('influxd');
+  return stopped;
+}

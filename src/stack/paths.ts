@@ -1,0 +1,34 @@
+/** Where the embedded stack keeps its binaries, data, logs and process ids: one ignored folder in the project. */
+import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { UnderstudyConfig } from '../config/schema.js';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+export interface StackPaths {
+  stateDir: string;
+  temporalBin: string;
+  testServerLauncher: string;
+  temporalDb: string;
+  influxDir: string;
+  influxConfig: string;
+  logsDir: string;
+  pidsDir: string;
+  venvPython: string;
+}
+
+export function stackPaths(config: UnderstudyConfig): StackPaths {
+  const configured = process.env.UNDERSTUDY_STATE_DIR ?? config.embedded.stateDir;
+  const stateDir = isAbsolute(configured) ? configured : join(PROJECT_ROOT, configured);
+  return {
+    stateDir,
+    temporalBin: join(stateDir, 'bin', 'temporal'),
+    testServerLauncher: join(stateDir, 'test-server', 'temporal-test-server'),
+    temporalDb: join(stateDir, 'temporal', 'dev.sqlite'),
+    influxDir: join(stateDir, 'influxdb'),
+    influxConfig: join(stateDir, 'influxdb', 'influxdb.conf'),
+    logsDir: join(stateDir, 'logs'),
+    pidsDir: join(stateDir, 'pids'),
+    venvPython: join(stateDir, 'venv', 'bin', 'python'),
+  };
+}

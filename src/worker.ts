@@ -1,0 +1,73 @@
+/**
+ * The Understudy worker: runs every workflow and activity on the `understudy` task queue. `createWorker` is used
+ * by `npm start`, `npm run worker` and the tests (which pass a pre-built bundle and a task queue of their own).
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type LogLevel,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { LoadedConfig } from './config/load.js';
+import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
+import { connectInfluxV1 } from './metrics/influxV1.js';
+import { TASK_QUEUE } from './shared/temporal.js';
+import { PROJECT_ROOT } from './stack/paths.js';
+import { temporalConnectionOptions } from './temporalConnection.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const BASELINES_MODEL_DIR = join(PROJECT_ROOT, 'models', 'artifacts', 'baselines-v1');
+
+/** Bundles the workflow code once; tests share one bundle across every worker they create. */
+export const bundleWorkflows = (): Promise<WorkflowBundleOption> =>
+  bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
+
+/**
+ * Installs the SDK's process-wide runtime with a logger at `level` (WARN by default: the INFO lines of every
+ * state change drown what the operator needs). Call once, before the first worker or connection.
+ */
+export function installRuntime(
+  level: LogLevel = (process.env.UNDERSTUDY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
+): void {
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
+export interface WorkerOptions {
+  loaded: LoadedConfig;
+  connection: NativeConnection;
+  taskQueue?: string;
+  workflowBundle?: WorkflowBundleOption;
+  baselines?: LoadedModel;
+}
+
+export async function createWorker({
+  loaded,
+  connection,
+  taskQueue,
+  workflowBundle,
+  baselines,
+}: WorkerOptions): Promise<Worker> {
+  if (loaded.config.influx.version !== 1) {
+    throw new Error('influx.version 2 has no metrics adapter yet; use version 1 (the embedded InfluxDB)');
+  }
+  const activities = createActivities({
+    influx: connectInfluxV1(loaded),
+    baselines: baselines ?? (await loadOnnxModel(BASELINES_MODEL_DIR)),
+  });
+  return Worker.create({
+    connection,
+    namespace: loaded.config.temporal.namespace,
+    taskQueue: taskQueue ?? TASK_QUEUE,
+    activities,
+    workflowBundle: workflowBundle ?? (await bundleWorkflows()),
+  });
+}
+
+export const connectWorker = (loaded: LoadedConfig): Promise<NativeConnection> =>
+  NativeConnection.connect(temporalConnectionOptions(loaded));

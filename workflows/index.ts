@@ -1,0 +1,2 @@
+/** Every workflow type the Understudy worker registers; the bundler starts here. */
+export { stackProbeWorkflow } from './stackProbe.js';
