@@ -1,0 +1,33 @@
+/**
+ * Starts the embedded stack once per test run (reusing services that already run, e.g. from `npm start`) and
+ * bundles the workflow code once for every worker the tests create. Stops only what it started.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../src/config/load.js';
+import { stackDown, stackPaths, stackUp } from '../src/stack/index.js';
+import { bundleWorkflows } from '../src/worker.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    workflowBundlePath: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const { config } = loadConfig(undefined, {});
+  const stack = await stackUp(config);
+  const bundle = await bundleWorkflows();
+  if (!('code' in bundle)) throw new Error('expected an in-memory workflow bundle');
+  const dir = join(stackPaths(config).stateDir, 'test');
+  mkdirSync(dir, { recursive: true });
+  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, bundle.code);
+  project.provide('workflowBundlePath', workflowBundlePath);
+
+  const startedHere = stack.services.some((s) => !s.reused);
+  return async () => {
+    if (startedHere && process.env.UNDERSTUDY_KEEP_STACK !== '1') await stackDown(config);
+  };
+}

@@ -1,0 +1,56 @@
+/** Shared test plumbing: the default config, a worker on a task queue of the test's own, failure assertions. */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { expect, inject } from 'vitest';
+import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
+import { createWorker } from '../../src/worker.js';
+
+/** The defaults, read with an empty environment so a developer's own variables never change a test. */
+export const testConfig = (): LoadedConfig => loadConfig(undefined, {});
+
+export const uniqueTaskQueue = (name: string): string => `test-${name}-${randomUUID().slice(0, 8)}`;
+
+export interface DevServerHarness {
+  client: Client;
+  taskQueue: string;
+  /** Runs `work` while a fresh worker polls the harness's task queue (a Worker runs once, so one per call). */
+  withWorker<T>(work: (worker: Worker) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A client, and workers on demand, on the real dev server and a task queue no other test uses. */
+export async function devServerHarness(name: string): Promise<DevServerHarness> {
+  const loaded = testConfig();
+  const taskQueue = uniqueTaskQueue(name);
+  const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
+  const connection = await Connection.connect({ address: loaded.config.temporal.address });
+  const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+  const workflowBundle = { codePath: inject('workflowBundlePath') };
+  return {
+    client,
+    taskQueue,
+    async withWorker(work) {
+      const worker = await createWorker({ loaded, connection: nativeConnection, taskQueue, workflowBundle });
+      return worker.runUntil(work(worker));
+    },
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
+/** Asserts that a workflow failed with an ApplicationFailure of `type`, and returns that failure. */
+export async function expectWorkflowFailure(promise: Promise<unknown>, type: string): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  const cause = (error as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(type);
+  return cause as ApplicationFailure;
+}
