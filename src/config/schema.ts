@@ -63,7 +63,7 @@ export const influxSchema = z.discriminatedUnion(
 
 export const providerSchema = z.strictObject({
   /** Only the embedded fleet simulator ships today; a platform adapter adds its own kind. */
-  kind: z.literal('simulator', { error: 'provider.kind must be "simulator"' }).default('simulator'),
+  kind: z.literal('simulator', { error: 'must be "simulator" (the embedded fleet simulator)' }).default('simulator'),
   url: httpUrl.default('http://127.0.0.1:18090'),
   tokenEnv: envVarName.default('UNDERSTUDY_PROVIDER_TOKEN'),
   requestTimeoutMs: z
@@ -99,7 +99,8 @@ export const policySchema = z
     /** Record the decision the policy would take without acting on it. */
     forecastOnly: z.boolean().default(false),
   })
-  .refine((policy) => policy.hysteresisPercent < policy.thresholdPercent, {
+  // Checked only once the threshold itself is valid, so a bad threshold is reported once, not twice.
+  .refine((p) => !(p.thresholdPercent > 0 && p.thresholdPercent <= 100) || p.hysteresisPercent < p.thresholdPercent, {
     path: ['hysteresisPercent'],
     message: 'must be below policy.thresholdPercent',
   });

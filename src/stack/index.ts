@@ -1,6 +1,8 @@
 /** Brings the embedded stack up (reusing what already runs) and down, for the CLI, `npm start` and the tests. */
+import { existsSync } from 'node:fs';
 import type { UnderstudyConfig } from '../config/schema.js';
-import { startInflux, stopInflux } from './influx.js';
+import { ServiceError } from './process.js';
+import { influxdInstalled, startInflux, stopInflux } from './influx.js';
 import { stackPaths } from './paths.js';
 import { startTemporal, stopTemporal, webUiUrl, type StartedService } from './temporal.js';
 
@@ -15,6 +17,12 @@ export interface Stack {
 
 export async function stackUp(config: UnderstudyConfig): Promise<Stack> {
   const paths = stackPaths(config);
+  // Every binary is checked before anything starts, so a missing one never leaves half a stack running.
+  const missing = [
+    ...(existsSync(paths.temporalBin) ? [] : [`the Temporal CLI (${paths.temporalBin})`]),
+    ...(influxdInstalled() ? [] : ['influxd (InfluxDB 1.x)']),
+  ];
+  if (missing.length > 0) throw new ServiceError(`not installed: ${missing.join(', ')}; run \`npm run setup\``);
   // Started one after the other: on two cores, parallel cold starts only slow each other down.
   const influx = await startInflux(config, paths);
   const temporal = await startTemporal(config, paths);

@@ -25,6 +25,15 @@ export const influxProcess = (paths: StackPaths): ManagedProcess => ({
   logsDir: paths.logsDir,
 });
 
+export function influxdInstalled(): boolean {
+  try {
+    influxdBinary();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function influxdBinary(): string {
   try {
     return execFileSync('sh', ['-c', 'command -v influxd'], { encoding: 'utf8' }).trim();
