@@ -4,6 +4,7 @@ import type { UnderstudyConfig } from '../config/schema.js';
 import { ServiceError } from './process.js';
 import { influxdInstalled, startInflux, stopInflux } from './influx.js';
 import { stackPaths } from './paths.js';
+import { startSimulatorService, stopSimulatorService } from './simulator.js';
 import { startTemporal, stopTemporal, webUiUrl, type StartedService } from './temporal.js';
 
 export { ServiceError } from './process.js';
@@ -26,12 +27,14 @@ export async function stackUp(config: UnderstudyConfig): Promise<Stack> {
   // Started one after the other: on two cores, parallel cold starts only slow each other down.
   const influx = await startInflux(config, paths);
   const temporal = await startTemporal(config, paths);
-  return { services: [temporal, influx], webUi: webUiUrl(config) };
+  const simulator = await startSimulatorService(config, paths); // after InfluxDB: it writes metrics there
+  return { services: [temporal, influx, simulator], webUi: webUiUrl(config) };
 }
 
 export async function stackDown(config: UnderstudyConfig): Promise<string[]> {
   const paths = stackPaths(config);
   const stopped: string[] = [];
+  if (await stopSimulatorService(paths)) stopped.push('simulator');
   if (await stopTemporal(paths)) stopped.push('temporal');
   if (await stopInflux(paths)) stopped.push('influxd');
   return stopped;
