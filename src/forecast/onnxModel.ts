@@ -22,6 +22,8 @@ export const manifestSchema = z.object({
   training_window: z.unknown(),
   backtest_metrics: z.record(z.string(), z.unknown()),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** When the trainer wrote this version (ISO-8601); absent for hand-built graphs such as the baselines. */
+  trained_at: z.string().optional(),
 });
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
@@ -52,7 +54,18 @@ function fixedWidth(shape: (string | number)[], what: string): number {
   return width;
 }
 
-export async function loadOnnxModel(dir: string): Promise<LoadedModel> {
+/** A model folder whose manifest, file hash and graph input/output names agree; any number of inputs. */
+export interface OnnxArtifact {
+  dir: string;
+  manifest: ModelManifest;
+  session: ort.InferenceSession;
+}
+
+/**
+ * Opens `dir/model.onnx` after checking `dir/manifest.json` against the schema, the file's sha256 and the graph's
+ * input and output names. Every failure is a ModelArtifactError naming the file.
+ */
+export async function openOnnxArtifact(dir: string, intraOpNumThreads = 1): Promise<OnnxArtifact> {
   const manifestPath = join(dir, 'manifest.json');
   const modelPath = join(dir, 'model.onnx');
   let manifest: ModelManifest;
@@ -69,14 +82,6 @@ export async function loadOnnxModel(dir: string): Promise<LoadedModel> {
     if (error instanceof ModelArtifactError) throw error;
     throw new ModelArtifactError(`${manifestPath}: cannot read the manifest: ${(error as Error).message}`);
   }
-  if (manifest.inputs.length !== 1) {
-    throw new ModelArtifactError(
-      `${manifestPath}: inputs: exactly one input is supported, got ${manifest.inputs.length}`,
-    );
-  }
-  const input = manifest.inputs[0]!;
-  const inputSteps = fixedWidth(input.shape, `${manifestPath}: inputs.0`);
-
   let bytes: Buffer;
   try {
     bytes = await readFile(modelPath);
@@ -89,19 +94,48 @@ export async function loadOnnxModel(dir: string): Promise<LoadedModel> {
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', intraOpNumThreads });
   } catch (error) {
     throw new ModelArtifactError(`${modelPath}: onnxruntime cannot load it: ${(error as Error).message}`);
   }
-  const graphOutputs = [...session.outputNames].sort();
-  const manifestOutputs = manifest.outputs.map((o) => o.name).sort();
-  if (session.inputNames.join() !== input.name || graphOutputs.join() !== manifestOutputs.join()) {
+  const graphInputs = [...session.inputNames].sort().join(', ');
+  const manifestInputs = manifest.inputs
+    .map((i) => i.name)
+    .sort()
+    .join(', ');
+  const graphOutputs = [...session.outputNames].sort().join(', ');
+  const manifestOutputs = manifest.outputs
+    .map((o) => o.name)
+    .sort()
+    .join(', ');
+  if (graphInputs !== manifestInputs || graphOutputs !== manifestOutputs) {
     await session.release();
     throw new ModelArtifactError(
-      `${dir}: the manifest names input ${input.name} and outputs ${manifestOutputs.join(', ')}, ` +
-        `the graph has input ${session.inputNames.join(', ')} and outputs ${graphOutputs.join(', ')}`,
+      `${dir}: the manifest names inputs ${manifestInputs} and outputs ${manifestOutputs}, ` +
+        `the graph has inputs ${graphInputs} and outputs ${graphOutputs}`,
     );
   }
+  return { dir, manifest, session };
+}
+
+export async function loadOnnxModel(dir: string): Promise<LoadedModel> {
+  const manifestPath = join(dir, 'manifest.json');
+  const { manifest, session } = await openOnnxArtifact(dir);
+  if (manifest.inputs.length !== 1) {
+    await session.release();
+    throw new ModelArtifactError(
+      `${manifestPath}: inputs: exactly one input is supported, got ${manifest.inputs.length}`,
+    );
+  }
+  const input = manifest.inputs[0]!;
+  let inputSteps: number;
+  try {
+    inputSteps = fixedWidth(input.shape, `${manifestPath}: inputs.0`);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  const manifestOutputs = manifest.outputs.map((o) => o.name).sort();
   const outputWidths = new Map(
     manifest.outputs.map((o) => [o.name, fixedWidth(o.shape, `${manifestPath}: outputs.${o.name}`)]),
   );

@@ -1,0 +1,145 @@
+/**
+ * Finds and loads the newest usable version of each learned model in an artifacts folder (`prophet-v<N>/`,
+ * `lstm-v<N>/`), and swaps in newer versions on `reload()` without a restart. A version that fails to load
+ * (corrupt or truncated .onnx, manifest mismatch) is skipped with a warning naming it, and the previous good
+ * version stays in use; it is retried only when its files change.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openLstm, openProphet, type LstmEngine, type ProphetEngine } from './engines.js';
+import type { ModelName, ModelVersionInfo } from './types.js';
+
+type Kind = 'prophet' | 'lstm';
+const KINDS: readonly Kind[] = ['prophet', 'lstm'];
+/** Sessions replaced by a reload stay open this long, so a batch already running on them can finish. */
+const RELEASE_GRACE_MS = 30_000;
+
+export interface SelectionTable {
+  /** Per series id: the model with the lowest validation MASE. */
+  selected: Record<string, ModelName>;
+  /** Median validation MASE per model across series; orders the fallback chain. */
+  median: Partial<Record<ModelName, number>>;
+}
+
+export class ModelRegistry {
+  prophet: ProphetEngine | undefined;
+  lstm: LstmEngine | undefined;
+  /** Why a kind is missing or an older version is in use; empty when the newest version of each loaded. */
+  readonly problems = new Map<Kind, string>();
+  private readonly failed = new Map<string, number>();
+  private readonly loadedAt = new Map<Kind, number>();
+
+  constructor(
+    readonly artifactsDir: string,
+    private readonly log: (message: string) => void = () => undefined,
+  ) {}
+
+  async reload(): Promise<ModelVersionInfo[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.artifactsDir);
+    } catch (error) {
+      for (const kind of KINDS) {
+        if (!this[kind]) this.problems.set(kind, `cannot read ${this.artifactsDir}: ${(error as Error).message}`);
+      }
+      return this.info();
+    }
+    for (const kind of KINDS) {
+      const versions = names
+        .map((n) => new RegExp(`^${kind}-v(\\d+)$`).exec(n))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ dir: join(this.artifactsDir, m[0]), version: Number(m[1]) }))
+        .sort((a, b) => b.version - a.version);
+      const current = this[kind];
+      const problems: string[] = [];
+      for (const candidate of versions) {
+        if (current?.dir === candidate.dir) break;
+        const stamp = await this.stamp(candidate.dir);
+        const failedStamp = this.failed.get(candidate.dir);
+        if (failedStamp !== undefined && failedStamp === stamp) {
+          problems.push(`${candidate.dir} is unusable (see the earlier warning)`);
+          continue;
+        }
+        try {
+          const engine = kind === 'prophet' ? await openProphet(candidate.dir) : await openLstm(candidate.dir);
+          this.swap(kind, engine);
+          this.log(`forecaster: loaded ${kind} v${engine.version} from ${candidate.dir}`);
+          break;
+        } catch (error) {
+          this.failed.set(candidate.dir, stamp);
+          const message = `${kind} version ${candidate.version} is unusable: ${(error as Error).message}`;
+          problems.push(message);
+          this.log(`forecaster: WARNING ${message}`);
+        }
+      }
+      if (!this[kind]) {
+        problems.push(
+          versions.length === 0 ? `no ${kind}-v<N> model folder in ${this.artifactsDir}` : `no usable ${kind} version`,
+        );
+      }
+      if (problems.length > 0) this.problems.set(kind, problems.join('; '));
+      else if (this[kind]) this.problems.delete(kind);
+    }
+    return this.info();
+  }
+
+  /** The per-series choice and the global ranking, from the newest loaded manifest that has them. */
+  selection(): SelectionTable {
+    for (const engine of [this.prophet, this.lstm]) {
+      const metrics = engine?.manifest.backtest_metrics as
+        { selected?: Record<string, ModelName>; median?: Partial<Record<ModelName, number>> } | undefined;
+      if (metrics?.selected && metrics.median) return { selected: metrics.selected, median: metrics.median };
+    }
+    return { selected: {}, median: {} };
+  }
+
+  info(): ModelVersionInfo[] {
+    const out: ModelVersionInfo[] = [];
+    if (this.prophet) {
+      out.push({
+        model: 'prophet',
+        version: this.prophet.version,
+        dir: this.prophet.dir,
+        loadedAt: this.loadedAt.get('prophet') ?? 0,
+        series: this.prophet.seriesIndex.size,
+      });
+    }
+    if (this.lstm) {
+      const series = this.lstm.manifest.parameters.series;
+      out.push({
+        model: 'lstm',
+        version: this.lstm.version,
+        dir: this.lstm.dir,
+        loadedAt: this.loadedAt.get('lstm') ?? 0,
+        series: Array.isArray(series) ? series.length : 0,
+      });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.prophet?.release(), this.lstm?.release()]);
+    this.prophet = undefined;
+    this.lstm = undefined;
+  }
+
+  private swap(kind: Kind, engine: ProphetEngine | LstmEngine): void {
+    const old = this[kind];
+    if (kind === 'prophet') this.prophet = engine as ProphetEngine;
+    else this.lstm = engine as LstmEngine;
+    this.loadedAt.set(kind, Date.now());
+    if (old) setTimeout(() => void old.release().catch(() => undefined), RELEASE_GRACE_MS).unref();
+  }
+
+  private async stamp(dir: string): Promise<number> {
+    const times = await Promise.all(
+      ['model.onnx', 'manifest.json'].map((f) =>
+        stat(join(dir, f)).then(
+          (s) => s.mtimeMs + s.size,
+          () => -1,
+        ),
+      ),
+    );
+    return times.reduce((a, b) => a + b, 0);
+  }
+}
