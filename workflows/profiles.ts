@@ -16,3 +16,41 @@ export const QUICK_LOCAL_CALL: ActivityOptions = {
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
   },
 };
+
+/** A health check: it must answer within a few seconds, or it counts as no answer (not as a failed host). */
+export const HEALTH_CHECK: ActivityOptions = {
+  startToCloseTimeout: '3 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    maximumAttempts: 2,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  },
+};
+
+/** One tick's observation: fleet view, metrics window and forecast. */
+export const OBSERVATION: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  },
+};
+
+/**
+ * A provider action (activate, migrate, fence, provision…): may run for minutes (provisioning ~90 s of provider
+ * time), heartbeats its operation's progress, and retries for as long as the provider is the one failing.
+ */
+export const PROVIDER_ACTION: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  },
+};

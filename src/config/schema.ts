@@ -74,6 +74,26 @@ export const providerSchema = z.strictObject({
     .default(5_000),
 });
 
+export const offPeakSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({
+      kind: z.literal('cron'),
+      cron: z.string().min(1, 'must not be empty'),
+      timeZone: z.string().min(1, 'must be an IANA time zone, for example Europe/Paris'),
+    }),
+    z.strictObject({
+      kind: z.literal('forecast'),
+      windowMinutes: z
+        .number()
+        .int('must be whole minutes')
+        .min(15, 'must be at least 15')
+        .max(360, 'must be at most 360'),
+    }),
+  ],
+  { error: 'kind must be "cron" (with cron and timeZone) or "forecast" (with windowMinutes)' },
+);
+
 export const policySchema = z
   .strictObject({
     /** Scale out when the forecast's peak over the horizon exceeds this utilisation (percent of capacity). */
@@ -96,8 +116,12 @@ export const policySchema = z
       .min(1, 'must be at least 1')
       .max(20, 'must be at most 20')
       .default(3),
+    /** Scale back only after every forecast peak stayed below threshold − hysteresis this long. */
+    scaleBackAfterMinutes: z.number().min(0, 'must be 0 or more').max(1440, 'must be at most 1440').default(30),
     /** Record the decision the policy would take without acting on it. */
     forecastOnly: z.boolean().default(false),
+    /** When the off-peak role swap runs: a cron in the pair's time zone, or the history's quietest window. */
+    offPeak: offPeakSchema.default({ kind: 'cron', cron: '0 3 * * *', timeZone: 'UTC' }),
   })
   // Checked only once the threshold itself is valid, so a bad threshold is reported once, not twice.
   .refine((p) => !(p.thresholdPercent > 0 && p.thresholdPercent <= 100) || p.hysteresisPercent < p.thresholdPercent, {

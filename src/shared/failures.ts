@@ -6,8 +6,20 @@
 export const FailureType = {
   /** The request itself is wrong (a bad payload, an out-of-range value); retrying cannot help. */
   InvalidInput: 'InvalidInput',
+  /** The provider refused an action as the caller's fault (unknown host, wrong status, no room). */
+  ProviderRejected: 'ProviderRejected',
+  /** A provider action ran and failed part-way; the provider undid it. Retryable: a fresh attempt may succeed. */
+  ProviderOperationFailed: 'ProviderOperationFailed',
+  /** A swap's or failover's pre-check found the pair not ready (shadow unhealthy, replication behind, no room). */
+  PreCheckFailed: 'PreCheckFailed',
+  /** The metrics store could not give the data a decision needs; the pair takes no action on missing data. */
+  MetricsUnavailable: 'MetricsUnavailable',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
-export const NON_RETRYABLE_FAILURES: readonly FailureType[] = [FailureType.InvalidInput];
+export const NON_RETRYABLE_FAILURES: readonly FailureType[] = [
+  FailureType.InvalidInput,
+  FailureType.ProviderRejected,
+  FailureType.PreCheckFailed,
+];

@@ -3,6 +3,7 @@
  * The worker, the CLI, the stack manager (which registers the attributes) and the tests all import it.
  * No Node built-ins here: workflow code imports this module too.
  */
+import { SearchAttributeType as SdkSearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 
 /** Task queue of the TypeScript worker: every workflow and activity of the orchestrator. */
 export const TASK_QUEUE = 'understudy';
@@ -28,3 +29,14 @@ export const SEARCH_ATTRIBUTES = {
 } as const satisfies Record<string, SearchAttributeType>;
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
+
+/** Typed keys for the attributes above, for workflows (`upsertSearchAttributes`) and clients (`typedSearchAttributes`). */
+export const SearchAttributeKeys = {
+  PairId: defineSearchAttributeKey('PairId', SdkSearchAttributeType.KEYWORD),
+  PrimaryHost: defineSearchAttributeKey('PrimaryHost', SdkSearchAttributeType.KEYWORD),
+  ShadowHost: defineSearchAttributeKey('ShadowHost', SdkSearchAttributeType.KEYWORD),
+  PrimaryRegion: defineSearchAttributeKey('PrimaryRegion', SdkSearchAttributeType.KEYWORD),
+  ShadowRegion: defineSearchAttributeKey('ShadowRegion', SdkSearchAttributeType.KEYWORD),
+  PairPhase: defineSearchAttributeKey('PairPhase', SdkSearchAttributeType.KEYWORD),
+  Paused: defineSearchAttributeKey('Paused', SdkSearchAttributeType.BOOL),
+} as const satisfies Record<SearchAttributeName, unknown>;

@@ -1,0 +1,420 @@
+/**
+ * Orchestration activities: every call the host-pair, fleet and action workflows make to the provider, the metrics
+ * store and the forecaster. Each provider action carries the idempotency key the workflow derived from its own id,
+ * so a retried activity finds the operation it started instead of acting twice; long ones heartbeat the operation
+ * id and, when retried, resume waiting on it.
+ */
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { Forecaster, Resource as ForecastResource } from '../src/forecast/types.js';
+import type { MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import type {
+  FleetProvider,
+  Host,
+  HostRole,
+  InvariantReport,
+  MigrationResult,
+  Operation,
+  OperationKind,
+  ProviderErrorCode,
+  ReplicationStatus,
+  Resource,
+} from '../src/provider/types.js';
+import { PROVIDER_ERROR_STATUS, RESOURCES, isRetryableProviderError } from '../src/provider/types.js';
+import type { ForecastSummary, HostData, Utilisation, WorkloadData } from '../src/policy/types.js';
+import { FailureType } from '../src/shared/failures.js';
+import type { HostRef } from '../src/shared/pair.js';
+
+export interface OrchestrationDependencies {
+  provider: FleetProvider;
+  metrics: MetricsStore;
+  forecaster: Forecaster;
+  /** For Temporal Schedules (off-peak swaps); absent where no schedule is managed. */
+  temporal?: Client;
+}
+
+/** The forecaster names resources as Telegraf measurements; the provider and the policy by what they measure. */
+const FORECAST_RESOURCE: Record<Resource, ForecastResource> = {
+  cpu: 'cpu',
+  memory: 'mem',
+  storage: 'diskio',
+  network: 'net',
+};
+
+function isProviderError(error: unknown): error is Error & { code: ProviderErrorCode } {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && typeof code === 'string' && code in PROVIDER_ERROR_STATUS;
+}
+
+/**
+ * Turns a provider error into what Temporal should do with it: the caller's fault fails the activity for good
+ * (a typed, non-retryable failure), the provider's fault is retried by the activity's retry policy.
+ */
+function asActivityFailure(error: unknown, what: string): unknown {
+  if (!isProviderError(error)) return error;
+  if (error.code === 'operation_failed') {
+    return ApplicationFailure.retryable(`${what}: ${error.message}`, FailureType.ProviderOperationFailed);
+  }
+  if (!isRetryableProviderError(error.code)) {
+    return ApplicationFailure.create({
+      message: `${what}: ${error.message}`,
+      type: FailureType.ProviderRejected,
+      nonRetryable: true,
+      details: [{ code: error.code }],
+    });
+  }
+  return error;
+}
+
+export interface ObservePairInput {
+  pairId: string;
+  primary: HostRef;
+  shadowHostId?: string;
+  horizonsMinutes: number[];
+  /** How much history the forecaster gets, in minutes of data time. */
+  historyMinutes: number;
+  stepSeconds: number;
+}
+
+export interface PairObservation {
+  /** The provider's clock (data time), epoch ms. */
+  now: number;
+  primary: HostData;
+  shadow?: HostData;
+  workloads: WorkloadData[];
+  /** Absent when the metrics were missing: the pair must not act on missing data. */
+  forecast?: ForecastSummary;
+  mirror: { lastSampleAt?: number; lagSeconds?: number };
+  /** Data problems (gaps, resets, no data) and forecaster warnings, for the state query. */
+  issues: string[];
+}
+
+function toHostData(host: Host, utilisation?: Utilisation): HostData {
+  return {
+    hostId: host.id,
+    region: host.region,
+    zone: host.zone,
+    role: host.role,
+    status: host.status,
+    capacity: host.capacity,
+    allocationFraction: host.allocationFraction,
+    utilisation,
+    configurationHash: host.appliedConfiguration?.hash,
+  };
+}
+
+const lastValue = (window: UtilisationWindow): number | undefined => {
+  for (let i = window.values.length - 1; i >= 0; i--) {
+    const value = window.values[i];
+    if (value !== null && value !== undefined) return value;
+  }
+  return undefined;
+};
+
+export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
+  /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
+  async function runOperation<K extends OperationKind>(
+    what: string,
+    start: () => Promise<Operation<K>>,
+  ): Promise<Operation<K>> {
+    const context = Context.current();
+    try {
+      // A retried attempt resumes waiting on the operation the previous attempt started.
+      const resumed = context.info.heartbeatDetails as { operationId?: string } | undefined;
+      const operation = resumed?.operationId ? await provider.getOperation<K>(resumed.operationId) : await start();
+      heartbeat({ operationId: operation.id, progress: operation.progress });
+      return await provider.waitForOperation(operation, {
+        onProgress: (op) => heartbeat({ operationId: op.id, progress: op.progress }),
+        signal: context.cancellationSignal,
+      });
+    } catch (error) {
+      throw asActivityFailure(error, what);
+    }
+  }
+
+  const hostOf = (operation: Operation): Host => operation.result as Host;
+
+  return {
+    async checkHealth(hostId: string): Promise<{ healthy: boolean; status: string; checkedAt: number }> {
+      try {
+        const report = await provider.healthCheck(hostId);
+        return { healthy: report.healthy, status: report.status, checkedAt: Date.parse(report.checkedAt) };
+      } catch (error) {
+        throw asActivityFailure(error, `health check of ${hostId}`);
+      }
+    },
+
+    async observePair(input: ObservePairInput): Promise<PairObservation> {
+      const { primary: primaryRef, shadowHostId } = input;
+      let fleet;
+      try {
+        fleet = await provider.describeFleet();
+      } catch (error) {
+        throw asActivityFailure(error, 'describe fleet');
+      }
+      const now = Date.parse(fleet.now);
+      const primaryHost = fleet.hosts.find((h) => h.id === primaryRef.hostId);
+      if (!primaryHost) {
+        throw ApplicationFailure.nonRetryable(
+          `pair ${input.pairId}: primary ${primaryRef.hostId} is not in the fleet`,
+          FailureType.ProviderRejected,
+        );
+      }
+      const shadowHost = shadowHostId ? fleet.hosts.find((h) => h.id === shadowHostId) : undefined;
+      const issues: string[] = [];
+
+      let windows: UtilisationWindow[] = [];
+      try {
+        windows = await metrics.readUtilisation({
+          hosts: [{ hostId: primaryHost.id, networkMbps: primaryHost.capacity.networkMbps }],
+          start: new Date(now - input.historyMinutes * 60_000),
+          end: new Date(now + 1),
+          stepSeconds: input.stepSeconds,
+        });
+      } catch (error) {
+        issues.push(`metrics unavailable: ${(error as Error).message}`);
+      }
+      const utilisation: Partial<Utilisation> = {};
+      let lastSampleAt: number | undefined;
+      for (const window of windows) {
+        const value = lastValue(window);
+        if (value !== undefined) utilisation[window.resource] = value;
+        if (window.lastSampleAt) lastSampleAt = Math.max(lastSampleAt ?? 0, Date.parse(window.lastSampleAt));
+        for (const issue of window.issues)
+          if (issue.kind !== 'gap') issues.push(`${window.resource}: ${issue.kind} — ${issue.detail}`);
+      }
+      const complete = RESOURCES.every((r) => utilisation[r] !== undefined);
+
+      let forecast: ForecastSummary | undefined;
+      if (complete && lastSampleAt !== undefined) {
+        const horizon = Math.max(...input.horizonsMinutes);
+        const newest = lastSampleAt;
+        const peaks: ForecastSummary['peaks'] = [];
+        for (const window of windows) {
+          const start = Date.parse(window.start);
+          const timestamps: number[] = [];
+          const values: number[] = [];
+          window.values.forEach((v, i) => {
+            if (v !== null) {
+              timestamps.push(start + i * window.stepSeconds * 1000);
+              values.push(v);
+            }
+          });
+          try {
+            const result = await forecaster.forecast({
+              hostId: primaryHost.id,
+              resource: FORECAST_RESOURCE[window.resource],
+              history: { timestamps, values },
+              horizonMinutes: horizon,
+              now,
+            });
+            for (const w of result.warnings) issues.push(`${window.resource} forecast: ${w}`);
+            for (const h of input.horizonsMinutes) {
+              const within = result.points.filter((p) => p.timestamp <= newest + h * 60_000);
+              const peak = within.reduce((best, p) => (p.yhat > best.yhat ? p : best), within[0] ?? result.peak);
+              peaks.push({
+                horizonMinutes: h,
+                resource: window.resource,
+                peakPercent: peak.yhat,
+                peakAt: peak.timestamp,
+              });
+            }
+          } catch (error) {
+            issues.push(`${window.resource} forecast failed: ${(error as Error).message}`);
+          }
+        }
+        if (peaks.length === input.horizonsMinutes.length * RESOURCES.length) {
+          forecast = { issuedAt: lastSampleAt, peaks };
+        }
+      } else if (windows.length > 0) {
+        issues.push('no recent samples for every resource: no forecast this tick');
+      }
+
+      const workloads: WorkloadData[] = fleet.workloads
+        .filter((w) => w.hostId === primaryHost.id || (shadowHost !== undefined && w.hostId === shadowHost.id))
+        .map((w) => ({ workloadId: w.id, resourceRequirements: w.requirements, hostId: w.hostId }));
+
+      return {
+        now,
+        primary: toHostData(primaryHost, complete ? (utilisation as Utilisation) : undefined),
+        shadow: shadowHost ? toHostData(shadowHost) : undefined,
+        workloads,
+        forecast,
+        mirror: {
+          lastSampleAt,
+          lagSeconds: lastSampleAt !== undefined ? Math.max(0, (now - lastSampleAt) / 1000) : undefined,
+        },
+        issues,
+      };
+    },
+
+    async activateShadow(input: { hostId: string; allocationFraction: number; idempotencyKey: string }): Promise<Host> {
+      return hostOf(await runOperation(`activate shadow ${input.hostId}`, () => provider.activateShadow(input)));
+    },
+
+    async scaleUpShadow(input: { hostId: string; allocationFraction: number; idempotencyKey: string }): Promise<Host> {
+      return hostOf(await runOperation(`scale up shadow ${input.hostId}`, () => provider.scaleUpShadow(input)));
+    },
+
+    async deactivateShadow(input: {
+      hostId: string;
+      allocationFraction: number;
+      idempotencyKey: string;
+    }): Promise<Host> {
+      return hostOf(await runOperation(`return ${input.hostId} to standby`, () => provider.deactivateShadow(input)));
+    },
+
+    async fenceHost(input: { hostId: string; idempotencyKey: string }): Promise<Host> {
+      return hostOf(await runOperation(`fence ${input.hostId}`, () => provider.fenceHost(input)));
+    },
+
+    async setRole(input: { hostId: string; role: HostRole; idempotencyKey: string }): Promise<Host> {
+      return hostOf(await runOperation(`make ${input.hostId} ${input.role}`, () => provider.setRole(input)));
+    },
+
+    async decommissionHost(input: { hostId: string; idempotencyKey: string }): Promise<Host> {
+      return hostOf(await runOperation(`decommission ${input.hostId}`, () => provider.decommissionHost(input)));
+    },
+
+    async provisionHost(input: {
+      hostId: string;
+      region: string;
+      zone: string;
+      capacity: HostRef['capacity'];
+      role: HostRole;
+      pairId?: string;
+      allocationFraction?: number;
+      idempotencyKey: string;
+    }): Promise<Host> {
+      return hostOf(
+        await runOperation(`provision ${input.hostId} in ${input.region}`, () => provider.provisionHost(input)),
+      );
+    },
+
+    /** Moves one workload; heartbeats the copy's progress, and a retry resumes the same migration. */
+    async migrateWorkload(input: {
+      workloadId: string;
+      sourceHostId: string;
+      targetHostId: string;
+      idempotencyKey: string;
+    }): Promise<MigrationResult> {
+      const what = `migrate ${input.workloadId} from ${input.sourceHostId} to ${input.targetHostId}`;
+      return (await runOperation(what, () => provider.migrateWorkload(input))).result as MigrationResult;
+    },
+
+    async startReplication(input: {
+      sourceHostId: string;
+      targetHostId: string;
+      idempotencyKey: string;
+    }): Promise<ReplicationStatus> {
+      const what = `replicate ${input.sourceHostId} to ${input.targetHostId}`;
+      return (await runOperation(what, () => provider.startReplication(input))).result as ReplicationStatus;
+    },
+
+    async verifyReplication(input: { sourceHostId: string; targetHostId: string }): Promise<ReplicationStatus> {
+      try {
+        return await provider.verifyReplication(input);
+      } catch (error) {
+        throw asActivityFailure(error, `verify replication ${input.sourceHostId} → ${input.targetHostId}`);
+      }
+    },
+
+    /** Copies the primary's applied configuration onto the shadow when their hashes differ; reports the drift. */
+    async syncShadowConfiguration(input: {
+      primaryHostId: string;
+      shadowHostId: string;
+      idempotencyKey: string;
+    }): Promise<{ drifted: boolean; hash?: string }> {
+      let primary: Host;
+      let shadow: Host;
+      try {
+        [primary, shadow] = await Promise.all([
+          provider.getHost(input.primaryHostId),
+          provider.getHost(input.shadowHostId),
+        ]);
+      } catch (error) {
+        throw asActivityFailure(error, `read configuration of ${input.primaryHostId} and ${input.shadowHostId}`);
+      }
+      const desired = primary.appliedConfiguration;
+      if (!desired || desired.hash === shadow.appliedConfiguration?.hash)
+        return { drifted: false, hash: desired?.hash };
+      await runOperation(`sync configuration to ${shadow.id}`, () =>
+        provider.syncConfiguration({
+          hostId: shadow.id,
+          desired: desired.values,
+          idempotencyKey: `${input.idempotencyKey}:${desired.hash}`,
+        }),
+      );
+      return { drifted: true, hash: desired.hash };
+    },
+
+    async describeFleet() {
+      try {
+        return await provider.describeFleet();
+      } catch (error) {
+        throw asActivityFailure(error, 'describe fleet');
+      }
+    },
+
+    async checkInvariants(): Promise<InvariantReport> {
+      return provider.invariants();
+    },
+
+    /** Writes the forecast peaks beside the actuals, so any InfluxDB client can chart forecast against actual. */
+    async recordForecast(input: { hostId: string; forecast: ForecastSummary }): Promise<void> {
+      await metrics.writeForecasts(
+        input.forecast.peaks.map((p) => ({
+          hostId: input.hostId,
+          resource: p.resource,
+          time: new Date(p.peakAt),
+          issuedAt: new Date(input.forecast.issuedAt),
+          model: input.forecast.model?.modelType ?? 'unknown',
+          modelVersion: input.forecast.model?.version ?? 'unknown',
+          horizonMinutes: p.horizonMinutes,
+          yhat: p.peakPercent,
+        })),
+      );
+    },
+
+    /** Creates or updates the pair's off-peak swap schedule; returns its id. */
+    async ensureSwapSchedule(input: {
+      pairId: string;
+      scheduleId: string;
+      workflowType: string;
+      taskQueue: string;
+      cronExpressions: string[];
+      timezone: string;
+      paused: boolean;
+    }): Promise<string> {
+      if (!temporal)
+        throw ApplicationFailure.nonRetryable(
+          'no Temporal client: schedules cannot be managed here',
+          FailureType.InvalidInput,
+        );
+      const spec = { cronExpressions: input.cronExpressions, timezone: input.timezone };
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: input.workflowType,
+        taskQueue: input.taskQueue,
+        args: [input.pairId],
+        workflowId: `swap-schedule:${input.pairId}`,
+      };
+      const handle = temporal.schedule.getHandle(input.scheduleId);
+      try {
+        await handle.update((previous) => ({ ...previous, spec, action }));
+      } catch (error) {
+        if ((error as Error).name !== 'ScheduleNotFoundError') throw error;
+        await temporal.schedule.create({
+          scheduleId: input.scheduleId,
+          spec,
+          action,
+          policies: { overlap: 'SKIP' },
+          state: { paused: input.paused, note: `off-peak role swap of pair ${input.pairId}` },
+        });
+      }
+      return input.scheduleId;
+    },
+  };
+}
+
+export type OrchestrationActivities = ReturnType<typeof createOrchestrationActivities>;

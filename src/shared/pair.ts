@@ -1,0 +1,154 @@
+/**
+ * The host pair's public surface, defined once: its workflow id, phases, state (the `state` query's answer), the
+ * operator's signals, queries and updates with their input types, and the fleet's messages. The worker, the
+ * `understudy` CLI and the tests all import this module; so do the workflows (no Node built-ins here).
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PolicyConfig } from '../config/schema.js';
+import type { Capacity } from '../provider/types.js';
+import type { ForecastSummary, ScalingAction } from '../policy/types.js';
+
+/** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
+export const pairWorkflowId = (pairId: string): string => `pair:${pairId}`;
+export const FLEET_WORKFLOW_ID = 'fleet';
+
+/**
+ * - `steady`: shadow on standby, mirroring; `scaled-out`: the shadow is active and carries moved workloads;
+ * - `scaling-out`, `scaling-back`, `failing-over`, `swapping`: a child workflow is running that action;
+ * - `unprotected`: the shadow was consumed (a failover) and its replacement is not ready yet.
+ */
+export const PAIR_PHASES = [
+  'steady',
+  'scaling-out',
+  'scaled-out',
+  'scaling-back',
+  'failing-over',
+  'swapping',
+  'unprotected',
+] as const;
+export type PairPhase = (typeof PAIR_PHASES)[number];
+
+/** A host as the pair knows it: enough to act on it and to label it in the Web UI. */
+export interface HostRef {
+  hostId: string;
+  region: string;
+  zone: string;
+  capacity: Capacity;
+}
+
+/** Per-pair policy: the configuration's policy section, changeable at run time through the `setPolicy` update. */
+export type PairPolicy = PolicyConfig;
+
+export interface ActionRecord {
+  kind: 'scale-out' | 'scale-up' | 'provision-primary' | 'scale-back' | 'failover' | 'swap' | 'config-sync';
+  /** Data time (provider clock, epoch ms) the action was decided. */
+  at: number;
+  outcome: 'started' | 'succeeded' | 'failed' | 'rolled-back' | 'recorded-only';
+  detail: string;
+  /** Child workflow that ran it, when one did. */
+  workflowId?: string;
+}
+
+export interface PairState {
+  pairId: string;
+  primary: HostRef;
+  shadow?: HostRef;
+  phase: PairPhase;
+  paused: boolean;
+  /** When false, even automatic failover waits for the operator (a `failover` update still works). */
+  failoverEnabled: boolean;
+  policy: PairPolicy;
+  /** The forecast the last decision was taken on, and the decision (also recorded in forecast-only mode). */
+  lastForecast?: ForecastSummary;
+  lastDecision?: { action: ScalingAction['kind']; reason: string; executed: boolean; at: number };
+  lastAction?: ActionRecord;
+  /** Recent actions, newest last; bounded so the state stays small across continue-as-new. */
+  recentActions: ActionRecord[];
+  health: { consecutiveFailures: number; lastCheckedAt?: number; lastHealthyAt?: number };
+  /** The shadow's mirror of the primary's utilisation stream: how far it trails the primary's newest sample. */
+  mirror: { lastSampleAt?: number; lagSeconds?: number; dataIssues: string[] };
+  /** Workloads moved from the primary onto the activated shadow by scale-out (moved home by scale-back). */
+  movedToShadow: string[];
+  scaling: { lastActionAt?: number; lowSince?: number; highSince?: number };
+  counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
+}
+
+export interface HostPairInput {
+  pairId: string;
+  primary: HostRef;
+  shadow?: HostRef;
+  policy: PairPolicy;
+  /** The fleet workflow to tell when the shadow is consumed; absent for a pair started on its own. */
+  fleetWorkflowId?: string;
+  /** Carried across continue-as-new; absent on the first run. */
+  state?: PairState;
+}
+
+// ---- operator messages ---------------------------------------------------------------------------------------------
+
+/** Signals: fire-and-forget requests whose effect the operator reads back through the `state` query. */
+export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
+export const resumeSignal = defineSignal<[]>('resume');
+export const forceSwapSignal = defineSignal<[ForceSwapRequest?]>('forceSwap');
+
+export interface PauseRequest {
+  /** Also hold automatic failover (default false: a paused pair still fails over). */
+  disableFailover?: boolean;
+  reason?: string;
+}
+
+export interface ForceSwapRequest {
+  reason?: string;
+}
+
+export const stateQuery = defineQuery<PairState>('state');
+
+/**
+ * Updates: requests that need an answer (accepted or refused with a reason) before the caller moves on; their
+ * validators refuse bad payloads and wrong phases without touching the workflow's history.
+ */
+export const failoverUpdate = defineUpdate<FailoverResult, [FailoverRequest]>('failover');
+export const setPolicyUpdate = defineUpdate<PairPolicy, [Partial<PairPolicy>]>('setPolicy');
+
+export interface FailoverRequest {
+  reason: string;
+}
+
+export interface FailoverResult {
+  newPrimary: string;
+  fencedHost: string;
+  lostVersions: number;
+  workloadsRestored: string[];
+}
+
+// ---- messages between workflows ------------------------------------------------------------------------------------
+
+/** Sent by the off-peak swap schedule's workflow to its pair. */
+export const offPeakSwapSignal = defineSignal<[]>('offPeakSwap');
+/** Sent by the fleet to a pair whose consumed shadow has been replaced. */
+export const shadowReplacedSignal = defineSignal<[HostRef]>('shadowReplaced');
+/** Sent by a pair to the fleet when a failover consumed its shadow. */
+export const shadowConsumedSignal = defineSignal<[{ pairId: string; newPrimary: HostRef }]>('shadowConsumed');
+
+/** Sent by a pair whose scale-out provisioned a new primary: the fleet gives it a shadow and a pair of its own. */
+export const primaryAddedSignal = defineSignal<[{ fromPairId: string; primary: HostRef }]>('primaryAdded');
+
+export interface FleetPair {
+  pairId: string;
+  primary: HostRef;
+  shadow?: HostRef;
+  diversityGroup?: string;
+}
+
+export interface FleetState {
+  pairs: FleetPair[];
+  /** Shadows provisioned to replace ones consumed by failovers. */
+  replacements: number;
+  /** Configuration drifts found on shadows and corrected. */
+  driftCorrections: number;
+  lastDriftCheckAt?: number;
+  /** Problems the fleet could not solve on its own (e.g. no region left for a replacement shadow). */
+  problems: string[];
+}
+
+export const fleetStateQuery = defineQuery<FleetState>('fleetState');

@@ -1,0 +1,298 @@
+/**
+ * fleetWorkflow (id `fleet`): owns the topology. From the primaries and regions it places shadows (never in the
+ * primary's region, diversity groups spread, resilient to any single-region outage), provisions them, syncs their
+ * configuration and starts replication, then starts one `hostPairWorkflow` per primary. It keeps running: it
+ * corrects configuration drift on shadows, replaces shadows consumed by failovers, and gives a shadow and a pair
+ * to each primary a scale-out provisioned.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { OrchestrationActivities } from '../activities/orchestration.js';
+import { chooseReplacementShadowRegion, placeShadows, validateTopology } from '../src/policy/placement.js';
+import type { PrimarySpec, ShadowAssignment, Topology } from '../src/policy/types.js';
+import { FailureType } from '../src/shared/failures.js';
+import {
+  type FleetPair,
+  type FleetState,
+  type HostPairInput,
+  type HostRef,
+  type PairPolicy,
+  fleetStateQuery,
+  pairWorkflowId,
+  primaryAddedSignal,
+  shadowConsumedSignal,
+  shadowReplacedSignal,
+} from '../src/shared/pair.js';
+import type { hostPairWorkflow } from './hostPair.js';
+import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
+
+const actions = proxyActivities<OrchestrationActivities>(PROVIDER_ACTION);
+const reads = proxyActivities<OrchestrationActivities>(OBSERVATION);
+
+const DRIFT_CHECK_INTERVAL_MS = 60_000;
+const ITERATIONS_PER_RUN = 500;
+/** Shadows are provisioned this many at a time: a fleet start must not flood the provider. */
+const PROVISIONING_CONCURRENCY = 8;
+
+export interface FleetInput {
+  topology: Topology;
+  policy: PairPolicy;
+  /** Carried across continue-as-new. */
+  state?: FleetState;
+}
+
+export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
+  const topology: Topology = structuredCloneTopology(input.topology);
+  const problems = validateTopology(topology);
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid topology: ${problems.map((p) => p.message).join('; ')}`,
+      FailureType.InvalidInput,
+    );
+  }
+  const state: FleetState = input.state ?? { pairs: [], replacements: 0, driftCorrections: 0, problems: [] };
+  const info = workflowInfo();
+  const consumed: { pairId: string; newPrimary: HostRef }[] = [];
+  const added: { fromPairId: string; primary: HostRef }[] = [];
+
+  setHandler(fleetStateQuery, () => state);
+  setHandler(shadowConsumedSignal, (message) => void consumed.push(message));
+  setHandler(primaryAddedSignal, (message) => void added.push(message));
+
+  const key = (step: string): string => `${info.workflowId}:${step}`;
+  const assignments = (): ShadowAssignment[] =>
+    state.pairs.flatMap((p) =>
+      p.shadow
+        ? [
+            {
+              primaryHostId: p.primary.hostId,
+              region: p.shadow.region,
+              zone: p.shadow.zone,
+              allocationFraction: input.policy.shadowFraction,
+            },
+          ]
+        : [],
+    );
+
+  /** Provisions a shadow for `primary` at `assignment`, copies the configuration and starts replication. */
+  async function provisionShadow(
+    pairId: string,
+    primary: HostRef,
+    assignment: ShadowAssignment,
+    generation: number,
+  ): Promise<HostRef> {
+    const hostId = `${primary.hostId}-s${generation}`;
+    await actions.provisionHost.executeWithOptions(
+      {
+        ...PROVIDER_ACTION,
+        summary: `provision shadow ${hostId} for ${primary.hostId} in ${assignment.region}/${assignment.zone}`,
+      },
+      [
+        {
+          hostId,
+          region: assignment.region,
+          zone: assignment.zone,
+          capacity: primary.capacity,
+          role: 'shadow',
+          pairId,
+          allocationFraction: assignment.allocationFraction,
+          idempotencyKey: key(`provision:${hostId}`),
+        },
+      ],
+    );
+    await actions.syncShadowConfiguration.executeWithOptions(
+      { ...PROVIDER_ACTION, summary: `copy ${primary.hostId}'s configuration to ${hostId}` },
+      [{ primaryHostId: primary.hostId, shadowHostId: hostId, idempotencyKey: key(`sync:${hostId}`) }],
+    );
+    await actions.startReplication.executeWithOptions(
+      { ...PROVIDER_ACTION, summary: `replicate ${primary.hostId} → ${hostId}` },
+      [
+        {
+          sourceHostId: primary.hostId,
+          targetHostId: hostId,
+          idempotencyKey: key(`replicate:${primary.hostId}:${hostId}`),
+        },
+      ],
+    );
+    return { hostId, region: assignment.region, zone: assignment.zone, capacity: primary.capacity };
+  }
+
+  async function startPair(pair: FleetPair): Promise<void> {
+    const pairInput: HostPairInput = {
+      pairId: pair.pairId,
+      primary: pair.primary,
+      shadow: pair.shadow,
+      policy: input.policy,
+      fleetWorkflowId: info.workflowId,
+    };
+    try {
+      await startChild<typeof hostPairWorkflow>('hostPairWorkflow', {
+        workflowId: pairWorkflowId(pair.pairId),
+        args: [pairInput],
+        // Pairs outlive a fleet run (continue-as-new, or an operator restarting the fleet).
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `pair ${pair.pairId}: ${pair.primary.hostId} (${pair.primary.region}) ⇄ ${pair.shadow?.hostId ?? 'no shadow'}`,
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  }
+
+  async function inBatches<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+    for (let i = 0; i < items.length; i += PROVISIONING_CONCURRENCY) {
+      await Promise.all(items.slice(i, i + PROVISIONING_CONCURRENCY).map(work));
+    }
+  }
+
+  // ---- first run: place, provision, start the pairs ----------------------------------------------------------------
+  if (!input.state) {
+    const fleet = await reads.describeFleet.executeWithOptions({ ...OBSERVATION, summary: 'read the fleet' }, []);
+    const missing = topology.primaries.filter(
+      (p) => !fleet.hosts.some((h) => h.id === p.hostId && h.role === 'primary' && h.status === 'active'),
+    );
+    if (missing.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `primaries not active in the provider: ${missing.map((p) => p.hostId).join(', ')}`,
+        FailureType.InvalidInput,
+      );
+    }
+    const placement = placeShadows(topology, { shadowFraction: input.policy.shadowFraction });
+    if (!placement.ok) {
+      throw ApplicationFailure.nonRetryable(
+        `no resilient shadow placement: ${placement.problems.map((p) => p.message).join('; ')}`,
+        FailureType.InvalidInput,
+      );
+    }
+    await inBatches(placement.assignments, async (assignment) => {
+      const spec = topology.primaries.find((p) => p.hostId === assignment.primaryHostId)!;
+      const primary = refOf(spec);
+      const shadow = await provisionShadow(spec.hostId, primary, assignment, 1);
+      state.pairs.push({ pairId: spec.hostId, primary, shadow, diversityGroup: spec.diversityGroup });
+    });
+    state.pairs.sort((a, b) => (a.pairId < b.pairId ? -1 : 1));
+    await inBatches(state.pairs, startPair);
+  }
+
+  // ---- then: keep the fleet whole ------------------------------------------------------------------------------------
+  for (let iteration = 0; iteration < ITERATIONS_PER_RUN && !info.continueAsNewSuggested; iteration++) {
+    await condition(() => consumed.length > 0 || added.length > 0, DRIFT_CHECK_INTERVAL_MS, {
+      summary: 'wait for a consumed shadow, or the next drift check',
+    });
+
+    while (consumed.length > 0) {
+      const { pairId, newPrimary } = consumed.shift()!;
+      const pair = state.pairs.find((p) => p.pairId === pairId);
+      if (!pair) continue;
+      const failedPrimaryId = pair.primary.hostId;
+      pair.primary = newPrimary;
+      pair.shadow = undefined;
+      replacePrimaryInTopology(topology, failedPrimaryId, newPrimary, pair.diversityGroup);
+      await giveShadow(pair);
+    }
+    while (added.length > 0) {
+      const { fromPairId, primary } = added.shift()!;
+      if (state.pairs.some((p) => p.primary.hostId === primary.hostId)) continue;
+      const source = state.pairs.find((p) => p.pairId === fromPairId);
+      const pair: FleetPair = { pairId: primary.hostId, primary, diversityGroup: source?.diversityGroup };
+      topology.primaries.push({
+        hostId: primary.hostId,
+        region: primary.region,
+        zone: primary.zone,
+        capacity: primary.capacity,
+        diversityGroup: pair.diversityGroup,
+      });
+      state.pairs.push(pair);
+      await giveShadow(pair);
+      if (pair.shadow) await startPair(pair);
+    }
+
+    // Drift: a shadow's configuration must equal its primary's, or a failover would bring up the wrong one.
+    for (const pair of state.pairs) {
+      if (!pair.shadow) continue;
+      const result = await actions.syncShadowConfiguration
+        .executeWithOptions(
+          { ...PROVIDER_ACTION, summary: `drift check ${pair.primary.hostId} → ${pair.shadow.hostId}` },
+          [
+            {
+              primaryHostId: pair.primary.hostId,
+              shadowHostId: pair.shadow.hostId,
+              idempotencyKey: key(`drift:${pair.shadow.hostId}`),
+            },
+          ],
+        )
+        .catch((error: unknown) => {
+          log.warn('drift check failed', { pairId: pair.pairId, error: (error as Error).message });
+          return { drifted: false };
+        });
+      if (result.drifted) state.driftCorrections += 1;
+    }
+    state.lastDriftCheckAt = Date.now();
+  }
+
+  await condition(allHandlersFinished);
+  // Signals that arrived after the loop are carried over, not lost.
+  return continueAsNew<typeof fleetWorkflow>({
+    topology,
+    policy: input.policy,
+    state: { ...state, problems: state.problems },
+  });
+
+  async function giveShadow(pair: FleetPair): Promise<void> {
+    const choice = chooseReplacementShadowRegion(topology, assignments(), pair.primary.hostId, {
+      shadowFraction: input.policy.shadowFraction,
+    });
+    const assignment = choice.ok ? choice.assignment : choice.bestEffort;
+    if (!assignment) {
+      state.problems.push(
+        `pair ${pair.pairId}: no region can take a shadow for ${pair.primary.hostId}: ${choice.ok ? '' : choice.problems.map((p) => p.message).join('; ')}`,
+      );
+      return;
+    }
+    if (!choice.ok) state.problems.push(`pair ${pair.pairId}: shadow placed without full regional resilience`);
+    state.replacements += 1;
+    const shadow = await provisionShadow(pair.pairId, pair.primary, assignment, state.replacements + 1);
+    pair.shadow = shadow;
+    await getExternalWorkflowHandle(pairWorkflowId(pair.pairId))
+      .signal(shadowReplacedSignal, shadow)
+      .catch(() => undefined); // a pair that is not running yet gets its shadow when it starts
+  }
+}
+
+const refOf = (spec: PrimarySpec): HostRef => ({
+  hostId: spec.hostId,
+  region: spec.region,
+  zone: spec.zone,
+  capacity: spec.capacity,
+});
+
+function replacePrimaryInTopology(
+  topology: Topology,
+  failedHostId: string,
+  primary: HostRef,
+  diversityGroup?: string,
+): void {
+  topology.primaries = topology.primaries.filter((p) => p.hostId !== failedHostId);
+  topology.primaries.push({
+    hostId: primary.hostId,
+    region: primary.region,
+    zone: primary.zone,
+    capacity: primary.capacity,
+    diversityGroup,
+  });
+}
+
+function structuredCloneTopology(topology: Topology): Topology {
+  return JSON.parse(JSON.stringify(topology)) as Topology;
+}

@@ -1,0 +1,486 @@
+/**
+ * hostPairWorkflow (id `pair:<pairId>`): owns one primary and its shadow for as long as the pair exists. Every
+ * health interval it checks the primary (and fails over after N consecutive failures); every tick it observes the
+ * pair (fleet view, the primary's utilisation stream as mirrored for the shadow, a forecast), asks the pure policy
+ * what to do, and runs the action as a child workflow. Operators steer it with signals (pause, resume, forceSwap),
+ * read it with the `state` query, and use updates for what needs an answer (failover, setPolicy). History stays
+ * bounded through continue-as-new, which carries the whole state.
+ */
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OrchestrationActivities, PairObservation } from '../activities/orchestration.js';
+import { policySchema } from '../src/config/schema.js';
+import { decideScaling } from '../src/policy/scaling.js';
+import type { PairView, ScalingAction } from '../src/policy/types.js';
+import { FailureType } from '../src/shared/failures.js';
+import {
+  type ActionRecord,
+  type FailoverResult,
+  type HostPairInput,
+  type PairPhase,
+  type PairState,
+  failoverUpdate,
+  forceSwapSignal,
+  offPeakSwapSignal,
+  pauseSignal,
+  resumeSignal,
+  setPolicyUpdate,
+  shadowConsumedSignal,
+  shadowReplacedSignal,
+  stateQuery,
+} from '../src/shared/pair.js';
+import { SearchAttributeKeys } from '../src/shared/temporal.js';
+import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
+import { HEALTH_CHECK, OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
+
+const health = proxyActivities<OrchestrationActivities>(HEALTH_CHECK);
+const observe = proxyActivities<OrchestrationActivities>(OBSERVATION);
+const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
+
+/** Kept in the state for the operator; older actions are in the workflow histories of the children. */
+const RECENT_ACTIONS_KEPT = 20;
+/** Continue-as-new after this many loop iterations even when the server does not suggest it yet. */
+const ITERATIONS_PER_RUN = 1_000;
+/** Forecast history handed to the forecaster: one day, enough for a daily seasonal model. */
+const HISTORY_MINUTES = 24 * 60;
+const STEP_SECONDS = 300;
+/** The swap pre-check accepts a shadow this far behind. */
+const MAX_SWAP_REPLICATION_LAG_SECONDS = 30;
+
+function initialState(input: HostPairInput): PairState {
+  return {
+    pairId: input.pairId,
+    primary: input.primary,
+    shadow: input.shadow,
+    phase: input.shadow ? 'steady' : 'unprotected',
+    paused: false,
+    failoverEnabled: true,
+    policy: input.policy,
+    recentActions: [],
+    health: { consecutiveFailures: 0 },
+    mirror: { dataIssues: [] },
+    movedToShadow: [],
+    scaling: {},
+    counters: { ticks: 0, failovers: 0, swaps: 0, scaleOuts: 0, scaleBacks: 0, runs: 0 },
+  };
+}
+
+export async function hostPairWorkflow(input: HostPairInput): Promise<PairState> {
+  const state: PairState = input.state ?? initialState(input);
+  state.counters.runs += 1;
+  const info = workflowInfo();
+
+  // ---- search attributes: what the Web UI filters the fleet by ----------------------------------------------------
+  const publish = (): void => {
+    upsertSearchAttributes([
+      { key: SearchAttributeKeys.PairId, value: state.pairId },
+      { key: SearchAttributeKeys.PrimaryHost, value: state.primary.hostId },
+      { key: SearchAttributeKeys.PrimaryRegion, value: state.primary.region },
+      { key: SearchAttributeKeys.ShadowHost, value: state.shadow?.hostId ?? null },
+      { key: SearchAttributeKeys.ShadowRegion, value: state.shadow?.region ?? null },
+      { key: SearchAttributeKeys.PairPhase, value: state.phase },
+      { key: SearchAttributeKeys.Paused, value: state.paused },
+    ]);
+  };
+  const setPhase = (phase: PairPhase): void => {
+    state.phase = phase;
+    publish();
+  };
+  const remember = (action: ActionRecord): void => {
+    state.lastAction = action;
+    state.recentActions.push(action);
+    if (state.recentActions.length > RECENT_ACTIONS_KEPT) state.recentActions.shift();
+  };
+  publish();
+
+  // ---- one action at a time: the loop and the update handlers share this lock -------------------------------------
+  let acting = false;
+  async function exclusively<T>(work: () => Promise<T>): Promise<T> {
+    await condition(() => !acting);
+    acting = true;
+    try {
+      return await work();
+    } finally {
+      acting = false;
+    }
+  }
+
+  let swapRequest: string | undefined;
+  let wake = false;
+
+  // ---- operator messages ----------------------------------------------------------------------------------------------
+  setHandler(stateQuery, () => state);
+  setHandler(pauseSignal, (request) => {
+    state.paused = true;
+    if (request?.disableFailover) state.failoverEnabled = false;
+    publish();
+  });
+  setHandler(resumeSignal, () => {
+    state.paused = false;
+    state.failoverEnabled = true;
+    publish();
+    wake = true;
+  });
+  setHandler(forceSwapSignal, (request) => {
+    swapRequest = `operator: ${request?.reason ?? 'forceSwap signal'}`;
+    wake = true;
+  });
+  setHandler(offPeakSwapSignal, () => {
+    swapRequest = 'off-peak schedule';
+    wake = true;
+  });
+  setHandler(shadowReplacedSignal, (shadow) => {
+    state.shadow = shadow;
+    if (state.phase === 'unprotected') setPhase('steady');
+    else publish();
+    remember({
+      kind: 'config-sync',
+      at: state.health.lastCheckedAt ?? 0,
+      outcome: 'succeeded',
+      detail: `new shadow ${shadow.hostId} in ${shadow.region}`,
+    });
+  });
+
+  setHandler(
+    failoverUpdate,
+    (request) =>
+      exclusively(async () => {
+        const result = await failOver(`operator: ${request.reason}`);
+        if (!result)
+          throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
+        return result;
+      }),
+    {
+      validator: (request: unknown) => {
+        const reason = (request as { reason?: unknown } | null | undefined)?.reason;
+        if (typeof reason !== 'string' || reason.trim() === '') {
+          throw new Error('failover needs a non-empty "reason" string');
+        }
+        if (!state.shadow) throw new Error(`pair ${state.pairId} has no shadow to fail over to (phase ${state.phase})`);
+        if (state.phase === 'failing-over') throw new Error(`pair ${state.pairId} is already failing over`);
+      },
+    },
+  );
+
+  setHandler(
+    setPolicyUpdate,
+    (patch) => {
+      state.policy = policySchema.parse({ ...state.policy, ...patch });
+      return state.policy;
+    },
+    {
+      validator: (patch) => {
+        if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
+          throw new Error('setPolicy takes an object of policy fields');
+        const parsed = policySchema.safeParse({ ...state.policy, ...patch });
+        if (!parsed.success) {
+          throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'policy'}: ${i.message}`).join('; '));
+        }
+      },
+    },
+  );
+
+  // ---- actions ----------------------------------------------------------------------------------------------------
+  const childId = (kind: string): string => `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.ticks}`;
+
+  async function failOver(reason: string): Promise<FailoverResult | undefined> {
+    const shadow = state.shadow;
+    if (!shadow) return undefined;
+    const failedPrimary = state.primary;
+    setPhase('failing-over');
+    const workflowId = childId('failover');
+    const at = state.health.lastCheckedAt ?? 0;
+    try {
+      const result = await executeChild<(i: FailoverInput) => Promise<FailoverResult>>('failoverWorkflow', {
+        workflowId,
+        args: [{ pairId: state.pairId, primary: failedPrimary, shadow, reason }],
+        staticSummary: `fail over ${failedPrimary.hostId} → ${shadow.hostId}: ${reason}`,
+      });
+      state.primary = shadow;
+      state.shadow = undefined;
+      state.movedToShadow = [];
+      state.health.consecutiveFailures = 0;
+      state.counters.failovers += 1;
+      remember({
+        kind: 'failover',
+        at,
+        outcome: 'succeeded',
+        workflowId,
+        detail: `${reason}: fenced ${result.fencedHost}, ${shadow.hostId} is primary, restored ${result.workloadsRestored.length} workloads, lost ${result.lostVersions} versions`,
+      });
+      setPhase('unprotected');
+      if (input.fleetWorkflowId) {
+        await getExternalWorkflowHandle(input.fleetWorkflowId).signal(shadowConsumedSignal, {
+          pairId: state.pairId,
+          newPrimary: shadow,
+        });
+      }
+      return result;
+    } catch (error) {
+      remember({
+        kind: 'failover',
+        at,
+        outcome: 'failed',
+        workflowId,
+        detail: `${reason}: ${(error as Error).message}`,
+      });
+      setPhase(state.shadow ? 'steady' : 'unprotected');
+      return undefined;
+    }
+  }
+
+  async function swap(reason: string): Promise<void> {
+    const shadow = state.shadow;
+    if (!shadow || state.phase !== 'steady') {
+      remember({
+        kind: 'swap',
+        at: state.health.lastCheckedAt ?? 0,
+        outcome: 'failed',
+        detail: `${reason}: skipped, phase ${state.phase}`,
+      });
+      return;
+    }
+    setPhase('swapping');
+    const workflowId = childId('swap');
+    const at = state.health.lastCheckedAt ?? 0;
+    const result = await executeChild<(i: SwapInput) => Promise<SwapResult>>('swapWorkflow', {
+      workflowId,
+      args: [
+        {
+          pairId: state.pairId,
+          primary: state.primary,
+          shadow,
+          shadowFraction: state.policy.shadowFraction,
+          maxReplicationLagSeconds: MAX_SWAP_REPLICATION_LAG_SECONDS,
+          reason,
+        },
+      ],
+      staticSummary: `swap roles of ${state.primary.hostId} and ${shadow.hostId} (${reason})`,
+    }).catch((error: unknown) => ({ swapped: false as const, rolledBack: false, reason: (error as Error).message }));
+    if (result.swapped) {
+      state.primary = result.primary;
+      state.shadow = result.shadow;
+      state.counters.swaps += 1;
+      remember({
+        kind: 'swap',
+        at,
+        outcome: 'succeeded',
+        workflowId,
+        detail: `${reason}: ${result.primary.hostId} is primary, moved ${result.moved.length} workloads`,
+      });
+    } else {
+      remember({
+        kind: 'swap',
+        at,
+        outcome: result.rolledBack ? 'rolled-back' : 'failed',
+        workflowId,
+        detail: `${reason}: ${result.reason}`,
+      });
+    }
+    setPhase('steady');
+  }
+
+  async function scale(action: ScalingAction, reason: string, at: number): Promise<void> {
+    if (action.kind === 'none') return;
+    if (action.kind === 'scale-back') {
+      const shadow = state.shadow;
+      if (!shadow) return;
+      setPhase('scaling-back');
+      const workflowId = childId('scale-back');
+      try {
+        await executeChild<(i: ScaleBackInput) => Promise<{ movedHome: string[] }>>('scaleBackWorkflow', {
+          workflowId,
+          args: [
+            {
+              pairId: state.pairId,
+              primary: state.primary,
+              shadow,
+              workloadIds: action.workloadIds,
+              allocationFraction: action.allocationFraction,
+            },
+          ],
+          staticSummary: `scale back: move ${action.workloadIds.join(', ')} home to ${state.primary.hostId}`,
+        });
+        state.movedToShadow = state.movedToShadow.filter((id) => !action.workloadIds.includes(id));
+        state.counters.scaleBacks += 1;
+        remember({ kind: 'scale-back', at, outcome: 'succeeded', workflowId, detail: reason });
+      } catch (error) {
+        remember({
+          kind: 'scale-back',
+          at,
+          outcome: 'failed',
+          workflowId,
+          detail: `${reason}: ${(error as Error).message}`,
+        });
+      }
+      setPhase(state.movedToShadow.length > 0 ? 'scaled-out' : 'steady');
+      return;
+    }
+    setPhase('scaling-out');
+    const kind =
+      action.kind === 'scale-up-shadow'
+        ? 'scale-up'
+        : action.kind === 'provision-primary'
+          ? 'provision-primary'
+          : 'scale-out';
+    const workflowId = childId(kind);
+    try {
+      const result = await executeChild<(i: ScaleOutInput) => Promise<ScaleOutResult>>('scaleOutWorkflow', {
+        workflowId,
+        args: [{ pairId: state.pairId, primary: state.primary, shadow: state.shadow, action }],
+        staticSummary: reason,
+      });
+      if (result.targetHostId === state.shadow?.hostId) state.movedToShadow.push(...result.moved);
+      state.counters.scaleOuts += 1;
+      remember({ kind, at, outcome: 'succeeded', workflowId, detail: reason });
+    } catch (error) {
+      remember({ kind, at, outcome: 'failed', workflowId, detail: `${reason}: ${(error as Error).message}` });
+    }
+    setPhase(state.movedToShadow.length > 0 ? 'scaled-out' : 'steady');
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------------------------------
+  let lastTickAt = Number.NEGATIVE_INFINITY; // in workflow time (deterministic), not data time
+  for (let iteration = 0; ; iteration++) {
+    // Health: a failed check counts; an unanswered one (provider unreachable) does not — no failover on missing data.
+    const check = await health.checkHealth
+      .executeWithOptions({ ...HEALTH_CHECK, summary: `health check of primary ${state.primary.hostId}` }, [
+        state.primary.hostId,
+      ])
+      .catch(() => undefined);
+    if (check) {
+      state.health.lastCheckedAt = check.checkedAt;
+      if (check.healthy) {
+        state.health.consecutiveFailures = 0;
+        state.health.lastHealthyAt = check.checkedAt;
+      } else {
+        state.health.consecutiveFailures += 1;
+      }
+    }
+    if (
+      state.health.consecutiveFailures >= state.policy.failuresBeforeFailover &&
+      state.failoverEnabled &&
+      state.shadow &&
+      state.phase !== 'failing-over'
+    ) {
+      await exclusively(() =>
+        failOver(`automatic: ${state.health.consecutiveFailures} consecutive failed health checks`),
+      );
+    }
+
+    const now = Date.now(); // workflow time: deterministic under replay
+    if (now - lastTickAt >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
+      lastTickAt = now;
+      state.counters.ticks += 1;
+      await tick();
+    }
+
+    if (swapRequest !== undefined && !state.paused) {
+      const reason = swapRequest;
+      swapRequest = undefined;
+      await exclusively(() => swap(reason));
+    } else if (swapRequest !== undefined && state.paused) {
+      remember({
+        kind: 'swap',
+        at: state.health.lastCheckedAt ?? 0,
+        outcome: 'failed',
+        detail: `${swapRequest}: skipped, the pair is paused`,
+      });
+      swapRequest = undefined;
+    }
+
+    if (info.continueAsNewSuggested || iteration >= ITERATIONS_PER_RUN) break;
+    wake = false;
+    await condition(() => wake, state.policy.healthCheckIntervalSeconds * 1000, {
+      summary: `next health check of ${state.primary.hostId}`,
+    });
+  }
+
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof hostPairWorkflow>({
+    ...input,
+    primary: state.primary,
+    shadow: state.shadow,
+    policy: state.policy,
+    state,
+  });
+
+  async function tick(): Promise<void> {
+    let observation: PairObservation;
+    try {
+      observation = await observe.observePair.executeWithOptions(
+        { ...OBSERVATION, summary: `observe ${state.primary.hostId}: utilisation, forecast` },
+        [
+          {
+            pairId: state.pairId,
+            primary: state.primary,
+            shadowHostId: state.shadow?.hostId,
+            horizonsMinutes: state.policy.horizonsMinutes,
+            historyMinutes: HISTORY_MINUTES,
+            stepSeconds: STEP_SECONDS,
+          },
+        ],
+      );
+    } catch (error) {
+      log.warn('observation failed; no decision this tick', { pairId: state.pairId, error: (error as Error).message });
+      state.mirror.dataIssues = [`observation failed: ${(error as Error).message}`];
+      return;
+    }
+    state.mirror = {
+      lastSampleAt: observation.mirror.lastSampleAt,
+      lagSeconds: observation.mirror.lagSeconds,
+      dataIssues: observation.issues,
+    };
+    const forecast = observation.forecast;
+    if (!forecast) return; // missing data: never act on it
+    state.lastForecast = forecast;
+    await record.recordForecast({ hostId: state.primary.hostId, forecast }).catch(() => undefined);
+
+    if (state.phase !== 'steady' && state.phase !== 'scaled-out') return;
+    const view: PairView = {
+      pairId: state.pairId,
+      primary: observation.primary,
+      shadow: observation.shadow,
+      workloads: observation.workloads,
+      movedToShadow: state.movedToShadow,
+    };
+    const decision = decideScaling({
+      pair: view,
+      forecast,
+      policy: state.policy,
+      memory: state.scaling,
+      now: observation.now,
+    });
+    state.scaling = decision.memory;
+    state.lastDecision = {
+      action: decision.action.kind,
+      reason: decision.reason,
+      executed: decision.execute && !state.paused,
+      at: observation.now,
+    };
+    if (decision.action.kind === 'none') return;
+    if (!decision.execute || state.paused) {
+      if (state.policy.forecastOnly && decision.execute === false) {
+        remember({
+          kind: 'scale-out',
+          at: observation.now,
+          outcome: 'recorded-only',
+          detail: `forecast-only: ${decision.reason}`,
+        });
+      }
+      return;
+    }
+    await exclusively(() => scale(decision.action, decision.reason, observation.now));
+  }
+}
