@@ -99,15 +99,26 @@ export interface PlacementProblem {
     | 'primary-too-large'
     | 'insufficient-shadow-capacity'
     | 'not-resilient'
-    | 'invalid-capacity';
+    | 'invalid-capacity'
+    /** Placement options out of range (e.g. shadowFraction outside (0, 1]). */
+    | 'invalid-options'
+    /** An assignment (or a replacement request) names a primary the topology does not list. */
+    | 'unknown-host';
   message: string;
   hostId?: string;
   region?: string;
 }
 
 export type PlacementResult =
-  | { ok: true; assignments: ShadowAssignment[] }
-  | { ok: false; problems: PlacementProblem[] };
+  { ok: true; assignments: ShadowAssignment[] } | { ok: false; problems: PlacementProblem[] };
+
+/**
+ * Where a replacement shadow goes. On failure, `bestEffort` is the best region even though it does not keep the fleet
+ * resilient (absent when no region can hold the shadow at all), for a caller that prefers some shadow to none.
+ */
+export type ReplacementResult =
+  | { ok: true; assignment: ShadowAssignment }
+  | { ok: false; problems: PlacementProblem[]; bestEffort?: ShadowAssignment };
 
 /**
  * Proof (or refutation) that after any single region's outage every primary in it has a shadow elsewhere that can
@@ -207,3 +218,21 @@ export type OffPeakSpec =
   | { kind: 'cron'; cron: string; timeZone: string }
   /** The quietest window of the day, learnt from the pair's history. */
   | { kind: 'forecast'; windowMinutes: number };
+
+/** The quietest stretch of the day in a utilisation history. */
+export interface QuietWindow {
+  /** Minutes after local midnight (in the time zone asked for) at which the window opens, 0–1439. */
+  startMinuteOfDay: number;
+  windowMinutes: number;
+  /** Mean of the history's values within the window, across all days. */
+  meanPercent: number;
+  timeZone: string;
+}
+
+/** The shape of a Temporal `ScheduleSpec`'s calendar part: pass it as `{ cronExpressions, timezone }`. */
+export interface OffPeakSchedule {
+  cronExpressions: string[];
+  timezone: string;
+  /** For a `forecast` spec: the window the cron opens. */
+  quietWindow?: QuietWindow;
+}

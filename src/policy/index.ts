@@ -1,0 +1,15 @@
+/**
+ * The policy module: pure, deterministic functions shared by workflows, benchmarks and tests (no I/O, no Node
+ * built-ins, no clock or randomness of its own).
+ */
+export * from './types.js';
+export { validateTopology, placeShadows, proveRegionalResilience, chooseReplacementShadowRegion } from './placement.js';
+export {
+  decideScaling,
+  validateScalingPolicy,
+  bindingPeak,
+  workloadLoadShares,
+  packWorkloads,
+  type ScalingInput,
+  type PackingResult,
+} from './scaling.js';

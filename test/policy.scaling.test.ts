@@ -1,0 +1,432 @@
+import { describe, expect, it } from 'vitest';
+import {
+  bindingPeak,
+  decideScaling,
+  packWorkloads,
+  validateScalingPolicy,
+  workloadLoadShares,
+  type Capacity,
+  type ForecastSummary,
+  type HostData,
+  type PairView,
+  type Resource,
+  type ScalingInput,
+  type ScalingPolicy,
+  type WorkloadData,
+} from '../src/policy/index.js';
+
+const MINUTE = 60_000;
+const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
+
+const HOST: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 10_000, networkMbps: 10_000 };
+
+const policy = (overrides: Partial<ScalingPolicy> = {}): ScalingPolicy => ({
+  thresholdPercent: 80,
+  hysteresisPercent: 10,
+  scaleBackAfterMinutes: 30,
+  horizonsMinutes: [15],
+  cooldownMinutes: 10,
+  shadowFraction: 0.15,
+  forecastOnly: false,
+  ...overrides,
+});
+
+const workload = (id: string, cpuShare: number, req: Partial<Capacity> = {}, hostId = 'h-1'): WorkloadData => ({
+  workloadId: id,
+  hostId,
+  resourceRequirements: { cpuCores: 4, memoryGiB: 16, storageIops: 500, networkMbps: 500, ...req },
+  utilisation: { cpu: cpuShare },
+});
+
+const primary = (overrides: Partial<HostData> = {}): HostData => ({
+  hostId: 'h-1',
+  region: 'eu-west',
+  zone: 'eu-west-a',
+  role: 'primary',
+  status: 'active',
+  capacity: HOST,
+  allocationFraction: 1,
+  utilisation: { cpu: 60, memory: 40, storage: 20, network: 10 },
+  ...overrides,
+});
+
+const shadow = (overrides: Partial<HostData> = {}): HostData => ({
+  hostId: 'h-7',
+  region: 'us-east',
+  zone: 'us-east-b',
+  role: 'shadow',
+  status: 'inactive',
+  capacity: HOST,
+  allocationFraction: 0.15,
+  ...overrides,
+});
+
+/** w-1..w-4 hold 30, 15, 10 and 5 points of the primary's 60% cpu. */
+const pair = (overrides: Partial<PairView> = {}): PairView => ({
+  pairId: 'p-1',
+  primary: primary(),
+  shadow: shadow(),
+  workloads: [workload('w-1', 30), workload('w-2', 15), workload('w-3', 10), workload('w-4', 5)],
+  movedToShadow: [],
+  ...overrides,
+});
+
+const forecast = (peaks: Partial<Record<Resource, number>>, extra: Partial<ForecastSummary> = {}): ForecastSummary => ({
+  issuedAt: NOW,
+  peaks: Object.entries(peaks).map(([resource, peakPercent]) => ({
+    horizonMinutes: 15,
+    resource: resource as Resource,
+    peakPercent,
+    peakAt: NOW + 10 * MINUTE,
+  })),
+  ...extra,
+});
+
+const decide = (overrides: Partial<ScalingInput> = {}) =>
+  decideScaling({
+    pair: pair(),
+    forecast: forecast({ cpu: 91.2, memory: 50 }),
+    policy: policy(),
+    memory: {},
+    now: NOW,
+    ...overrides,
+  });
+
+describe('decideScaling: the pseudocode branches', () => {
+  it('activates an inactive shadow at full size and moves the fewest workloads that bring the peak under the band', () => {
+    const decision = decide();
+    // 91.2% × (1 − 30/60) = 45.6% ≤ 70%: moving w-1 alone is enough.
+    expect(decision.action).toEqual({
+      kind: 'activate-shadow-and-migrate',
+      allocationFraction: 1,
+      workloadIds: ['w-1'],
+    });
+    expect(decision.execute).toBe(true);
+    expect(decision.bindingResource).toBe('cpu');
+    expect(decision.peakPercent).toBeCloseTo(91.2);
+    expect(decision.reason).toContain('cpu forecast peaks at 91.2% within 15 min (threshold 80%)');
+    expect(decision.reason).toContain('activate shadow h-7 and move w-1');
+    expect(decision.memory.lastActionAt).toBe(NOW);
+    expect(decision.memory.highSince).toBe(NOW);
+  });
+
+  it('scales up an already active shadow that is below full size, moving more workloads', () => {
+    const decision = decide({
+      pair: pair({
+        shadow: shadow({ status: 'active', allocationFraction: 0.5 }),
+        workloads: [workload('w-1', 0, {}, 'h-7'), workload('w-2', 15), workload('w-3', 10), workload('w-4', 5)],
+        movedToShadow: ['w-1'],
+        primary: primary({ utilisation: { cpu: 30, memory: 20, storage: 10, network: 5 } }),
+      }),
+      forecast: forecast({ cpu: 85 }),
+    });
+    // Residents w-2, w-3, w-4 carry 15/30, 10/30, 5/30 of the load; 85 × 0.5 = 42.5 ≤ 70 with w-2 alone.
+    expect(decision.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 1, workloadIds: ['w-2'] });
+    expect(decision.reason).toContain('scale active shadow h-7 up from 50% to full size');
+  });
+
+  it('provisions a new primary the size of the old one when there is no shadow', () => {
+    const decision = decide({ pair: pair({ shadow: undefined }) });
+    expect(decision.action.kind).toBe('provision-primary');
+    if (decision.action.kind !== 'provision-primary') return;
+    expect(decision.action.capacity).toEqual(HOST);
+    expect(decision.action.workloadIds).toEqual(['w-1']);
+    expect(decision.reason).toContain('there is no shadow');
+  });
+
+  it('provisions a new primary when the shadow failed', () => {
+    const decision = decide({ pair: pair({ shadow: shadow({ status: 'failed' }) }) });
+    expect(decision.action.kind).toBe('provision-primary');
+    expect(decision.reason).toContain('shadow h-7 is failed');
+  });
+
+  it('provisions a new primary when even a full-size shadow cannot take enough workloads', () => {
+    // The shadow already holds a workload reserving almost all of its memory: nothing else fits.
+    const decision = decide({
+      pair: pair({
+        shadow: shadow({ status: 'active', allocationFraction: 1 }),
+        workloads: [
+          workload('w-0', 0, { memoryGiB: 120 }, 'h-7'),
+          workload('w-1', 30),
+          workload('w-2', 15),
+          workload('w-3', 10),
+          workload('w-4', 5),
+        ],
+        movedToShadow: ['w-0'],
+      }),
+    });
+    expect(decision.action.kind).toBe('provision-primary');
+    expect(decision.reason).toContain('even at full size shadow h-7 cannot take enough workloads');
+  });
+});
+
+describe('decideScaling: bin packing', () => {
+  it('skips a workload that does not fit the shadow and takes the next biggest contributor', () => {
+    const decision = decide({
+      pair: pair({
+        shadow: shadow({ capacity: { ...HOST, memoryGiB: 32 } }),
+        workloads: [
+          workload('w-1', 30, { memoryGiB: 64 }),
+          workload('w-2', 15),
+          workload('w-3', 10),
+          workload('w-4', 5),
+        ],
+      }),
+    });
+    // Without w-1 (too big for a 32 GiB shadow) the target 70% needs ≥ 23.3% of the load: w-2 (25%) suffices.
+    expect(decision.action).toMatchObject({ kind: 'activate-shadow-and-migrate', workloadIds: ['w-2'] });
+  });
+
+  it('moves several workloads when one is not enough, and never more than needed', () => {
+    const decision = decide({ forecast: forecast({ cpu: 200 }) });
+    // 200% needs ≥ 65% of the load moved to reach 70%: w-1 (50%) + w-2 (25%).
+    expect(decision.action).toMatchObject({ workloadIds: ['w-1', 'w-2'] });
+  });
+
+  it('gives a minimal set: removing any chosen workload would miss the target', () => {
+    const residents = [
+      workload('a', 20, { memoryGiB: 40 }),
+      workload('b', 18),
+      workload('c', 12),
+      workload('d', 6),
+      workload('e', 4),
+    ];
+    const host = primary({ utilisation: { cpu: 60, memory: 0, storage: 0, network: 0 } });
+    const room: Capacity = { ...HOST, memoryGiB: 36 };
+    const result = packWorkloads({
+      primary: host,
+      candidates: residents,
+      residents,
+      resource: 'cpu',
+      peakPercent: 120,
+      targetPercent: 70,
+      room,
+    });
+    expect(result.reachesTarget).toBe(true);
+    expect(result.workloadIds).not.toContain('a');
+    const shares = workloadLoadShares(host, residents, 'cpu');
+    const after = (ids: string[]) => 120 * (1 - ids.reduce((s, id) => s + (shares.get(id) ?? 0), 0));
+    expect(after(result.workloadIds)).toBeLessThanOrEqual(70);
+    for (const id of result.workloadIds) expect(after(result.workloadIds.filter((x) => x !== id))).toBeGreaterThan(70);
+  });
+
+  it('apportions the host utilisation by requirements when workloads report none', () => {
+    const host = primary({ utilisation: { cpu: 60, memory: 0, storage: 0, network: 0 } });
+    const bare = (id: string, cpuCores: number): WorkloadData => ({
+      workloadId: id,
+      hostId: 'h-1',
+      resourceRequirements: { cpuCores, memoryGiB: 8, storageIops: 100, networkMbps: 100 },
+    });
+    const shares = workloadLoadShares(
+      host,
+      [bare('x', 6), bare('y', 2), { ...bare('z', 8), utilisation: { cpu: 20 } }],
+      'cpu',
+    );
+    // z reports 20 of 60 points; x and y share the other 40 as 6:2.
+    expect(shares.get('z')).toBeCloseTo(20 / 60);
+    expect(shares.get('x')).toBeCloseTo(30 / 60);
+    expect(shares.get('y')).toBeCloseTo(10 / 60);
+  });
+});
+
+describe('decideScaling: hysteresis, cooldown, scale-back', () => {
+  it('does nothing in the band between threshold − hysteresis and the threshold', () => {
+    for (const peak of [70, 75, 80]) {
+      const decision = decide({
+        forecast: forecast({ cpu: peak }),
+        pair: pair({ shadow: shadow({ status: 'active', allocationFraction: 1 }), movedToShadow: ['w-1'] }),
+        memory: { lowSince: NOW - 60 * MINUTE },
+      });
+      expect(decision.action).toEqual({ kind: 'none' });
+      expect(decision.reason).toContain('hysteresis band');
+      // The low streak is broken: scale-back starts counting again from the next low forecast.
+      expect(decision.memory.lowSince).toBeUndefined();
+    }
+  });
+
+  it('records but does not execute an action within the cooldown, saying until when', () => {
+    const decision = decide({ memory: { lastActionAt: NOW - 4 * MINUTE } });
+    expect(decision.action.kind).toBe('activate-shadow-and-migrate');
+    expect(decision.execute).toBe(false);
+    expect(decision.reason).toContain('cooldown until 2026-11-28T12:06:00Z');
+    expect(decision.memory.lastActionAt).toBe(NOW - 4 * MINUTE);
+  });
+
+  it('acts again once the cooldown is over', () => {
+    const decision = decide({ memory: { lastActionAt: NOW - 10 * MINUTE } });
+    expect(decision.execute).toBe(true);
+    expect(decision.memory.lastActionAt).toBe(NOW);
+  });
+
+  const scaledOut = () =>
+    pair({
+      shadow: shadow({ status: 'active', allocationFraction: 1 }),
+      workloads: [workload('w-1', 0, {}, 'h-7'), workload('w-2', 15), workload('w-3', 10), workload('w-4', 5)],
+      movedToShadow: ['w-1'],
+    });
+
+  it('scales back only after every peak has stayed low for scaleBackAfterMinutes', () => {
+    const low = forecast({ cpu: 40, memory: 30 });
+    let memory = {};
+    const actions: string[] = [];
+    for (let minute = 0; minute <= 40; minute += 5) {
+      const decision = decideScaling({
+        pair: scaledOut(),
+        forecast: low,
+        policy: policy(),
+        memory,
+        now: NOW + minute * MINUTE,
+      });
+      actions.push(`${decision.action.kind}${decision.execute ? '!' : ''}`);
+      memory = decision.memory;
+    }
+    // Low since minute 0; the 30-minute streak is complete at minute 30. The view is not updated here, so the next
+    // ticks would scale back again: recorded only within the 10-minute cooldown (minute 35), executed after it (40).
+    expect(actions).toEqual([
+      'none',
+      'none',
+      'none',
+      'none',
+      'none',
+      'none',
+      'scale-back!',
+      'scale-back',
+      'scale-back!',
+    ]);
+    const last = decideScaling({
+      pair: scaledOut(),
+      forecast: low,
+      policy: policy(),
+      memory: { lowSince: NOW },
+      now: NOW + 30 * MINUTE,
+    });
+    expect(last.action).toEqual({ kind: 'scale-back', workloadIds: ['w-1'], allocationFraction: 0.15 });
+    expect(last.reason).toMatch(/scale back, moving w-1 home from h-7/);
+  });
+
+  it('restarts the scale-back clock when one forecast in the streak is not low', () => {
+    const policyNow = policy({ cooldownMinutes: 0 });
+    const step = (peak: number, minute: number, memory: object) =>
+      decideScaling({
+        pair: scaledOut(),
+        forecast: forecast({ cpu: peak }),
+        policy: policyNow,
+        memory,
+        now: NOW + minute * MINUTE,
+      });
+    let d = step(40, 0, {});
+    d = step(40, 20, d.memory);
+    d = step(72, 25, d.memory); // in the band: streak broken
+    d = step(40, 30, d.memory);
+    expect(d.action.kind).toBe('none');
+    expect(d.memory.lowSince).toBe(NOW + 30 * MINUTE);
+    d = step(40, 60, d.memory);
+    expect(d.action.kind).toBe('scale-back');
+  });
+
+  it('does not scale back when a low peak is on a resource other than the binding one but another horizon is high', () => {
+    const d = decideScaling({
+      pair: scaledOut(),
+      forecast: {
+        issuedAt: NOW,
+        peaks: [
+          { horizonMinutes: 15, resource: 'cpu', peakPercent: 40, peakAt: NOW },
+          { horizonMinutes: 60, resource: 'cpu', peakPercent: 75, peakAt: NOW },
+        ],
+      },
+      policy: policy({ horizonsMinutes: [15, 60] }),
+      memory: { lowSince: NOW - 120 * MINUTE },
+      now: NOW,
+    });
+    expect(d.action.kind).toBe('none');
+    expect(d.bindingResource).toBe('cpu');
+    expect(d.peakPercent).toBe(75);
+  });
+
+  it('does not scale back when moving the workloads home would push the primary back over the band', () => {
+    const d = decideScaling({
+      pair: pair({
+        shadow: shadow({ status: 'active', allocationFraction: 1 }),
+        workloads: [workload('w-1', 45, {}, 'h-7'), workload('w-2', 15)],
+        movedToShadow: ['w-1'],
+      }),
+      forecast: forecast({ cpu: 40 }),
+      policy: policy(),
+      memory: { lowSince: NOW - 120 * MINUTE },
+      now: NOW,
+    });
+    expect(d.action.kind).toBe('none');
+    expect(d.reason).toContain('would bring cpu to about 85%');
+  });
+
+  it('has nothing to scale back when the shadow holds no moved workloads', () => {
+    const d = decide({ forecast: forecast({ cpu: 30 }), memory: { lowSince: NOW - 120 * MINUTE } });
+    expect(d.action.kind).toBe('none');
+    expect(d.reason).toContain('nothing to scale back');
+  });
+});
+
+describe('decideScaling: spikes, forecast-only, bad input', () => {
+  it('does not scale out on an isolated spike, and says so', () => {
+    const d = decide({ forecast: forecast({ cpu: 97 }, { isolatedSpike: true }), memory: { lowSince: NOW - MINUTE } });
+    expect(d.action.kind).toBe('none');
+    expect(d.execute).toBe(false);
+    expect(d.reason).toContain('isolated spike');
+    expect(d.memory.lastActionAt).toBeUndefined();
+    // Nor does the spike break a low streak.
+    expect(d.memory.lowSince).toBe(NOW - MINUTE);
+  });
+
+  it('scales out on the same peak when it is not an isolated spike', () => {
+    expect(decide({ forecast: forecast({ cpu: 97 }, { isolatedSpike: false }) }).action.kind).toBe(
+      'activate-shadow-and-migrate',
+    );
+  });
+
+  it('records the decision in forecast-only mode without executing it, with the real cadence', () => {
+    const only = policy({ forecastOnly: true });
+    const first = decide({ policy: only });
+    expect(first.action.kind).toBe('activate-shadow-and-migrate');
+    expect(first.execute).toBe(false);
+    expect(first.reason).toContain('forecast-only');
+    expect(first.memory.lastActionAt).toBe(NOW);
+    const second = decide({ policy: only, memory: first.memory, now: NOW + 5 * MINUTE });
+    expect(second.reason).toContain('cooldown until');
+    const third = decide({ policy: only, memory: second.memory, now: NOW + 10 * MINUTE });
+    expect(third.memory.lastActionAt).toBe(NOW + 10 * MINUTE);
+  });
+
+  it('takes the binding resource from the highest peak over the policy horizons only', () => {
+    const f: ForecastSummary = {
+      issuedAt: NOW,
+      peaks: [
+        { horizonMinutes: 15, resource: 'cpu', peakPercent: 60, peakAt: NOW },
+        { horizonMinutes: 15, resource: 'memory', peakPercent: 85, peakAt: NOW },
+        { horizonMinutes: 60, resource: 'network', peakPercent: 99, peakAt: NOW },
+      ],
+    };
+    expect(bindingPeak(f, [15])).toMatchObject({ resource: 'memory', peakPercent: 85 });
+    expect(bindingPeak(f, [15, 60])).toMatchObject({ resource: 'network', horizonMinutes: 60 });
+    expect(bindingPeak(f, [5])).toBeUndefined();
+    const d = decide({ forecast: f });
+    expect(d.bindingResource).toBe('memory');
+    expect(d.reason).toContain('memory forecast peaks at 85%');
+  });
+
+  it('takes no action, with a reason, when the forecast has no peak for the horizons', () => {
+    const d = decide({ policy: policy({ horizonsMinutes: [60] }) });
+    expect(d.action.kind).toBe('none');
+    expect(d.reason).toContain('No forecast peak for the policy');
+  });
+
+  it('names each fault of an invalid policy and takes no action on one', () => {
+    expect(validateScalingPolicy(policy())).toEqual([]);
+    const faults = validateScalingPolicy(policy({ thresholdPercent: 120, horizonsMinutes: [-5], shadowFraction: 0 }));
+    expect(faults.join('\n')).toMatch(/thresholdPercent is 120/);
+    expect(faults.join('\n')).toMatch(/horizonsMinutes contains -5/);
+    expect(faults.join('\n')).toMatch(/shadowFraction is 0/);
+    const d = decide({ policy: policy({ thresholdPercent: 0 }) });
+    expect(d.action.kind).toBe('none');
+    expect(d.reason).toContain('Invalid scaling policy');
+  });
+});
