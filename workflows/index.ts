@@ -4,3 +4,4 @@ export { hostPairWorkflow } from './hostPair.js';
 export { fleetWorkflow } from './fleet.js';
 export { scaleOutWorkflow, scaleBackWorkflow, failoverWorkflow, swapWorkflow } from './actions.js';
 export { offPeakSwapWorkflow } from './offPeakSwap.js';
+export { retrainModelsWorkflow } from './retrainModels.js';

@@ -1,0 +1,112 @@
+// Retraining as Temporal work on the real dev server: a Schedule starts retrainModelsWorkflow, the Python worker
+// (started here) trains a new version into a model folder, and the TypeScript forecaster serves it without restart.
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createForecastingActivities } from '../../activities/forecasting.js';
+import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
+import {
+  ARTIFACTS_DIR,
+  ensureRetrainSchedule,
+  NAB_DIR,
+  startTrainerWorker,
+  type TrainerWorker,
+} from '../../src/forecast/trainer.js';
+import { stackPaths } from '../../src/stack/paths.js';
+import type { RetrainModelsResult } from '../../workflows/retrainModels.js';
+import { testConfig, uniqueTaskQueue } from '../helpers/temporal.js';
+
+describe('retrainModelsWorkflow on a Schedule', () => {
+  const loaded = testConfig();
+  let artifacts: string;
+  let forecaster: OnnxForecaster;
+  let trainer: TrainerWorker;
+  let connection: Connection;
+  let native: NativeConnection;
+  const taskQueue = uniqueTaskQueue('retrain');
+  const trainingTaskQueue = uniqueTaskQueue('training');
+
+  beforeAll(async () => {
+    artifacts = await mkdtemp(join(tmpdir(), 'understudy-retrain-'));
+    for (const k of ['prophet-v1', 'lstm-v1'])
+      await cp(join(ARTIFACTS_DIR, k), join(artifacts, k), { recursive: true });
+    forecaster = await createForecaster({ artifactsDir: artifacts, pollIntervalMs: 0 });
+    trainer = await startTrainerWorker({
+      python: stackPaths(loaded.config).venvPython,
+      address: loaded.config.temporal.address,
+      namespace: loaded.config.temporal.namespace,
+      taskQueue: trainingTaskQueue,
+    });
+    connection = await Connection.connect({ address: loaded.config.temporal.address });
+    native = await NativeConnection.connect({ address: loaded.config.temporal.address });
+  }, 120_000);
+
+  afterAll(async () => {
+    await trainer?.stop();
+    await forecaster?.close();
+    await connection?.close();
+    await native?.close();
+    if (artifacts) await rm(artifacts, { recursive: true, force: true });
+  });
+
+  it('trains a new version in the Python worker and the TypeScript forecaster picks it up', async () => {
+    const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+    const worker = await Worker.create({
+      connection: native,
+      namespace: loaded.config.temporal.namespace,
+      taskQueue,
+      activities: createForecastingActivities({ forecaster }),
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
+    const scheduleId = `retrain-${taskQueue}`;
+    const schedule = await ensureRetrainSchedule(client, {
+      scheduleId,
+      taskQueue,
+      paused: true,
+      input: {
+        dataDir: join(NAB_DIR, 'realAWSCloudwatch'),
+        labelsFile: join(NAB_DIR, 'labels', 'combined_windows.json'),
+        artifactsDir: artifacts,
+        only: ['ec2_cpu_utilization_53ea38', 'rds_cpu_utilization_cc0c53'],
+        epochs: 1,
+        trainingTaskQueue,
+      },
+    });
+    try {
+      expect(forecaster.models().map((m) => m.version)).toEqual(['1', '1']);
+      const result = await worker.runUntil(async () => {
+        await schedule.trigger();
+        let workflowId: string | undefined;
+        await expect
+          .poll(
+            async () => {
+              const action = (await schedule.describe()).info.recentActions[0]?.action;
+              workflowId = action?.type === 'startWorkflow' ? action.workflow.workflowId : undefined;
+              return workflowId;
+            },
+            { timeout: 15_000 },
+          )
+          .toBeDefined();
+        return client.workflow.getHandle(workflowId!).result() as Promise<RetrainModelsResult>;
+      });
+      expect(result.trained.version).toBe('2');
+      expect(result.trained.series).toBe(2);
+      expect(result.loaded.map((m) => `${m.model}@${m.version}`).sort()).toEqual(['lstm@2', 'prophet@2']);
+      // Served by the new version without a restart.
+      expect(forecaster.models().every((m) => m.version === '2')).toBe(true);
+      const hour = Array.from({ length: 60 }, (_, i) => Date.UTC(2026, 10, 1) + i * 300_000);
+      const r = await forecaster.forecast({
+        hostId: 'h',
+        resource: 'cpu',
+        history: { timestamps: hour, values: hour.map((_, i) => 30 + (i % 5)) },
+        horizonMinutes: 15,
+      });
+      expect(r.modelVersion === '2' || r.modelVersion === 'builtin').toBe(true);
+    } finally {
+      await schedule.delete();
+    }
+  }, 240_000);
+});
