@@ -37,8 +37,9 @@ const { values } = parseArgs({
   strict: true,
 });
 
-const port = numberOption(values.port, 'port', Number.NaN);
-if (!Number.isInteger(port) || port > 65535) fail('--port must be a port number');
+// Port 0 picks a free port (tests); the chosen one is printed in the "listening on" line.
+const port = values.port === undefined ? Number.NaN : Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number (0 for any free port)');
 const stateDir = values['state-dir'] ?? fail('--state-dir is required');
 const startAt = values['start-at'] === undefined ? undefined : new Date(values['start-at']);
 if (startAt !== undefined && Number.isNaN(startAt.getTime())) fail('--start-at must be an ISO-8601 time');

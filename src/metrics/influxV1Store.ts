@@ -1,0 +1,355 @@
+/**
+ * The InfluxDB 1.x `MetricsStore`: InfluxQL over HTTP (`/query` with `epoch=ms`, `/write` with line protocol). One
+ * round trip reads every requested host and resource (one statement per measurement, hosts matched by a regex);
+ * the conversion to percent of capacity happens in ./utilisation.ts on the raw samples, so counter resets and gaps
+ * are seen and reported rather than averaged away by a server-side `derivative()`.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import { RESOURCES } from '../provider/types.js';
+import {
+  ANOMALY_MEASUREMENT,
+  FORECAST_MEASUREMENT,
+  type AnomalyEvent,
+  type ForecastPoint,
+  type ForecastQuery,
+  type MetricsStore,
+  type Resource,
+  type UtilisationQuery,
+  type UtilisationWindow,
+} from './types.js';
+import {
+  combineSteps,
+  counterRateSteps,
+  gaugeSteps,
+  toWindow,
+  type RawSeries,
+  type StepGrid,
+  type StepValues,
+} from './utilisation.js';
+
+export interface InfluxV1Options {
+  url: string;
+  database: string;
+  username?: string;
+  password?: string;
+  /** Per request, real milliseconds. Default 30000. */
+  timeoutMs?: number;
+}
+
+export class MetricsStoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MetricsStoreError';
+  }
+}
+
+interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+interface InfluxResult {
+  statement_id: number;
+  series?: InfluxSeries[];
+  error?: string;
+}
+
+/** Counters need the sample before the window to give its first step a rate. */
+const COUNTER_LOOKBACK_MS = 10 * 60_000;
+const MAX_STEPS = 100_000;
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const quoteString = (s: string): string => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+const escapeTag = (s: string): string => s.replace(/[,= \\]/g, (c) => `\\${c}`);
+const escapeFieldString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+const toNumber = (v: unknown): number | null => (typeof v === 'number' ? v : v === null ? null : Number.NaN);
+
+export class InfluxV1MetricsStore implements MetricsStore {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: InfluxV1Options) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  private authHeaders(): Record<string, string> {
+    if (this.options.username === undefined) return {};
+    const basic = Buffer.from(`${this.options.username}:${this.options.password ?? ''}`).toString('base64');
+    return { authorization: `Basic ${basic}` };
+  }
+
+  async query(statements: string[]): Promise<InfluxResult[]> {
+    const body = new URLSearchParams({ db: this.options.database, q: statements.join(';\n'), epoch: 'ms' });
+    let response: Response;
+    try {
+      response = await fetch(`${this.base}/query`, {
+        method: 'POST',
+        body,
+        headers: this.authHeaders(),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new MetricsStoreError(`cannot query InfluxDB at ${this.base}: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) throw new MetricsStoreError(`InfluxDB query failed (${response.status}): ${text.slice(0, 300)}`);
+    const parsed = JSON.parse(text) as { results?: InfluxResult[]; error?: string };
+    if (parsed.error) throw new MetricsStoreError(`InfluxDB query failed: ${parsed.error}`);
+    const results = parsed.results ?? [];
+    const failed = results.find((r) => r.error);
+    if (failed) throw new MetricsStoreError(`InfluxDB query failed: ${failed.error}`);
+    return results;
+  }
+
+  async write(lines: string[], precision: 'ms' | 's' = 'ms'): Promise<void> {
+    if (lines.length === 0) return;
+    const url = `${this.base}/write?${new URLSearchParams({ db: this.options.database, precision }).toString()}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        body: lines.join('\n'),
+        headers: this.authHeaders(),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new MetricsStoreError(`cannot write to InfluxDB at ${this.base}: ${(error as Error).message}`);
+    }
+    if (response.status !== 204) {
+      throw new MetricsStoreError(
+        `InfluxDB refused the write (${response.status}): ${(await response.text()).slice(0, 300)}`,
+      );
+    }
+  }
+
+  private hostFilter(hostIds: string[]): string {
+    return `"host" =~ /^(${hostIds.map(escapeRegex).join('|')})$/`;
+  }
+
+  async readUtilisation(query: UtilisationQuery): Promise<UtilisationWindow[]> {
+    const resources = query.resources ?? RESOURCES;
+    const startMs = query.start.getTime();
+    const endMs = query.end.getTime();
+    if (!(query.stepSeconds > 0)) throw new MetricsStoreError(`stepSeconds must be above 0, got ${query.stepSeconds}`);
+    if (!(endMs > startMs)) throw new MetricsStoreError(`end (${query.end.toISOString()}) must be after start`);
+    const stepMs = query.stepSeconds * 1000;
+    const steps = Math.ceil((endMs - startMs) / stepMs);
+    if (steps > MAX_STEPS) throw new MetricsStoreError(`the window has ${steps} steps; at most ${MAX_STEPS}`);
+    if (query.hosts.length === 0) return [];
+    const grid: StepGrid = { startMs, stepMs, steps };
+    const hostIds = query.hosts.map((h) => h.hostId);
+    const filter = this.hostFilter(hostIds);
+    const range = (lookback: number) => `time >= ${startMs - lookback}ms AND time < ${endMs}ms`;
+    const statements: Record<Resource, string> = {
+      cpu: `SELECT "usage_idle" FROM "cpu" WHERE "cpu" = 'cpu-total' AND ${filter} AND ${range(0)} GROUP BY "host"`,
+      memory: `SELECT "used_percent" FROM "mem" WHERE ${filter} AND ${range(0)} GROUP BY "host"`,
+      storage: `SELECT "io_time" FROM "diskio" WHERE ${filter} AND ${range(COUNTER_LOOKBACK_MS)} GROUP BY "host", "name"`,
+      network:
+        `SELECT "bytes_recv", "bytes_sent" FROM "net" WHERE ${filter} AND "interface" != 'all' AND "interface" != 'lo' ` +
+        `AND ${range(COUNTER_LOOKBACK_MS)} GROUP BY "host", "interface"`,
+    };
+    const results = await this.query(resources.map((r) => statements[r]));
+
+    const windows: UtilisationWindow[] = [];
+    const seriesOf = (resourceIndex: number, hostId: string): InfluxSeries[] =>
+      (results[resourceIndex]?.series ?? []).filter((s) => s.tags?.host === hostId);
+    const column = (series: InfluxSeries, name: string): RawSeries => {
+      const index = series.columns.indexOf(name);
+      return {
+        times: series.values.map((row) => row[0] as number),
+        values: series.values.map((row) => toNumber(row[index])),
+      };
+    };
+    for (const host of query.hosts) {
+      resources.forEach((resource, r) => {
+        const series = seriesOf(r, host.hostId);
+        let steps: StepValues;
+        switch (resource) {
+          case 'cpu':
+            steps = combineSteps(
+              series.map((s) => gaugeSteps(column(s, 'usage_idle'), grid, (idle) => 100 - idle, 'cpu usage_idle')),
+              'max',
+            );
+            break;
+          case 'memory':
+            steps = combineSteps(
+              series.map((s) => gaugeSteps(column(s, 'used_percent'), grid, (p) => p, 'mem used_percent')),
+              'max',
+            );
+            break;
+          case 'storage':
+            // io_time is busy milliseconds per second of the device: its rate / 10 is percent busy.
+            steps = combineSteps(
+              series.map((s) =>
+                scale(counterRateSteps(column(s, 'io_time'), grid, `diskio io_time (${s.tags?.name})`), 0.1),
+              ),
+              'max',
+            );
+            break;
+          case 'network': {
+            const perInterface = series.map((s) => {
+              const recv = counterRateSteps(column(s, 'bytes_recv'), grid, `net bytes_recv (${s.tags?.interface})`);
+              const sent = counterRateSteps(column(s, 'bytes_sent'), grid, `net bytes_sent (${s.tags?.interface})`);
+              return { recv, sent };
+            });
+            // A full-duplex link: the busier direction is the utilisation.
+            const recv = combineSteps(
+              perInterface.map((p) => p.recv),
+              'sum',
+            );
+            const sent = combineSteps(
+              perInterface.map((p) => p.sent),
+              'sum',
+            );
+            const busier = perInterface.length === 0 ? emptySteps(grid) : combineSteps([recv, sent], 'max');
+            if (host.networkMbps === undefined || !(host.networkMbps > 0)) {
+              steps = { values: busier.values.map(() => null), issues: busier.issues };
+              steps.issues.push({
+                kind: 'unknown-capacity',
+                from: new Date(startMs).toISOString(),
+                count: steps.values.length,
+                detail: `network utilisation of host ${host.hostId} needs its link speed (networkMbps)`,
+              });
+              if (busier.lastSampleMs !== undefined) steps.lastSampleMs = busier.lastSampleMs;
+            } else {
+              steps = scale(busier, (8 * 100) / (host.networkMbps * 1e6));
+            }
+            break;
+          }
+        }
+        if (series.length === 0) steps = emptySteps(grid, steps.issues);
+        windows.push(toWindow(host.hostId, resource, grid, clampPercent(steps)));
+      });
+    }
+    return windows;
+  }
+
+  async latestSampleTime(hostIds: string[]): Promise<Date | undefined> {
+    if (hostIds.length === 0) return undefined;
+    const [result] = await this.query([
+      `SELECT last("usage_idle") FROM "cpu" WHERE "cpu" = 'cpu-total' AND ${this.hostFilter(hostIds)}`,
+    ]);
+    const time = result?.series?.[0]?.values[0]?.[0];
+    return typeof time === 'number' ? new Date(time) : undefined;
+  }
+
+  async writeForecasts(points: ForecastPoint[]): Promise<void> {
+    await this.write(
+      points.map((p) => {
+        const tags =
+          `host=${escapeTag(p.hostId)},resource=${p.resource},model=${escapeTag(p.model)},` +
+          `model_version=${escapeTag(p.modelVersion)},horizon_minutes=${p.horizonMinutes}`;
+        const fields = [
+          `yhat=${p.yhat}`,
+          ...(p.yhatLower !== undefined ? [`yhat_lower=${p.yhatLower}`] : []),
+          ...(p.yhatUpper !== undefined ? [`yhat_upper=${p.yhatUpper}`] : []),
+          `issued_at=${p.issuedAt.getTime()}i`,
+        ];
+        return `${FORECAST_MEASUREMENT},${tags} ${fields.join(',')} ${p.time.getTime()}`;
+      }),
+    );
+  }
+
+  async writeAnomalies(events: AnomalyEvent[]): Promise<void> {
+    await this.write(
+      events.map((e) => {
+        const fields = [
+          `actual=${e.actual}`,
+          `expected=${e.expected}`,
+          `deviation=${e.deviation}`,
+          ...(e.detail !== undefined ? [`detail=${escapeFieldString(e.detail)}`] : []),
+        ];
+        return `${ANOMALY_MEASUREMENT},host=${escapeTag(e.hostId)},resource=${e.resource},kind=${e.kind} ${fields.join(',')} ${e.time.getTime()}`;
+      }),
+    );
+  }
+
+  private rangeFilter(query: ForecastQuery): string {
+    const resource = query.resource === undefined ? '' : ` AND "resource" = ${quoteString(query.resource)}`;
+    return `${this.hostFilter(query.hostIds)}${resource} AND time >= ${query.start.getTime()}ms AND time < ${query.end.getTime()}ms`;
+  }
+
+  async readForecasts(query: ForecastQuery): Promise<ForecastPoint[]> {
+    if (query.hostIds.length === 0) return [];
+    const [result] = await this.query([
+      `SELECT "yhat", "yhat_lower", "yhat_upper", "issued_at" FROM "${FORECAST_MEASUREMENT}" WHERE ${this.rangeFilter(query)} ` +
+        `GROUP BY "host", "resource", "model", "model_version", "horizon_minutes"`,
+    ]);
+    const points: ForecastPoint[] = [];
+    for (const series of result?.series ?? []) {
+      const tags = series.tags ?? {};
+      const at = (name: string) => series.columns.indexOf(name);
+      for (const row of series.values) {
+        const lower = row[at('yhat_lower')];
+        const upper = row[at('yhat_upper')];
+        points.push({
+          hostId: tags.host ?? '',
+          resource: (tags.resource ?? 'cpu') as Resource,
+          time: new Date(row[0] as number),
+          issuedAt: new Date(row[at('issued_at')] as number),
+          model: tags.model ?? '',
+          modelVersion: tags.model_version ?? '',
+          horizonMinutes: Number(tags.horizon_minutes),
+          yhat: row[at('yhat')] as number,
+          ...(typeof lower === 'number' ? { yhatLower: lower } : {}),
+          ...(typeof upper === 'number' ? { yhatUpper: upper } : {}),
+        });
+      }
+    }
+    return points.sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+
+  async readAnomalies(query: ForecastQuery): Promise<AnomalyEvent[]> {
+    if (query.hostIds.length === 0) return [];
+    const [result] = await this.query([
+      `SELECT "actual", "expected", "deviation", "detail" FROM "${ANOMALY_MEASUREMENT}" WHERE ${this.rangeFilter(query)} ` +
+        `GROUP BY "host", "resource", "kind"`,
+    ]);
+    const events: AnomalyEvent[] = [];
+    for (const series of result?.series ?? []) {
+      const tags = series.tags ?? {};
+      const at = (name: string) => series.columns.indexOf(name);
+      for (const row of series.values) {
+        const detail = row[at('detail')];
+        events.push({
+          hostId: tags.host ?? '',
+          resource: (tags.resource ?? 'cpu') as Resource,
+          kind: (tags.kind ?? 'spike') as AnomalyEvent['kind'],
+          time: new Date(row[0] as number),
+          actual: row[at('actual')] as number,
+          expected: row[at('expected')] as number,
+          deviation: row[at('deviation')] as number,
+          ...(typeof detail === 'string' ? { detail } : {}),
+        });
+      }
+    }
+    return events.sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+}
+
+function scale(steps: StepValues, factor: number): StepValues {
+  return { ...steps, values: steps.values.map((v) => (v === null ? null : v * factor)) };
+}
+
+/** Rates rounded a hair over 100% (sampling jitter) are capped; real values cannot exceed the capacity. */
+function clampPercent(steps: StepValues): StepValues {
+  return { ...steps, values: steps.values.map((v) => (v === null ? null : Math.min(100, Math.max(0, v)))) };
+}
+
+function emptySteps(grid: StepGrid, issues: StepValues['issues'] = []): StepValues {
+  return { values: new Array<number | null>(grid.steps).fill(null), issues };
+}
+
+/** The store for the configured InfluxDB 1.x (the embedded default), with credentials from the environment. */
+export function influxV1MetricsStore(loaded: LoadedConfig): InfluxV1MetricsStore {
+  const { influx } = loaded.config;
+  if (influx.version !== 1) throw new MetricsStoreError('influxV1MetricsStore needs influx.version 1');
+  return new InfluxV1MetricsStore({
+    url: influx.url,
+    database: influx.database,
+    ...(loaded.secrets.influxUsername !== undefined ? { username: loaded.secrets.influxUsername } : {}),
+    ...(loaded.secrets.influxPassword !== undefined ? { password: loaded.secrets.influxPassword } : {}),
+  });
+}

@@ -1,0 +1,209 @@
+/**
+ * Pure conversion of raw Telegraf series into evenly spaced utilisation steps: gauges averaged per step, counters
+ * turned into rates between consecutive samples, and every irregularity (gaps, counter resets, invalid samples)
+ * reported as a `DataIssue` instead of becoming a zero. No I/O, so the rules are unit-tested on their own.
+ */
+import type { DataIssue, Resource, UtilisationWindow } from './types.js';
+
+/** One raw series: sample times (ms) and values (null where the point lacked the field). */
+export interface RawSeries {
+  times: number[];
+  values: (number | null)[];
+}
+
+export interface StepGrid {
+  startMs: number;
+  stepMs: number;
+  steps: number;
+}
+
+export interface StepValues {
+  values: (number | null)[];
+  issues: DataIssue[];
+  lastSampleMs?: number;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function stepIndex(grid: StepGrid, timeMs: number): number | undefined {
+  if (timeMs < grid.startMs) return undefined;
+  const i = Math.floor((timeMs - grid.startMs) / grid.stepMs);
+  return i < grid.steps ? i : undefined;
+}
+
+/** Collects per-step sums, then turns them into means (null where a step had no valid sample). */
+class StepAccumulator {
+  private readonly sums: number[];
+  private readonly counts: number[];
+  constructor(private readonly grid: StepGrid) {
+    this.sums = new Array<number>(grid.steps).fill(0);
+    this.counts = new Array<number>(grid.steps).fill(0);
+  }
+  add(timeMs: number, value: number): void {
+    const i = stepIndex(this.grid, timeMs);
+    if (i === undefined) return;
+    this.sums[i]! += value;
+    this.counts[i]! += 1;
+  }
+  means(): (number | null)[] {
+    return this.sums.map((sum, i) => (this.counts[i]! > 0 ? sum / this.counts[i]! : null));
+  }
+}
+
+/** Reports invalid samples as one issue (first occurrence, count), not one per sample. */
+class InvalidTally {
+  count = 0;
+  firstMs?: number;
+  reasons = new Set<string>();
+  note(timeMs: number, reason: string): void {
+    this.count++;
+    this.firstMs ??= timeMs;
+    this.reasons.add(reason);
+  }
+  issue(what: string): DataIssue | undefined {
+    if (this.count === 0) return undefined;
+    return {
+      kind: 'invalid-value',
+      from: iso(this.firstMs!),
+      count: this.count,
+      detail: `${this.count} ${what} sample(s) dropped: ${[...this.reasons].join(', ')}`,
+    };
+  }
+}
+
+/**
+ * Gauge in percent (cpu from usage_idle, mem.used_percent): `toPercent` maps the raw value; samples outside 0..100
+ * (beyond a rounding tolerance), NaN or missing are dropped and reported.
+ */
+export function gaugeSteps(
+  series: RawSeries,
+  grid: StepGrid,
+  toPercent: (v: number) => number,
+  what: string,
+): StepValues {
+  const acc = new StepAccumulator(grid);
+  const invalid = new InvalidTally();
+  let lastSampleMs: number | undefined;
+  series.times.forEach((t, k) => {
+    const raw = series.values[k];
+    if (raw === null || raw === undefined || !Number.isFinite(raw)) {
+      invalid.note(t, 'not a number');
+      return;
+    }
+    const percent = toPercent(raw);
+    if (percent < -0.5 || percent > 100.5) {
+      invalid.note(t, `${Math.round(percent * 10) / 10}% is outside 0-100`);
+      return;
+    }
+    acc.add(t, Math.min(100, Math.max(0, percent)));
+    if (t >= grid.startMs && t < grid.startMs + grid.steps * grid.stepMs) lastSampleMs = t;
+  });
+  const issue = invalid.issue(what);
+  return { values: acc.means(), issues: issue ? [issue] : [], ...(lastSampleMs !== undefined ? { lastSampleMs } : {}) };
+}
+
+/**
+ * Counter → per-second rate between consecutive samples, credited to the step of the later sample. A decrease is a
+ * counter reset (the host rebooted): no rate across it, and it is reported. Samples before the grid only serve as
+ * the first interval's starting point.
+ */
+export function counterRateSteps(series: RawSeries, grid: StepGrid, what: string): StepValues {
+  const acc = new StepAccumulator(grid);
+  const invalid = new InvalidTally();
+  const resets: number[] = [];
+  let previous: { t: number; v: number } | undefined;
+  let lastSampleMs: number | undefined;
+  series.times.forEach((t, k) => {
+    const v = series.values[k];
+    if (v === null || v === undefined || !Number.isFinite(v) || v < 0) {
+      invalid.note(t, v === null || v === undefined ? 'missing' : 'not a non-negative number');
+      return;
+    }
+    if (t >= grid.startMs && t < grid.startMs + grid.steps * grid.stepMs) lastSampleMs = t;
+    if (previous && t > previous.t) {
+      if (v < previous.v) {
+        if (stepIndex(grid, t) !== undefined) resets.push(t);
+      } else {
+        acc.add(t, ((v - previous.v) * 1000) / (t - previous.t));
+      }
+    }
+    previous = { t, v };
+  });
+  const issues: DataIssue[] = [];
+  const invalidIssue = invalid.issue(what);
+  if (invalidIssue) issues.push(invalidIssue);
+  if (resets.length > 0) {
+    issues.push({
+      kind: 'counter-reset',
+      from: iso(resets[0]!),
+      count: resets.length,
+      detail: `${what} counter went backwards ${resets.length} time(s) (a restart); no rate across ${resets.length > 1 ? 'them' : 'it'}`,
+    });
+  }
+  return { values: acc.means(), issues, ...(lastSampleMs !== undefined ? { lastSampleMs } : {}) };
+}
+
+/** Combines per-device step values (disks: the busiest; interfaces: the sum). Null only where every device is. */
+export function combineSteps(parts: StepValues[], how: 'max' | 'sum'): StepValues {
+  if (parts.length === 1) return parts[0]!;
+  const steps = parts[0]?.values.length ?? 0;
+  const values: (number | null)[] = [];
+  for (let i = 0; i < steps; i++) {
+    let out: number | null = null;
+    for (const part of parts) {
+      const v = part.values[i];
+      if (v === null || v === undefined) continue;
+      out = out === null ? v : how === 'max' ? Math.max(out, v) : out + v;
+    }
+    values.push(out);
+  }
+  const last = Math.max(...parts.map((p) => p.lastSampleMs ?? Number.NEGATIVE_INFINITY));
+  return {
+    values,
+    issues: parts.flatMap((p) => p.issues),
+    ...(Number.isFinite(last) ? { lastSampleMs: last } : {}),
+  };
+}
+
+/** Finishes a window: reports runs of empty steps as gaps (or the whole window as `no-data`). */
+export function toWindow(hostId: string, resource: Resource, grid: StepGrid, steps: StepValues): UtilisationWindow {
+  const issues = [...steps.issues];
+  const nulls = steps.values.filter((v) => v === null).length;
+  if (nulls === steps.values.length) {
+    issues.push({
+      kind: 'no-data',
+      from: iso(grid.startMs),
+      to: iso(grid.startMs + grid.steps * grid.stepMs),
+      count: grid.steps,
+      detail: `no ${resource} samples for host ${hostId} in the window`,
+    });
+  } else {
+    let runStart: number | undefined;
+    const close = (end: number) => {
+      if (runStart === undefined) return;
+      issues.push({
+        kind: 'gap',
+        from: iso(grid.startMs + runStart * grid.stepMs),
+        to: iso(grid.startMs + end * grid.stepMs),
+        count: end - runStart,
+        detail: `${end - runStart} step(s) without ${resource} samples`,
+      });
+      runStart = undefined;
+    };
+    steps.values.forEach((v, i) => {
+      if (v === null) runStart ??= i;
+      else close(i);
+    });
+    close(steps.values.length);
+  }
+  issues.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+  return {
+    hostId,
+    resource,
+    start: iso(grid.startMs),
+    stepSeconds: grid.stepMs / 1000,
+    values: steps.values.map((v) => (v === null ? null : Math.round(v * 1000) / 1000)),
+    ...(steps.lastSampleMs !== undefined ? { lastSampleAt: iso(steps.lastSampleMs) } : {}),
+    issues,
+  };
+}
