@@ -13,3 +13,11 @@ export {
   type ScalingInput,
   type PackingResult,
 } from './scaling.js';
+export {
+  validateCron,
+  validateTimeZone,
+  nextCronTime,
+  quietestWindow,
+  validateOffPeakSpec,
+  offPeakToScheduleSpec,
+} from './offPeak.js';
