@@ -13,7 +13,15 @@ import {
   type LogLevel,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
+import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { createForecaster } from './forecast/forecaster.js';
+import type { Forecaster } from './forecast/types.js';
+import { influxV1MetricsStore } from './metrics/influxV1Store.js';
+import type { MetricsStore } from './metrics/types.js';
+import { HttpFleetProvider } from './provider/client.js';
+import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
 import { connectInfluxV1 } from './metrics/influxV1.js';
@@ -22,7 +30,8 @@ import { PROJECT_ROOT } from './stack/paths.js';
 import { temporalConnectionOptions } from './temporalConnection.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const BASELINES_MODEL_DIR = join(PROJECT_ROOT, 'models', 'artifacts', 'baselines-v1');
+export const MODEL_ARTIFACTS_DIR = join(PROJECT_ROOT, 'models', 'artifacts');
+export const BASELINES_MODEL_DIR = join(MODEL_ARTIFACTS_DIR, 'baselines-v1');
 
 /** Bundles the workflow code once; tests share one bundle across every worker they create. */
 export const bundleWorkflows = (): Promise<WorkflowBundleOption> =>
@@ -38,12 +47,22 @@ export function installRuntime(
   Runtime.install({ logger: new DefaultLogger(level) });
 }
 
+/** What the activities talk to; each defaults to the configured service, and tests pass their own. */
+export interface WorkerDependencies {
+  baselines: LoadedModel;
+  provider: FleetProvider;
+  metrics: MetricsStore;
+  forecaster: Forecaster;
+  /** For the off-peak swap schedules. */
+  temporal: Client;
+}
+
 export interface WorkerOptions {
   loaded: LoadedConfig;
   connection: NativeConnection;
   taskQueue?: string;
   workflowBundle?: WorkflowBundleOption;
-  baselines?: LoadedModel;
+  dependencies?: Partial<WorkerDependencies>;
 }
 
 export async function createWorker({
@@ -51,15 +70,39 @@ export async function createWorker({
   connection,
   taskQueue,
   workflowBundle,
-  baselines,
+  dependencies = {},
 }: WorkerOptions): Promise<Worker> {
   if (loaded.config.influx.version !== 1) {
-    throw new Error('influx.version 2 has no metrics adapter yet; use version 1 (the embedded InfluxDB)');
+    throw new Error(
+      'influx.version 2 has no metrics adapter yet; use version 1 (InfluxDB 1.x, or 2.x through its 1.x API)',
+    );
   }
-  const activities = createActivities({
-    influx: connectInfluxV1(loaded),
-    baselines: baselines ?? (await loadOnnxModel(BASELINES_MODEL_DIR)),
-  });
+  const { config, secrets } = loaded;
+  const provider =
+    dependencies.provider ??
+    new HttpFleetProvider({
+      url: config.provider.url,
+      token: secrets.providerToken,
+      requestTimeoutMs: config.provider.requestTimeoutMs,
+    });
+  const temporal =
+    dependencies.temporal ??
+    new Client({
+      connection: await Connection.connect(temporalConnectionOptions(loaded)),
+      namespace: config.temporal.namespace,
+    });
+  const activities = {
+    ...createActivities({
+      influx: connectInfluxV1(loaded),
+      baselines: dependencies.baselines ?? (await loadOnnxModel(BASELINES_MODEL_DIR)),
+    }),
+    ...createOrchestrationActivities({
+      provider,
+      metrics: dependencies.metrics ?? influxV1MetricsStore(loaded),
+      forecaster: dependencies.forecaster ?? (await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR })),
+      temporal,
+    }),
+  };
   return Worker.create({
     connection,
     namespace: loaded.config.temporal.namespace,

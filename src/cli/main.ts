@@ -10,6 +10,16 @@ import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
+import {
+  PairCommandError,
+  failOverPair,
+  listPairs,
+  pairState,
+  pausePair,
+  resumePair,
+  setPairPolicy,
+  swapPair,
+} from './pairCommands.js';
 import { connectWorker, createWorker, installRuntime } from '../worker.js';
 
 class UsageError extends Error {}
@@ -18,8 +28,14 @@ const USAGE = `usage: understudy [--config FILE] <command>
 
 commands:
   up            start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C
-  down          stop the embedded stack (Temporal dev server, InfluxDB)
-  status        show whether the embedded services answer
+  down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator)
+  status [PAIR] the services and the running pairs; with a pair id, that pair's state as JSON
+  pause PAIR [--no-failover] [--reason R]   the pair keeps mirroring and forecasting but takes no action
+                                            (failover still runs unless --no-failover)
+  resume PAIR   undo pause
+  swap PAIR [--reason R]                    swap primary and shadow now (pre-checks, rollback on failure)
+  failover PAIR --reason R                  fail over to the shadow now; prints the outcome or the refusal
+  policy PAIR key=value…                    change the pair's policy, e.g. thresholdPercent=75 forecastOnly=true
   stack up      start only the embedded services (reusing any already running)
   stack down    same as down
 
@@ -103,6 +119,15 @@ async function up(loaded: LoadedConfig): Promise<void> {
   }
 }
 
+async function withClient<T>(loaded: LoadedConfig, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(loaded);
+  try {
+    return await work(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
 async function status(loaded: LoadedConfig): Promise<void> {
   const client = await connectClient(loaded);
   try {
@@ -118,12 +143,29 @@ async function status(loaded: LoadedConfig): Promise<void> {
     },
   );
   print(`influxdb: ${influx.url} answers (version ${response.headers.get('x-influxdb-version') ?? 'unknown'})`);
+  const pairs = await withClient(loaded, listPairs);
+  if (pairs.length === 0) {
+    print('pairs: none running (start a fleet with `understudy up`)');
+    return;
+  }
+  print(`pairs: ${pairs.length} running`);
+  for (const p of pairs) {
+    print(
+      `  ${p.pairId.padEnd(16)} ${p.phase.padEnd(13)} primary ${p.primary} (${p.primaryRegion})  shadow ${p.shadow} (${p.shadowRegion})${p.paused ? '  PAUSED' : ''}`,
+    );
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, help: { type: 'boolean' }, demo: { type: 'boolean' } },
+    options: {
+      config: { type: 'string' },
+      help: { type: 'boolean' },
+      demo: { type: 'boolean' },
+      reason: { type: 'string' },
+      'no-failover': { type: 'boolean' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -149,8 +191,46 @@ async function main(argv: string[]): Promise<void> {
       );
       return;
     case 'status':
+      if (sub !== undefined) {
+        noMoreArguments(2);
+        return withClient(loaded, async (client) => print(JSON.stringify(await pairState(client, sub), null, 2)));
+      }
       noMoreArguments(1);
       return status(loaded);
+    case 'pause':
+      noMoreArguments(2);
+      return withClient(loaded, async (client) => {
+        await pausePair(client, sub, values['no-failover'] === true, values.reason);
+        print(
+          `understudy: paused pair ${sub}${values['no-failover'] ? ' (failover held too)' : ' (failover stays on)'}`,
+        );
+      });
+    case 'resume':
+      noMoreArguments(2);
+      return withClient(loaded, async (client) => {
+        await resumePair(client, sub);
+        print(`understudy: resumed pair ${sub}`);
+      });
+    case 'swap':
+      noMoreArguments(2);
+      return withClient(loaded, async (client) => {
+        await swapPair(client, sub, values.reason);
+        print(`understudy: asked pair ${sub} to swap; follow it with \`understudy status ${sub}\``);
+      });
+    case 'failover':
+      noMoreArguments(2);
+      return withClient(loaded, async (client) => {
+        const result = await failOverPair(client, sub, values.reason);
+        print(
+          `understudy: pair ${sub} failed over: fenced ${result.fencedHost}, ${result.newPrimary} is primary, ` +
+            `restored ${result.workloadsRestored.length} workloads, lost ${result.lostVersions} data versions`,
+        );
+      });
+    case 'policy':
+      return withClient(loaded, async (client) => {
+        const policy = await setPairPolicy(client, sub, rest);
+        print(JSON.stringify(policy, null, 2));
+      });
     case 'stack':
       if (sub === 'up') {
         noMoreArguments(2);
@@ -165,7 +245,6 @@ async function main(argv: string[]): Promise<void> {
         print(`understudy: stopped ${(await stackDown(loaded.config)).join(', ') || 'nothing'}`);
         return;
       }
-      void rest;
       throw new UsageError(`"stack" takes "up" or "down", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
     default:
       throw new UsageError(`unknown command "${command}"; run \`understudy --help\` for the list`);
@@ -175,7 +254,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error: unknown) => {
-    const known = error instanceof ConfigError || error instanceof ServiceError || error instanceof UsageError;
+    const known =
+      error instanceof ConfigError ||
+      error instanceof ServiceError ||
+      error instanceof UsageError ||
+      error instanceof PairCommandError;
     const argumentError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`understudy: ${(error as Error).message}\n`);
     if (process.env.UNDERSTUDY_DEBUG === '1' || !(known || argumentError))

@@ -1,6 +1,6 @@
 /** Shared test plumbing: the default config, a worker on a task queue of the test's own, failure assertions. */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
@@ -53,4 +53,15 @@ export async function expectWorkflowFailure(promise: Promise<unknown>, type: str
   expect(cause).toBeInstanceOf(ApplicationFailure);
   expect((cause as ApplicationFailure).type).toBe(type);
   return cause as ApplicationFailure;
+}
+
+/** Asserts that an update was rejected (by its validator or handler) with a message matching `message`. */
+export async function expectUpdateRejected(promise: Promise<unknown>, message: RegExp): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, 'the update was accepted').toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (error as WorkflowUpdateFailedError).cause;
+  expect(cause?.message).toMatch(message);
 }

@@ -1,0 +1,209 @@
+/**
+ * A host pair on a real simulator, watched by the real dev server and InfluxDB: builds the hosts and workloads,
+ * runs a worker wired to that simulator and a database of the test's own, and starts `hostPairWorkflow`.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { expect, inject } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { createForecaster } from '../../src/forecast/forecaster.js';
+import { InfluxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
+import type { Capacity, DemandProfile } from '../../src/provider/types.js';
+import {
+  pairWorkflowId,
+  stateQuery,
+  type HostPairInput,
+  type HostRef,
+  type PairPolicy,
+  type PairState,
+} from '../../src/shared/pair.js';
+import { createWorker, MODEL_ARTIFACTS_DIR } from '../../src/worker.js';
+import type { hostPairWorkflow } from '../../workflows/hostPair.js';
+import {
+  INFLUX_URL,
+  createTestDatabase,
+  startTestSimulator,
+  type SimulatorProcessOptions,
+  type TestSimulator,
+} from './simulator.js';
+import { testConfig, uniqueTaskQueue } from './temporal.js';
+
+export const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
+
+/** Fast loops for tests: a health check and a tick every second of workflow time. */
+export const FAST_POLICY: PairPolicy = configSchema.parse({
+  policy: {
+    tickSeconds: 1,
+    healthCheckIntervalSeconds: 1,
+    failuresBeforeFailover: 2,
+    cooldownMinutes: 0,
+    scaleBackAfterMinutes: 5,
+  },
+}).policy;
+
+export interface PairFixture {
+  sim: TestSimulator;
+  client: Client;
+  taskQueue: string;
+  pairId: string;
+  primary: HostRef;
+  shadow: HostRef;
+  workloadIds: string[];
+  /** Starts a worker for this fixture (one at a time; a Worker runs once). */
+  startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
+  startPair(overrides?: Partial<HostPairInput>): Promise<WorkflowHandle<typeof hostPairWorkflow>>;
+  state(): Promise<PairState>;
+  /** Polls the pair's state until `predicate` holds; fails with the last state when it never does. */
+  waitForState(predicate: (state: PairState) => boolean, what: string, timeoutMs?: number): Promise<PairState>;
+  close(): Promise<void>;
+}
+
+export interface PairFixtureOptions {
+  simulator?: SimulatorProcessOptions;
+  workloads?: { requirements: Capacity; demand: DemandProfile }[];
+  /** Simulated hours of metrics history to build before the pair starts. */
+  historyHours?: number;
+}
+
+export async function createPairFixture(name: string, options: PairFixtureOptions = {}): Promise<PairFixture> {
+  const database = await createTestDatabase(`pair_${name.replace(/\W/g, '_')}`);
+  const sim = await startTestSimulator({
+    speed: 60,
+    metricsIntervalSeconds: 60,
+    influxDatabase: database.name,
+    ...options.simulator,
+  });
+  const tag = randomUUID().slice(0, 6);
+  const primary: HostRef = { hostId: `p-${tag}`, region: 'us-east', zone: 'us-east-a', capacity: HOST_SIZE };
+  const shadow: HostRef = { hostId: `s-${tag}`, region: 'eu-west', zone: 'eu-west-b', capacity: HOST_SIZE };
+  const pairId = `${name}-${tag}`;
+  const { provider, control } = sim;
+  await provider.waitForOperation(
+    await provider.provisionHost({
+      ...primary,
+      hostId: primary.hostId,
+      role: 'primary',
+      pairId,
+      idempotencyKey: `${tag}:p`,
+    }),
+  );
+  await provider.waitForOperation(
+    await provider.provisionHost({
+      ...shadow,
+      hostId: shadow.hostId,
+      role: 'shadow',
+      pairId,
+      allocationFraction: 0.15,
+      idempotencyKey: `${tag}:s`,
+    }),
+  );
+  await provider.waitForOperation(
+    await provider.syncConfiguration({
+      hostId: primary.hostId,
+      desired: { image: 'app:1.0', maxConnections: 500 },
+      idempotencyKey: `${tag}:cfg`,
+    }),
+  );
+  await provider.waitForOperation(
+    await provider.syncConfiguration({
+      hostId: shadow.hostId,
+      desired: { image: 'app:1.0', maxConnections: 500 },
+      idempotencyKey: `${tag}:cfg-s`,
+    }),
+  );
+  await provider.waitForOperation(
+    await provider.startReplication({
+      sourceHostId: primary.hostId,
+      targetHostId: shadow.hostId,
+      idempotencyKey: `${tag}:repl`,
+    }),
+  );
+  const workloads = options.workloads ?? [
+    {
+      requirements: { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 },
+      demand: { kind: 'synthetic', base: 0.5, noise: 0.02, seed: 1 },
+    },
+    {
+      requirements: { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 },
+      demand: { kind: 'synthetic', base: 0.5, noise: 0.02, seed: 2 },
+    },
+  ];
+  const workloadIds: string[] = [];
+  for (const [i, w] of workloads.entries()) {
+    const workloadId = `w-${tag}-${i + 1}`;
+    await control.createWorkload({
+      workloadId,
+      hostId: primary.hostId,
+      requirements: w.requirements,
+      demand: w.demand,
+    });
+    workloadIds.push(workloadId);
+  }
+  if (options.historyHours) await control.advance(options.historyHours * 3600);
+
+  const loaded = testConfig();
+  const connection = await Connection.connect({ address: loaded.config.temporal.address });
+  const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+  const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
+  const taskQueue = uniqueTaskQueue(name);
+  const forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
+  const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+
+  const fixture: PairFixture = {
+    sim,
+    client,
+    taskQueue,
+    pairId,
+    primary,
+    shadow,
+    workloadIds,
+    async startWorker() {
+      const worker = await createWorker({
+        loaded,
+        connection: nativeConnection,
+        taskQueue,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+        dependencies: { provider: sim.provider, metrics, forecaster, temporal: client },
+      });
+      const entry = { worker, running: worker.run() };
+      workers.push(entry);
+      return entry;
+    },
+    async startPair(overrides = {}) {
+      return client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(pairId),
+        args: [{ pairId, primary, shadow, policy: FAST_POLICY, ...overrides }],
+      });
+    },
+    state: () => client.workflow.getHandle(pairWorkflowId(pairId)).query(stateQuery),
+    async waitForState(predicate, what, timeoutMs = 45_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: PairState | undefined;
+      while (Date.now() < deadline) {
+        last = await fixture.state().catch(() => last);
+        if (last && predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect.fail(`pair ${pairId} never reached: ${what}; last state: ${JSON.stringify(last, null, 2)}`);
+    },
+    async close() {
+      await client.workflow
+        .getHandle(pairWorkflowId(pairId))
+        .terminate('test finished')
+        .catch(() => undefined);
+      for (const w of workers) {
+        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+        await w.running.catch(() => undefined);
+      }
+      await forecaster.close();
+      await nativeConnection.close();
+      await connection.close();
+      await sim.stop();
+      await database.drop();
+    },
+  };
+  return fixture;
+}

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failoverUpdate, pairWorkflowId } from '../src/shared/pair.js';
+import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { expectUpdateRejected } from './helpers/temporal.js';
+
+// A pair on the real dev server, the real simulator process and the real InfluxDB: the primary dies, the pair
+// fences it, activates the shadow, restores the workloads there and records the data lost.
+describe('hostPairWorkflow: automatic failover', () => {
+  let f: PairFixture;
+  beforeAll(async () => {
+    f = await createPairFixture('failover');
+    await f.startWorker();
+    await f.startPair();
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('starts steady, with the shadow on standby', async () => {
+    const state = await f.waitForState((s) => s.counters.ticks >= 2, 'two ticks');
+    expect(state.phase).toBe('steady');
+    expect(state.primary.hostId).toBe(f.primary.hostId);
+    expect(state.shadow?.hostId).toBe(f.shadow.hostId);
+    expect(state.health.consecutiveFailures).toBe(0);
+  });
+
+  it('refuses a failover update without a reason, leaving the pair untouched', async () => {
+    const handle = f.client.workflow.getHandle(pairWorkflowId(f.pairId));
+    await expectUpdateRejected(
+      handle.executeUpdate(failoverUpdate, { args: [{ reason: '  ' }] }),
+      /failover needs a non-empty "reason" string/,
+    );
+    expect((await f.state()).primary.hostId).toBe(f.primary.hostId);
+  });
+
+  it('fails over after consecutive failed health checks: fence first, then the shadow takes the workloads', async () => {
+    await f.sim.control.failHost(f.primary.hostId);
+    const state = await f.waitForState(
+      (s) => s.counters.failovers === 1 && s.phase === 'unprotected',
+      'a completed failover',
+    );
+    expect(state.primary.hostId).toBe(f.shadow.hostId);
+    expect(state.shadow).toBeUndefined();
+    expect(state.lastAction).toMatchObject({ kind: 'failover', outcome: 'succeeded' });
+
+    const fleet = await f.sim.provider.describeFleet();
+    const oldPrimary = fleet.hosts.find((h) => h.id === f.primary.hostId)!;
+    const newPrimary = fleet.hosts.find((h) => h.id === f.shadow.hostId)!;
+    expect(oldPrimary.status).toBe('fenced');
+    expect(newPrimary).toMatchObject({ role: 'primary', status: 'active', allocationFraction: 1 });
+    for (const id of f.workloadIds) expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.shadow.hostId);
+
+    const invariants = await f.sim.provider.invariants();
+    expect(invariants.violations).toEqual([]);
+    expect(invariants.dataLoss).toHaveLength(1);
+    expect(invariants.dataLoss[0]).toMatchObject({ failedHostId: f.primary.hostId, promotedHostId: f.shadow.hostId });
+  });
+
+  it('the fenced primary coming back does not serve again', async () => {
+    await f.sim.control.recoverHost(f.primary.hostId).catch(() => undefined);
+    const host = await f.sim.provider.getHost(f.primary.hostId);
+    expect(host.status).toBe('fenced');
+    const health = await f.sim.provider.healthCheck(f.primary.hostId);
+    expect(health.healthy).toBe(false);
+    expect((await f.sim.provider.invariants()).violations).toEqual([]);
+  });
+});
