@@ -186,7 +186,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   }
 
   // ---- then: keep the fleet whole ------------------------------------------------------------------------------------
-  for (let iteration = 0; iteration < ITERATIONS_PER_RUN && !info.continueAsNewSuggested; iteration++) {
+  for (let iteration = 0; iteration < ITERATIONS_PER_RUN && !workflowInfo().continueAsNewSuggested; iteration++) {
     await condition(() => consumed.length > 0 || added.length > 0, DRIFT_CHECK_INTERVAL_MS, {
       summary: 'wait for a consumed shadow, or the next drift check',
     });

@@ -51,7 +51,7 @@ const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 /** Kept in the state for the operator; older actions are in the workflow histories of the children. */
 const RECENT_ACTIONS_KEPT = 20;
 /** Continue-as-new after this many loop iterations even when the server does not suggest it yet. */
-const ITERATIONS_PER_RUN = 1_000;
+const DEFAULT_ITERATIONS_PER_RUN = 1_000;
 /** Forecast history handed to the forecaster: one day, enough for a daily seasonal model. */
 const HISTORY_MINUTES = 24 * 60;
 const STEP_SECONDS = 300;
@@ -400,7 +400,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       swapRequest = undefined;
     }
 
-    if (info.continueAsNewSuggested || iteration >= ITERATIONS_PER_RUN) break;
+    if (
+      workflowInfo().continueAsNewSuggested ||
+      iteration + 1 >= (input.iterationsPerRun ?? DEFAULT_ITERATIONS_PER_RUN)
+    )
+      break;
     wake = false;
     await condition(() => wake, state.policy.healthCheckIntervalSeconds * 1000, {
       summary: `next health check of ${state.primary.hostId}`,

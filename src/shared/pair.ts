@@ -80,6 +80,11 @@ export interface HostPairInput {
   policy: PairPolicy;
   /** The fleet workflow to tell when the shadow is consumed; absent for a pair started on its own. */
   fleetWorkflowId?: string;
+  /**
+   * Loop iterations per run before continue-as-new (default 1000: about an hour at the default health interval).
+   * Lower bounds each run's history further; the state carries over whole.
+   */
+  iterationsPerRun?: number;
   /** Carried across continue-as-new; absent on the first run. */
   state?: PairState;
 }

@@ -1,0 +1,161 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  forceSwapSignal,
+  pairWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  setPolicyUpdate,
+  type PairState,
+} from '../src/shared/pair.js';
+import { SearchAttributeKeys } from '../src/shared/temporal.js';
+import { stackPaths } from '../src/stack/index.js';
+import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { expectUpdateRejected, testConfig } from './helpers/temporal.js';
+
+const run = promisify(execFile);
+
+// Operator control of a pair on the real dev server and simulator: signals, updates with validators, the state
+// query, search attributes for the Web UI, the official `temporal` CLI, role swaps and continue-as-new.
+describe('hostPairWorkflow: operator control', () => {
+  let f: PairFixture;
+  const handle = () => f.client.workflow.getHandle(pairWorkflowId(f.pairId));
+  const searchAttributes = async () => (await handle().describe()).typedSearchAttributes;
+
+  let firstRunId: string;
+
+  beforeAll(async () => {
+    f = await createPairFixture('operator');
+    await f.startWorker();
+    firstRunId = (await f.startPair({ iterationsPerRun: 8 })).firstExecutionRunId;
+    await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('publishes its hosts, regions and phase as search attributes', async () => {
+    const attrs = await searchAttributes();
+    expect(attrs.get(SearchAttributeKeys.PairId)).toBe(f.pairId);
+    expect(attrs.get(SearchAttributeKeys.PrimaryHost)).toBe(f.primary.hostId);
+    expect(attrs.get(SearchAttributeKeys.ShadowHost)).toBe(f.shadow.hostId);
+    expect(attrs.get(SearchAttributeKeys.PrimaryRegion)).toBe('us-east');
+    expect(attrs.get(SearchAttributeKeys.ShadowRegion)).toBe('eu-west');
+    expect(attrs.get(SearchAttributeKeys.PairPhase)).toBe('steady');
+    expect(attrs.get(SearchAttributeKeys.Paused)).toBe(false);
+  });
+
+  it('pause holds a forced swap; resume lets the next one through', async () => {
+    await handle().signal(pauseSignal, { reason: 'change freeze' });
+    await f.waitForState((s) => s.paused, 'paused');
+    expect((await searchAttributes()).get(SearchAttributeKeys.Paused)).toBe(true);
+
+    await handle().signal(forceSwapSignal, { reason: 'while paused' });
+    const skipped = await f.waitForState(
+      (s) => s.lastAction?.detail.includes('while paused') === true,
+      'the skipped swap recorded',
+    );
+    expect(skipped.lastAction).toMatchObject({ kind: 'swap', outcome: 'failed' });
+    expect(skipped.lastAction?.detail).toMatch(/skipped, the pair is paused/);
+    expect(skipped.primary.hostId).toBe(f.primary.hostId);
+    // Paused, it still forecasts and mirrors: ticks go on.
+    const ticks = skipped.counters.ticks;
+    await f.waitForState((s) => s.counters.ticks > ticks, 'ticks while paused');
+
+    await handle().signal(resumeSignal);
+    await f.waitForState((s) => !s.paused, 'resumed');
+    expect((await searchAttributes()).get(SearchAttributeKeys.Paused)).toBe(false);
+  });
+
+  it('a forced swap exchanges the roles with every workload moved live, and the fleet stays consistent', async () => {
+    await handle().signal(forceSwapSignal, { reason: 'game day' });
+    const state = await f.waitForState((s) => s.counters.swaps === 1 && s.phase === 'steady', 'a completed swap');
+    expect(state.primary.hostId).toBe(f.shadow.hostId);
+    expect(state.shadow?.hostId).toBe(f.primary.hostId);
+    expect(state.lastAction).toMatchObject({ kind: 'swap', outcome: 'succeeded' });
+
+    const fleet = await f.sim.provider.describeFleet();
+    expect(fleet.hosts.find((h) => h.id === f.shadow.hostId)).toMatchObject({ role: 'primary', status: 'active' });
+    expect(fleet.hosts.find((h) => h.id === f.primary.hostId)).toMatchObject({ role: 'shadow', status: 'inactive' });
+    for (const id of f.workloadIds) expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.shadow.hostId);
+    expect((await f.sim.provider.invariants()).violations).toEqual([]);
+    expect((await searchAttributes()).get(SearchAttributeKeys.PrimaryHost)).toBe(f.shadow.hostId);
+  });
+
+  it('setPolicy validates the merged policy and names the bad field; nothing changes on refusal', async () => {
+    await expectUpdateRejected(
+      handle().executeUpdate(setPolicyUpdate, { args: [{ thresholdPercent: 150 }] }),
+      /thresholdPercent: must be at most 100/,
+    );
+    await expectUpdateRejected(
+      handle().executeUpdate(setPolicyUpdate, { args: [{ horizonsMinutes: [-5] }] }),
+      /horizonsMinutes\.0: must be positive/,
+    );
+    await expectUpdateRejected(
+      handle().executeUpdate(setPolicyUpdate, { args: [{ thresholdPercnt: 70 } as never] }),
+      /thresholdPercnt/,
+    );
+    expect((await f.state()).policy.thresholdPercent).toBe(80);
+
+    const policy = await handle().executeUpdate(setPolicyUpdate, {
+      args: [{ thresholdPercent: 70, forecastOnly: true }],
+    });
+    expect(policy).toMatchObject({ thresholdPercent: 70, forecastOnly: true });
+    expect((await f.state()).policy).toMatchObject({ thresholdPercent: 70, forecastOnly: true });
+  });
+
+  it('keeps its whole state across continue-as-new', async () => {
+    const before = await f.state();
+    const after = await f.waitForState((s) => s.counters.runs > before.counters.runs, 'a continue-as-new', 60_000);
+    expect(after.counters.swaps).toBe(1);
+    expect(after.policy.thresholdPercent).toBe(70);
+    expect(after.primary.hostId).toBe(f.shadow.hostId);
+    expect(after.recentActions.map((a) => a.kind)).toEqual(expect.arrayContaining(['swap']));
+    expect((await handle().describe()).runId).not.toBe(firstRunId);
+  });
+
+  it('answers the official temporal CLI: pause, query the state, force a swap', async () => {
+    const { config } = testConfig();
+    const temporal = stackPaths(config).temporalBin;
+    const common = [
+      '--address',
+      config.temporal.address,
+      '--namespace',
+      config.temporal.namespace,
+      '--workflow-id',
+      pairWorkflowId(f.pairId),
+    ];
+    await run(temporal, [
+      'workflow',
+      'signal',
+      ...common,
+      '--name',
+      'pause',
+      '--input',
+      '{"reason":"from the temporal CLI"}',
+    ]);
+    const { stdout } = await run(temporal, ['workflow', 'query', ...common, '--type', 'state', '--output', 'json']);
+    const answer = JSON.parse(stdout) as { queryResult: PairState[] };
+    expect(answer.queryResult[0]).toMatchObject({ pairId: f.pairId, paused: true });
+    expect(answer.queryResult[0]).toHaveProperty('lastForecast');
+    expect(answer.queryResult[0]).toHaveProperty('phase', 'steady');
+
+    await run(temporal, ['workflow', 'signal', ...common, '--name', 'resume']);
+    const swapsBefore = (await f.waitForState((s) => !s.paused, 'resumed by the temporal CLI')).counters.swaps;
+    await run(temporal, [
+      'workflow',
+      'signal',
+      ...common,
+      '--name',
+      'forceSwap',
+      '--input',
+      '{"reason":"temporal CLI"}',
+    ]);
+    const state = await f.waitForState(
+      (s) => s.counters.swaps === swapsBefore + 1 && s.phase === 'steady',
+      'a swap forced by the temporal CLI',
+    );
+    expect(state.primary.hostId).toBe(f.primary.hostId);
+  });
+});
