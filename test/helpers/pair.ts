@@ -3,7 +3,7 @@
  * runs a worker wired to that simulator and a database of the test's own, and starts `hostPairWorkflow`.
  */
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
@@ -52,7 +52,9 @@ export interface PairFixture {
   workloadIds: string[];
   /** Starts a worker for this fixture (one at a time; a Worker runs once). */
   startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
-  startPair(overrides?: Partial<HostPairInput>): Promise<WorkflowHandle<typeof hostPairWorkflow>>;
+  startPair(
+    overrides?: Partial<HostPairInput>,
+  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof hostPairWorkflow>>;
   state(): Promise<PairState>;
   /** Polls the pair's state until `predicate` holds; fails with the last state when it never does. */
   waitForState(predicate: (state: PairState) => boolean, what: string, timeoutMs?: number): Promise<PairState>;
