@@ -295,3 +295,71 @@ describe('chooseReplacementShadowRegion', () => {
     expect(result.problems.length).toBeGreaterThan(0);
   });
 });
+
+/** A small seeded generator (xorshift32), so the generated fleets are the same on every run. */
+const seeded = (seed: number) => {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 0x1_0000_0000;
+  };
+};
+
+const generatedTopology = (seed: number, regionCount: number, primaryCount: number, roominess: number): Topology => {
+  const random = seeded(seed);
+  const names = Array.from({ length: regionCount }, (_, i) => `r-${i}`);
+  const list: PrimarySpec[] = Array.from({ length: primaryCount }, (_, i) => {
+    const regionName = names[Math.floor(random() * regionCount)] ?? 'r-0';
+    return {
+      hostId: `g-${i}`,
+      region: regionName,
+      zone: `${regionName}-a`,
+      capacity: times(SMALL, 0.5 + random() * 1.5),
+      diversityGroup: `grp-${i % 4}`,
+    };
+  });
+  const total = list.reduce((sum, p) => sum + p.capacity.cpuCores, 0);
+  return {
+    regions: names.map((name) => ({
+      name,
+      zones: [`${name}-a`, `${name}-b`, `${name}-c`],
+      shadowCapacity: times(SMALL, (roominess * total) / SMALL.cpuCores / regionCount),
+      maxHostCapacity: LARGE,
+    })),
+    primaries: list,
+  };
+};
+
+describe('placeShadows on generated fleets', () => {
+  it('either places provably resilient shadows outside each primary region, or explains why not', () => {
+    let placedCount = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const t = generatedTopology(seed, 3 + (seed % 3), 20 + seed, 0.45 + (seed % 5) * 0.1);
+      const result = placeShadows(t, { shadowFraction: 0.1 + (seed % 3) * 0.05 });
+      if (result.ok) {
+        placedCount++;
+        const regionOf = new Map(t.primaries.map((p) => [p.hostId, p.region]));
+        expect(result.assignments).toHaveLength(t.primaries.length);
+        for (const a of result.assignments) expect(a.region).not.toBe(regionOf.get(a.primaryHostId));
+        expect(proveRegionalResilience(t, result.assignments, 0.15).resilient).toBe(true);
+      } else {
+        expect(result.problems.length).toBeGreaterThan(0);
+        for (const p of result.problems) expect(p.message.length).toBeGreaterThan(20);
+      }
+    }
+    // The roomier fleets must place; the tightest may not.
+    expect(placedCount).toBeGreaterThanOrEqual(18);
+  });
+
+  it('places 600 primaries in 6 regions quickly', () => {
+    const t = generatedTopology(7, 6, 600, 0.6);
+    const started = performance.now();
+    const result = placeShadows(t, { shadowFraction: 0.15 });
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(result.ok).toBe(true);
+  });
+});

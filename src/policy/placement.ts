@@ -8,7 +8,9 @@
  * over fit the region's shadow capacity (per resource), each grown shadow fitting on one of its hosts.
  */
 import {
+  POLICY_RESOURCES,
   addCapacity,
+  amountOf,
   capacityFaults,
   exceededResources,
   fitsWithin,
@@ -38,8 +40,6 @@ export function validateTopology(topology: Topology): PlacementProblem[] {
   const problems: PlacementProblem[] = [];
   const regions = Array.isArray(topology?.regions) ? topology.regions : [];
   const primaries = Array.isArray(topology?.primaries) ? topology.primaries : [];
-  if (!Array.isArray(topology?.regions))
-    problems.push({ kind: 'no-other-region', message: 'The topology has no regions list.' });
 
   const regionByName = new Map<string, RegionSpec>();
   for (const region of regions) {
@@ -170,23 +170,45 @@ class RegionLedger {
   }
 
   add(primary: PrimarySpec, assignment: ShadowAssignment, fraction: number): void {
+    this.apply(primary, assignment, fraction, 1);
+  }
+
+  remove(primary: PrimarySpec, assignment: ShadowAssignment, fraction: number): void {
+    this.apply(primary, assignment, fraction, -1);
+  }
+
+  private apply(primary: PrimarySpec, assignment: ShadowAssignment, fraction: number, sign: 1 | -1): void {
     const region = assignment.region;
     const standby = this.standby.get(region);
     const growth = this.growth.get(region);
     if (standby === undefined || growth === undefined) return;
-    this.standby.set(region, addCapacity(standby, scaleCapacity(primary.capacity, fraction)));
+    this.standby.set(region, addCapacity(standby, scaleCapacity(primary.capacity, sign * fraction)));
     const fromOrigin = growth.get(primary.region) ?? zeroCapacity();
-    growth.set(primary.region, addCapacity(fromOrigin, scaleCapacity(primary.capacity, 1 - fraction)));
+    growth.set(primary.region, addCapacity(fromOrigin, scaleCapacity(primary.capacity, sign * (1 - fraction))));
     const zones = this.zoneCounts.get(region);
-    zones?.set(assignment.zone, (zones.get(assignment.zone) ?? 0) + 1);
+    zones?.set(assignment.zone, (zones.get(assignment.zone) ?? 0) + sign);
     if (primary.diversityGroup !== undefined) {
       const groups = this.groupCounts.get(region);
-      groups?.set(primary.diversityGroup, (groups.get(primary.diversityGroup) ?? 0) + 1);
+      groups?.set(primary.diversityGroup, (groups.get(primary.diversityGroup) ?? 0) + sign);
     }
+  }
+
+  /** How far the region's worst outage overflows its shadow capacity: the sum of each resource's excess share. */
+  overflow(region: RegionSpec): number {
+    const demand = this.worstDemand(region.name);
+    return POLICY_RESOURCES.reduce((sum, r) => {
+      const available = amountOf(region.shadowCapacity, r);
+      return sum + Math.max(0, amountOf(demand, r) - available) / available;
+    }, 0);
   }
 
   /** The region's demand in its worst outage elsewhere, optionally with one more shadow for `primary`. */
   worstDemand(region: string, extra?: { primary: PrimarySpec; fraction: number }): Capacity {
+    if (extra === undefined) {
+      let worstGrowth = zeroCapacity();
+      for (const growth of this.growth.get(region)?.values() ?? []) worstGrowth = maxCapacity(worstGrowth, growth);
+      return addCapacity(this.standby.get(region) ?? zeroCapacity(), worstGrowth);
+    }
     let standby = this.standby.get(region) ?? zeroCapacity();
     const growthByOrigin = new Map(this.growth.get(region) ?? []);
     if (extra !== undefined) {
@@ -302,8 +324,10 @@ function greedyPlacement(
     ledger.add(primary, assignment, fraction);
     placed.push(assignment);
   }
-  if (order === 'spread-first' && unplaced.length === 0)
+  if (unplaced.length === 0) {
+    repairOverflow(regions, primaryById, keptCopies, placed, fraction, excluded);
     rebalanceGroups(regions, primaryById, keptCopies, placed, fraction, excluded);
+  }
 
   // Zones: kept shadows first, then the new ones in placement order, each into its region's least-used zone.
   const zoneLedger = ledgerOf(regions, primaryById, keptCopies, fraction);
@@ -331,6 +355,90 @@ function ledgerOf(
     if (primary !== undefined) ledger.add(primary, a, standbyFraction(a, fraction));
   }
   return ledger;
+}
+
+/** Moves and swaps the overflow repair may try in all: a hopeless fleet fails within a fraction of a second. */
+const REPAIR_BUDGET = 2_000;
+
+/**
+ * Local search after the greedy pass, for fleets where placing one shadow at a time painted itself into a corner:
+ * while some region's worst outage overflows its capacity, apply the single move of a shadow out of an overflowing
+ * region (or, failing that, the swap of two shadows' regions) that reduces the total overflow most. Stops when
+ * nothing overflows or no move helps; each applied move strictly reduces the overflow, so it ends.
+ */
+function repairOverflow(
+  regions: readonly RegionSpec[],
+  primaryById: ReadonlyMap<string, PrimarySpec>,
+  kept: readonly ShadowAssignment[],
+  placed: ShadowAssignment[],
+  fraction: number,
+  excluded: ReadonlySet<string>,
+): void {
+  const ledger = ledgerOf(regions, primaryById, [...kept, ...placed], fraction);
+  const regionByName = new Map(regions.map((r) => [r.name, r]));
+  const overflowOf = (name: string): number => {
+    const region = regionByName.get(name);
+    return region === undefined ? 0 : ledger.overflow(region);
+  };
+  const allowed = (a: ShadowAssignment, to: RegionSpec): boolean => {
+    const primary = primaryById.get(a.primaryHostId);
+    return (
+      primary !== undefined &&
+      primary.region !== to.name &&
+      !excluded.has(to.name) &&
+      fitsWithin(primary.capacity, to.maxHostCapacity)
+    );
+  };
+  /** Moves the shadows to the given regions in the ledger and returns the change in overflow (negative = better). */
+  const relocate = (moves: readonly { a: ShadowAssignment; to: string }[], measure = true): number => {
+    const touched = measure ? [...new Set(moves.flatMap((m) => [m.a.region, m.to]))] : [];
+    const before = touched.reduce((sum, name) => sum + overflowOf(name), 0);
+    for (const { a, to } of moves) {
+      const primary = primaryById.get(a.primaryHostId);
+      if (primary === undefined) continue;
+      ledger.remove(primary, a, fraction);
+      a.region = to;
+      ledger.add(primary, a, fraction);
+    }
+    return touched.reduce((sum, name) => sum + overflowOf(name), 0) - before;
+  };
+  const EPSILON = 1e-12;
+  // A bound on the moves tried, so a hopeless large fleet fails fast; counted, not timed, to stay deterministic.
+  let budget = REPAIR_BUDGET;
+
+  for (let iteration = 0; iteration < 4 * placed.length + 10 && budget > 0; iteration++) {
+    const overflowing = new Set(regions.filter((r) => ledger.overflow(r) > EPSILON).map((r) => r.name));
+    if (overflowing.size === 0) return;
+    const movers = placed
+      .filter((a) => overflowing.has(a.region))
+      .sort((x, y) => byName(x.primaryHostId, y.primaryHostId));
+    let best: { change: number; moves: { a: ShadowAssignment; to: string }[] } | undefined;
+    const consider = (moves: { a: ShadowAssignment; to: string }[]): void => {
+      budget--;
+      const back = moves.map((m) => ({ a: m.a, to: m.a.region }));
+      const change = relocate(moves);
+      relocate(back.reverse(), false);
+      if (change < -EPSILON && (best === undefined || change < best.change - EPSILON)) best = { change, moves };
+    };
+    for (const a of movers)
+      for (const to of regions) if (to.name !== a.region && allowed(a, to)) consider([{ a, to: to.name }]);
+    if (best === undefined)
+      for (const a of movers)
+        for (const b of placed) {
+          if (budget <= 0) break;
+          const aTo = regionByName.get(b.region);
+          const bTo = regionByName.get(a.region);
+          if (b === a || aTo === undefined || bTo === undefined || a.region === b.region) continue;
+          if (allowed(a, aTo) && allowed(b, bTo))
+            consider([
+              { a, to: b.region },
+              { a: b, to: a.region },
+            ]);
+        }
+    const chosen: { change: number; moves: { a: ShadowAssignment; to: string }[] } | undefined = best;
+    if (chosen === undefined) return;
+    relocate(chosen.moves);
+  }
 }
 
 const everyRegionFits = (ledger: RegionLedger, regions: readonly RegionSpec[]): boolean =>
@@ -492,7 +600,8 @@ export function placeShadows(topology: Topology, options: PlacementOptions): Pla
 
   const fraction = options.shadowFraction;
   const excluded = new Set(options.excludeRegions ?? []);
-  let firstFailure: PlacementProblem[] | undefined;
+  // Of the failed attempts, report the one closest to fitting: its problems say best how much room is missing.
+  let closest: { problems: PlacementProblem[]; shortfall: number } | undefined;
   for (const order of ['spread-first', 'headroom-first'] as const) {
     const { assignments, unplaced } = greedyPlacement(topology, fraction, keep, excluded, order);
     const problems: PlacementProblem[] = unplaced.map((p) => ({
@@ -501,14 +610,22 @@ export function placeShadows(topology: Topology, options: PlacementOptions): Pla
       region: p.region,
       message: `No region other than ${p.region}${excluded.size > 0 ? ` and the excluded ${[...excluded].sort(byName).join(', ')}` : ''} can host a full-size shadow of ${p.hostId}.`,
     }));
+    let shortfall = Infinity;
     if (problems.length === 0) {
       const report = proveRegionalResilience(topology, assignments, fraction);
       if (report.resilient) return { ok: true, assignments };
       problems.push(...report.problems);
+      shortfall = report.outages.reduce(
+        (sum, outage) =>
+          sum +
+          outage.uncovered.length +
+          outage.demands.reduce((acc, d) => acc + Math.max(0, -minHeadroomShare(d.required, d.available)), 0),
+        0,
+      );
     }
-    firstFailure ??= problems;
+    if (closest === undefined || shortfall < closest.shortfall) closest = { problems, shortfall };
   }
-  return { ok: false, problems: firstFailure ?? [] };
+  return { ok: false, problems: closest?.problems ?? [] };
 }
 
 /**

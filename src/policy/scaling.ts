@@ -169,8 +169,9 @@ export interface PackingResult {
  *
  * First-fit decreasing: candidates in decreasing order of their share of the binding resource (the biggest
  * contributors first, so the fewest moves reach the target), ties by requirement then id; each one that still fits
- * is taken until the target is reached. A final pass drops any picked workload that is not needed after all
- * (smallest first), so the set is minimal: removing any member would miss the target.
+ * is taken until the target is reached. Because each pick was needed when it was taken and later picks are no larger,
+ * the set is minimal: removing any member would miss the target. It may overshoot the target, which is deliberate:
+ * the bigger movers leave the primary more headroom against the forecast's error, for the same number of moves.
  */
 export function packWorkloads(args: {
   primary: HostData;
@@ -203,14 +204,6 @@ export function packWorkloads(args: {
     if (!fitsWithin(next, room)) continue;
     picked.push(w);
     used = next;
-  }
-
-  // Trim: a later, smaller pick may have made an earlier one unnecessary only if it is larger; try the smallest first.
-  if (peakAfter(picked) <= targetPercent) {
-    for (const w of [...picked].sort((a, b) => share(a) - share(b))) {
-      const without = picked.filter((p) => p !== w);
-      if (peakAfter(without) <= targetPercent) picked.splice(picked.indexOf(w), 1);
-    }
   }
 
   const predictedPeakAfter = peakAfter(picked);
@@ -263,8 +256,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const nextMemory: ScalingMemory = { ...memory };
   if (allLow) nextMemory.lowSince = memory.lowSince ?? now;
   else if (!spikeOnly) delete nextMemory.lowSince;
-  if (isHigh && !spikeOnly) nextMemory.highSince = memory.highSince ?? now;
-  else if (!isHigh) delete nextMemory.highSince;
+  if (isHigh && !spikeOnly) nextMemory.highSince = now;
 
   const peakText = `${binding.resource} forecast peaks at ${formatNumber(binding.peakPercent)}% within ${formatNumber(binding.horizonMinutes)} min`;
   const context = { bindingResource: binding.resource, peakPercent: binding.peakPercent };

@@ -193,6 +193,10 @@ export type ScalingAction =
       allocationFraction: number;
       workloadIds: string[];
     }
+  /**
+   * Grow an already active shadow to `allocationFraction` and move more workloads onto it. When the shadow is already
+   * at that allocation (e.g. activated at full size earlier) there is nothing to resize: only the moves remain.
+   */
   | { kind: 'scale-up-shadow'; allocationFraction: number; workloadIds: string[] }
   | { kind: 'provision-primary'; capacity: Capacity; workloadIds: string[] }
   | { kind: 'scale-back'; workloadIds: string[]; allocationFraction: number };
