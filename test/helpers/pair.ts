@@ -42,23 +42,76 @@ export const FAST_POLICY: PairPolicy = configSchema.parse({
   },
 }).policy;
 
-export interface PairFixture {
+/** A simulator, a database of its own, a client and workers on a task queue of its own: what every test here needs. */
+export interface OrchestrationHarness {
   sim: TestSimulator;
   client: Client;
   taskQueue: string;
+  /** Starts a worker wired to this harness's simulator and database (one at a time; a Worker runs once). */
+  startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export async function createOrchestrationHarness(
+  name: string,
+  simulator: SimulatorProcessOptions = {},
+): Promise<OrchestrationHarness> {
+  const database = await createTestDatabase(`orch_${name.replace(/\W/g, '_')}`);
+  const sim = await startTestSimulator({
+    speed: 60,
+    metricsIntervalSeconds: 60,
+    influxDatabase: database.name,
+    ...simulator,
+  });
+  const loaded = testConfig();
+  const connection = await Connection.connect({ address: loaded.config.temporal.address });
+  const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+  const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
+  const taskQueue = uniqueTaskQueue(name);
+  const forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
+  const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
+  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  return {
+    sim,
+    client,
+    taskQueue,
+    async startWorker() {
+      const worker = await createWorker({
+        loaded,
+        connection: nativeConnection,
+        taskQueue,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+        dependencies: { provider: sim.provider, metrics, forecaster, temporal: client },
+      });
+      const entry = { worker, running: worker.run() };
+      workers.push(entry);
+      return entry;
+    },
+    async close() {
+      for (const w of workers) {
+        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+        await w.running.catch(() => undefined);
+      }
+      await forecaster.close();
+      await nativeConnection.close();
+      await connection.close();
+      await sim.stop();
+      await database.drop();
+    },
+  };
+}
+
+export interface PairFixture extends OrchestrationHarness {
   pairId: string;
   primary: HostRef;
   shadow: HostRef;
   workloadIds: string[];
-  /** Starts a worker for this fixture (one at a time; a Worker runs once). */
-  startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
   startPair(
     overrides?: Partial<HostPairInput>,
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof hostPairWorkflow>>;
   state(): Promise<PairState>;
   /** Polls the pair's state until `predicate` holds; fails with the last state when it never does. */
   waitForState(predicate: (state: PairState) => boolean, what: string, timeoutMs?: number): Promise<PairState>;
-  close(): Promise<void>;
 }
 
 export interface PairFixtureOptions {
@@ -69,13 +122,8 @@ export interface PairFixtureOptions {
 }
 
 export async function createPairFixture(name: string, options: PairFixtureOptions = {}): Promise<PairFixture> {
-  const database = await createTestDatabase(`pair_${name.replace(/\W/g, '_')}`);
-  const sim = await startTestSimulator({
-    speed: 60,
-    metricsIntervalSeconds: 60,
-    influxDatabase: database.name,
-    ...options.simulator,
-  });
+  const harness = await createOrchestrationHarness(name, options.simulator);
+  const { sim, client, taskQueue } = harness;
   const tag = randomUUID().slice(0, 6);
   const primary: HostRef = { hostId: `p-${tag}`, region: 'us-east', zone: 'us-east-a', capacity: HOST_SIZE };
   const shadow: HostRef = { hostId: `s-${tag}`, region: 'eu-west', zone: 'eu-west-b', capacity: HOST_SIZE };
@@ -144,35 +192,12 @@ export async function createPairFixture(name: string, options: PairFixtureOption
   }
   if (options.historyHours) await control.advance(options.historyHours * 3600);
 
-  const loaded = testConfig();
-  const connection = await Connection.connect({ address: loaded.config.temporal.address });
-  const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
-  const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
-  const taskQueue = uniqueTaskQueue(name);
-  const forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
-  const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
-  const workers: { worker: Worker; running: Promise<void> }[] = [];
-
   const fixture: PairFixture = {
-    sim,
-    client,
-    taskQueue,
+    ...harness,
     pairId,
     primary,
     shadow,
     workloadIds,
-    async startWorker() {
-      const worker = await createWorker({
-        loaded,
-        connection: nativeConnection,
-        taskQueue,
-        workflowBundle: { codePath: inject('workflowBundlePath') },
-        dependencies: { provider: sim.provider, metrics, forecaster, temporal: client },
-      });
-      const entry = { worker, running: worker.run() };
-      workers.push(entry);
-      return entry;
-    },
     async startPair(overrides = {}) {
       return client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
         taskQueue,
@@ -196,15 +221,7 @@ export async function createPairFixture(name: string, options: PairFixtureOption
         .getHandle(pairWorkflowId(pairId))
         .terminate('test finished')
         .catch(() => undefined);
-      for (const w of workers) {
-        if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
-        await w.running.catch(() => undefined);
-      }
-      await forecaster.close();
-      await nativeConnection.close();
-      await connection.close();
-      await sim.stop();
-      await database.drop();
+      await harness.close();
     },
   };
   return fixture;

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proveRegionalResilience } from '../src/policy/placement.js';
+import { FLEET_WORKFLOW_ID, fleetStateQuery, pairWorkflowId, stateQuery, type FleetState } from '../src/shared/pair.js';
+import { FailureType } from '../src/shared/failures.js';
+import type { fleetWorkflow } from '../workflows/fleet.js';
+import { createPrimaries, threeRegionTopology } from './helpers/fleet.js';
+import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } from './helpers/pair.js';
+import { expectWorkflowFailure } from './helpers/temporal.js';
+
+// The fleet on the real dev server and simulator: six primaries in three regions get shadows in other regions,
+// resilient to any single-region outage; each gets a pair workflow; a failover's consumed shadow is replaced.
+describe('fleetWorkflow', () => {
+  let h: OrchestrationHarness;
+  const topology = threeRegionTopology(2);
+  const fleetId = `${FLEET_WORKFLOW_ID}-${Math.random().toString(36).slice(2, 8)}`;
+  const fleetState = () => h.client.workflow.getHandle(fleetId).query(fleetStateQuery);
+  const pairIds = topology.primaries.map((p) => p.hostId);
+
+  async function waitForFleet(
+    predicate: (s: FleetState) => boolean,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<FleetState> {
+    const deadline = Date.now() + timeoutMs;
+    let last: FleetState | undefined;
+    while (Date.now() < deadline) {
+      last = await fleetState().catch(() => last);
+      if (last && predicate(last)) return last;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return expect.fail(`fleet never reached: ${what}; last state: ${JSON.stringify(last)}`);
+  }
+
+  beforeAll(async () => {
+    h = await createOrchestrationHarness('fleet');
+    await createPrimaries(h.sim, topology);
+    await h.startWorker();
+  }, 120_000);
+  afterAll(async () => {
+    for (const id of [fleetId, ...pairIds.map(pairWorkflowId)]) {
+      await h.client.workflow
+        .getHandle(id)
+        .terminate('test finished')
+        .catch(() => undefined);
+    }
+    await h?.close();
+  });
+
+  it('refuses an invalid topology before touching the fleet', async () => {
+    const duplicated = { ...topology, primaries: [...topology.primaries, topology.primaries[0]!] };
+    const failure = await expectWorkflowFailure(
+      h.client.workflow.execute<typeof fleetWorkflow>('fleetWorkflow', {
+        taskQueue: h.taskQueue,
+        workflowId: `${fleetId}-invalid`,
+        args: [{ topology: duplicated, policy: FAST_POLICY }],
+      }),
+      FailureType.InvalidInput,
+    );
+    expect(failure.message).toMatch(/invalid topology: .*us-/);
+    expect((await h.sim.provider.describeFleet()).hosts).toHaveLength(topology.primaries.length);
+  });
+
+  it('places a shadow for every primary in another region, resiliently, and starts one pair each', async () => {
+    await h.client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
+      taskQueue: h.taskQueue,
+      workflowId: fleetId,
+      args: [{ topology, policy: FAST_POLICY }],
+    });
+    const state = await waitForFleet((s) => s.pairs.length === topology.primaries.length, 'every pair placed');
+    for (const pair of state.pairs) {
+      expect(pair.shadow, pair.pairId).toBeDefined();
+      expect(pair.shadow!.region).not.toBe(pair.primary.region);
+    }
+    const assignments = state.pairs.map((p) => ({
+      primaryHostId: p.primary.hostId,
+      region: p.shadow!.region,
+      zone: p.shadow!.zone,
+      allocationFraction: FAST_POLICY.shadowFraction,
+    }));
+    expect(proveRegionalResilience(topology, assignments, FAST_POLICY.shadowFraction).resilient).toBe(true);
+
+    const fleet = await h.sim.provider.describeFleet();
+    for (const pair of state.pairs) {
+      const shadow = fleet.hosts.find((x) => x.id === pair.shadow!.hostId)!;
+      const primary = fleet.hosts.find((x) => x.id === pair.primary.hostId)!;
+      expect(shadow).toMatchObject({
+        role: 'shadow',
+        status: 'inactive',
+        allocationFraction: FAST_POLICY.shadowFraction,
+        replicatingFrom: primary.id,
+      });
+      expect(shadow.appliedConfiguration?.hash).toBe(primary.appliedConfiguration?.hash);
+      const pairState = await h.client.workflow.getHandle(pairWorkflowId(pair.pairId)).query(stateQuery);
+      expect(pairState.shadow?.hostId).toBe(shadow.id);
+    }
+  });
+
+  it('replaces the shadow a failover consumed, in a region other than the new primary', async () => {
+    const victim = topology.primaries[0]!;
+    const before = await fleetState();
+    const oldShadow = before.pairs.find((p) => p.pairId === victim.hostId)!.shadow!;
+    await h.sim.control.failHost(victim.hostId);
+    const after = await waitForFleet(
+      (s) => s.replacements === 1 && s.pairs.find((p) => p.pairId === victim.hostId)?.shadow !== undefined,
+      'a replacement shadow',
+    );
+    const pair = after.pairs.find((p) => p.pairId === victim.hostId)!;
+    expect(pair.primary.hostId).toBe(oldShadow.hostId);
+    expect(pair.shadow!.region).not.toBe(pair.primary.region);
+
+    const handle = h.client.workflow.getHandle(pairWorkflowId(victim.hostId));
+    const deadline = Date.now() + 30_000;
+    let pairState = await handle.query(stateQuery);
+    while (pairState.phase !== 'steady' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      pairState = await handle.query(stateQuery);
+    }
+    expect(pairState).toMatchObject({
+      phase: 'steady',
+      primary: { hostId: oldShadow.hostId },
+      shadow: { hostId: pair.shadow!.hostId },
+    });
+    expect((await h.sim.provider.invariants()).violations).toEqual([]);
+  });
+
+  it('corrects configuration drift on a shadow', async () => {
+    const { pairs } = await fleetState();
+    const target = pairs.find((p) => p.pairId === topology.primaries[2]!.hostId)!;
+    await h.sim.provider.waitForOperation(
+      await h.sim.provider.syncConfiguration({
+        hostId: target.shadow!.hostId,
+        desired: { image: 'app:0.9-drifted' },
+        idempotencyKey: `drift-${fleetId}`,
+      }),
+    );
+    const before = (await fleetState()).driftCorrections;
+    await waitForFleet((s) => s.driftCorrections > before, 'a drift correction', 90_000);
+    const [shadow, primary] = await Promise.all([
+      h.sim.provider.getHost(target.shadow!.hostId),
+      h.sim.provider.getHost(target.primary.hostId),
+    ]);
+    expect(shadow.appliedConfiguration?.hash).toBe(primary.appliedConfiguration?.hash);
+  });
+});
