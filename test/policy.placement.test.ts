@@ -351,8 +351,9 @@ describe('placeShadows on generated fleets', () => {
         for (const p of result.problems) expect(p.message.length).toBeGreaterThan(20);
       }
     }
-    // The roomier fleets must place; the tightest may not.
-    expect(placedCount).toBeGreaterThanOrEqual(18);
+    // The roomier fleets must place; the tightest may not. 22 of these 30 place today (21 without the overflow
+    // repair after the greedy pass): a change to the heuristics must not place fewer.
+    expect(placedCount).toBeGreaterThanOrEqual(22);
   });
 
   it('places 600 primaries in 6 regions quickly', () => {

@@ -299,7 +299,11 @@ function greedyPlacement(
 ): { assignments: ShadowAssignment[]; unplaced: PrimarySpec[] } {
   const regions = [...topology.regions].sort((a, b) => byName(a.name, b.name));
   const primaryById = new Map(topology.primaries.map((p) => [p.hostId, p]));
-  const keptCopies = kept.filter((a) => primaryById.has(a.primaryHostId)).map((a) => ({ ...a }));
+  // Sorted, so float sums (and the choices they decide) do not depend on the order the caller listed them in.
+  const keptCopies = kept
+    .filter((a) => primaryById.has(a.primaryHostId))
+    .map((a) => ({ ...a }))
+    .sort((a, b) => byName(a.primaryHostId, b.primaryHostId));
   const ledger = ledgerOf(regions, primaryById, keptCopies, fraction);
   const keptIds = new Set(kept.map((a) => a.primaryHostId));
   const placed: ShadowAssignment[] = [];
@@ -782,7 +786,9 @@ export function chooseReplacementShadowRegion(
     };
 
   const fraction = options.shadowFraction;
-  const others = assignments.filter((a) => a.primaryHostId !== primaryHostId);
+  const others = assignments
+    .filter((a) => a.primaryHostId !== primaryHostId)
+    .sort((a, b) => byName(a.primaryHostId, b.primaryHostId));
   const regions = [...topology.regions].sort((a, b) => byName(a.name, b.name));
   const ledger = new RegionLedger(regions);
   const primaryById = new Map(topology.primaries.map((p) => [p.hostId, p]));
