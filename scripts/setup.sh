@@ -15,7 +15,6 @@ STATE="${UNDERSTUDY_STATE_DIR:-$ROOT/.understudy}"
 # later releases replace their `cliext` module with a local folder the module proxy does not serve.
 TEMPORAL_CLI_VERSION="v1.5.1"
 TEST_SERVER_VERSION="1.38.0"
-DEBIAN_PACKAGES=(influxdb docker-compose)
 
 say() { [[ $QUIET == 1 ]] || echo "setup: $*"; }
 act() { echo "setup: $*"; }
@@ -36,10 +35,12 @@ if [[ ! -d "$ROOT/node_modules/@temporalio/worker" ]]; then
   (cd "$ROOT" && npm ci --no-audit --no-fund)
 fi
 
-# --- Debian packages: InfluxDB 1.x, docker-compose (validates docker-compose.yml without an engine) -----------
+# --- Debian packages: InfluxDB 1.x, docker-compose (validates docker-compose.yml without an engine), Chromium
+# (the browser test of the Web UI) -----------------------------------------------------------------------------
 missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
   [[ $(id -u) == 0 ]] || fail "Debian packages ${missing[*]} are missing; install them (sudo apt-get install ${missing[*]}) and run again"
   act "installing Debian packages: ${missing[*]}"

@@ -5,7 +5,9 @@ import { FailureType } from '../src/shared/failures.js';
 import type { fleetWorkflow } from '../workflows/fleet.js';
 import { createPrimaries, threeRegionTopology } from './helpers/fleet.js';
 import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } from './helpers/pair.js';
-import { expectWorkflowFailure } from './helpers/temporal.js';
+import { renderedDom } from './helpers/browser.js';
+import { expectWorkflowFailure, testConfig } from './helpers/temporal.js';
+import { webUiUrl } from '../src/stack/index.js';
 
 // The fleet on the real dev server and simulator: six primaries in three regions get shadows in other regions,
 // resilient to any single-region outage; each gets a pair workflow; a failover's consumed shadow is replaced.
@@ -93,6 +95,18 @@ describe('fleetWorkflow', () => {
       const pairState = await h.client.workflow.getHandle(pairWorkflowId(pair.pairId)).query(stateQuery);
       expect(pairState.shadow?.hostId).toBe(shadow.id);
     }
+  });
+
+  it('the Temporal Web UI, in real Chromium, lists the pairs filtered by a search attribute', async () => {
+    const { config } = testConfig();
+    const ids = pairIds.map((id) => `"${id}"`).join(', ');
+    const query = `WorkflowType = "hostPairWorkflow" AND PrimaryRegion = "us-east" AND PairId IN (${ids})`;
+    const url = `${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent(query)}`;
+    const dom = await renderedDom(url);
+    const usEast = topology.primaries.filter((p) => p.region === 'us-east').map((p) => p.hostId);
+    const elsewhere = topology.primaries.filter((p) => p.region !== 'us-east').map((p) => p.hostId);
+    for (const id of usEast) expect(dom, `pair:${id} listed`).toContain(pairWorkflowId(id));
+    for (const id of elsewhere) expect(dom, `pair:${id} filtered out`).not.toContain(pairWorkflowId(id));
   });
 
   it('replaces the shadow a failover consumed, in a region other than the new primary', async () => {
