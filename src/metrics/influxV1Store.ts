@@ -18,13 +18,13 @@ import {
   type UtilisationWindow,
 } from './types.js';
 import {
-  combineSteps,
-  counterRateSteps,
-  gaugeSteps,
-  toWindow,
+  COUNTER_LOOKBACK_MS,
+  anomalyLines,
+  buildWindows,
+  forecastLines,
+  stepGrid,
+  type DeviceSeries,
   type RawSeries,
-  type StepGrid,
-  type StepValues,
 } from './utilisation.js';
 
 export interface InfluxV1Options {
@@ -55,14 +55,8 @@ interface InfluxResult {
   error?: string;
 }
 
-/** Counters need the sample before the window to give its first step a rate. */
-const COUNTER_LOOKBACK_MS = 10 * 60_000;
-const MAX_STEPS = 100_000;
-
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const quoteString = (s: string): string => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
-const escapeTag = (s: string): string => s.replace(/[,= \\]/g, (c) => `\\${c}`);
-const escapeFieldString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 const toNumber = (v: unknown): number | null => (typeof v === 'number' ? v : v === null ? null : Number.NaN);
 
 export class InfluxV1MetricsStore implements MetricsStore {
@@ -129,19 +123,12 @@ export class InfluxV1MetricsStore implements MetricsStore {
   }
 
   async readUtilisation(query: UtilisationQuery): Promise<UtilisationWindow[]> {
+    const grid = stepGrid(query);
     const resources = query.resources ?? RESOURCES;
-    const startMs = query.start.getTime();
-    const endMs = query.end.getTime();
-    if (!(query.stepSeconds > 0)) throw new MetricsStoreError(`stepSeconds must be above 0, got ${query.stepSeconds}`);
-    if (!(endMs > startMs)) throw new MetricsStoreError(`end (${query.end.toISOString()}) must be after start`);
-    const stepMs = query.stepSeconds * 1000;
-    const steps = Math.ceil((endMs - startMs) / stepMs);
-    if (steps > MAX_STEPS) throw new MetricsStoreError(`the window has ${steps} steps; at most ${MAX_STEPS}`);
     if (query.hosts.length === 0) return [];
-    const grid: StepGrid = { startMs, stepMs, steps };
-    const hostIds = query.hosts.map((h) => h.hostId);
-    const filter = this.hostFilter(hostIds);
-    const range = (lookback: number) => `time >= ${startMs - lookback}ms AND time < ${endMs}ms`;
+    const filter = this.hostFilter(query.hosts.map((h) => h.hostId));
+    const endMs = grid.startMs + grid.steps * grid.stepMs;
+    const range = (lookback: number) => `time >= ${grid.startMs - lookback}ms AND time < ${endMs}ms`;
     const statements: Record<Resource, string> = {
       cpu: `SELECT "usage_idle" FROM "cpu" WHERE "cpu" = 'cpu-total' AND ${filter} AND ${range(0)} GROUP BY "host"`,
       memory: `SELECT "used_percent" FROM "mem" WHERE ${filter} AND ${range(0)} GROUP BY "host"`,
@@ -151,79 +138,25 @@ export class InfluxV1MetricsStore implements MetricsStore {
         `AND ${range(COUNTER_LOOKBACK_MS)} GROUP BY "host", "interface"`,
     };
     const results = await this.query(resources.map((r) => statements[r]));
-
-    const windows: UtilisationWindow[] = [];
-    const seriesOf = (resourceIndex: number, hostId: string): InfluxSeries[] =>
-      (results[resourceIndex]?.series ?? []).filter((s) => s.tags?.host === hostId);
-    const column = (series: InfluxSeries, name: string): RawSeries => {
-      const index = series.columns.indexOf(name);
-      return {
-        times: series.values.map((row) => row[0] as number),
-        values: series.values.map((row) => toNumber(row[index])),
-      };
-    };
-    for (const host of query.hosts) {
-      resources.forEach((resource, r) => {
-        const series = seriesOf(r, host.hostId);
-        let steps: StepValues;
-        switch (resource) {
-          case 'cpu':
-            steps = combineSteps(
-              series.map((s) => gaugeSteps(column(s, 'usage_idle'), grid, (idle) => 100 - idle, 'cpu usage_idle')),
-              'max',
-            );
-            break;
-          case 'memory':
-            steps = combineSteps(
-              series.map((s) => gaugeSteps(column(s, 'used_percent'), grid, (p) => p, 'mem used_percent')),
-              'max',
-            );
-            break;
-          case 'storage':
-            // io_time is busy milliseconds per second of the device: its rate / 10 is percent busy.
-            steps = combineSteps(
-              series.map((s) =>
-                scale(counterRateSteps(column(s, 'io_time'), grid, `diskio io_time (${s.tags?.name})`), 0.1),
-              ),
-              'max',
-            );
-            break;
-          case 'network': {
-            const perInterface = series.map((s) => {
-              const recv = counterRateSteps(column(s, 'bytes_recv'), grid, `net bytes_recv (${s.tags?.interface})`);
-              const sent = counterRateSteps(column(s, 'bytes_sent'), grid, `net bytes_sent (${s.tags?.interface})`);
-              return { recv, sent };
-            });
-            // A full-duplex link: the busier direction is the utilisation.
-            const recv = combineSteps(
-              perInterface.map((p) => p.recv),
-              'sum',
-            );
-            const sent = combineSteps(
-              perInterface.map((p) => p.sent),
-              'sum',
-            );
-            const busier = perInterface.length === 0 ? emptySteps(grid) : combineSteps([recv, sent], 'max');
-            if (host.networkMbps === undefined || !(host.networkMbps > 0)) {
-              steps = { values: busier.values.map(() => null), issues: busier.issues };
-              steps.issues.push({
-                kind: 'unknown-capacity',
-                from: new Date(startMs).toISOString(),
-                count: steps.values.length,
-                detail: `network utilisation of host ${host.hostId} needs its link speed (networkMbps)`,
-              });
-              if (busier.lastSampleMs !== undefined) steps.lastSampleMs = busier.lastSampleMs;
-            } else {
-              steps = scale(busier, (8 * 100) / (host.networkMbps * 1e6));
-            }
-            break;
-          }
-        }
-        if (series.length === 0) steps = emptySteps(grid, steps.issues);
-        windows.push(toWindow(host.hostId, resource, grid, clampPercent(steps)));
-      });
-    }
-    return windows;
+    const byResource = new Map<Resource, Map<string, DeviceSeries[]>>();
+    resources.forEach((resource, r) => {
+      const byHost = new Map<string, DeviceSeries[]>();
+      for (const series of results[r]?.series ?? []) {
+        const hostId = series.tags?.host ?? '';
+        const fields: Record<string, RawSeries> = {};
+        series.columns.forEach((name, index) => {
+          if (index === 0) return;
+          fields[name] = {
+            times: series.values.map((row) => row[0] as number),
+            values: series.values.map((row) => toNumber(row[index])),
+          };
+        });
+        const device = series.tags?.name ?? series.tags?.interface;
+        byHost.set(hostId, [...(byHost.get(hostId) ?? []), { ...(device !== undefined ? { device } : {}), fields }]);
+      }
+      byResource.set(resource, byHost);
+    });
+    return buildWindows(query, grid, (resource, hostId) => byResource.get(resource)?.get(hostId) ?? []);
   }
 
   async latestSampleTime(hostIds: string[]): Promise<Date | undefined> {
@@ -236,34 +169,11 @@ export class InfluxV1MetricsStore implements MetricsStore {
   }
 
   async writeForecasts(points: ForecastPoint[]): Promise<void> {
-    await this.write(
-      points.map((p) => {
-        const tags =
-          `host=${escapeTag(p.hostId)},resource=${p.resource},model=${escapeTag(p.model)},` +
-          `model_version=${escapeTag(p.modelVersion)},horizon_minutes=${p.horizonMinutes}`;
-        const fields = [
-          `yhat=${p.yhat}`,
-          ...(p.yhatLower !== undefined ? [`yhat_lower=${p.yhatLower}`] : []),
-          ...(p.yhatUpper !== undefined ? [`yhat_upper=${p.yhatUpper}`] : []),
-          `issued_at=${p.issuedAt.getTime()}i`,
-        ];
-        return `${FORECAST_MEASUREMENT},${tags} ${fields.join(',')} ${p.time.getTime()}`;
-      }),
-    );
+    await this.write(forecastLines(points));
   }
 
   async writeAnomalies(events: AnomalyEvent[]): Promise<void> {
-    await this.write(
-      events.map((e) => {
-        const fields = [
-          `actual=${e.actual}`,
-          `expected=${e.expected}`,
-          `deviation=${e.deviation}`,
-          ...(e.detail !== undefined ? [`detail=${escapeFieldString(e.detail)}`] : []),
-        ];
-        return `${ANOMALY_MEASUREMENT},host=${escapeTag(e.hostId)},resource=${e.resource},kind=${e.kind} ${fields.join(',')} ${e.time.getTime()}`;
-      }),
-    );
+    await this.write(anomalyLines(events));
   }
 
   private rangeFilter(query: ForecastQuery): string {
@@ -327,19 +237,6 @@ export class InfluxV1MetricsStore implements MetricsStore {
     }
     return events.sort((a, b) => a.time.getTime() - b.time.getTime());
   }
-}
-
-function scale(steps: StepValues, factor: number): StepValues {
-  return { ...steps, values: steps.values.map((v) => (v === null ? null : v * factor)) };
-}
-
-/** Rates rounded a hair over 100% (sampling jitter) are capped; real values cannot exceed the capacity. */
-function clampPercent(steps: StepValues): StepValues {
-  return { ...steps, values: steps.values.map((v) => (v === null ? null : Math.min(100, Math.max(0, v)))) };
-}
-
-function emptySteps(grid: StepGrid, issues: StepValues['issues'] = []): StepValues {
-  return { values: new Array<number | null>(grid.steps).fill(null), issues };
 }
 
 /** The store for the configured InfluxDB 1.x (the embedded default), with credentials from the environment. */

@@ -3,7 +3,17 @@
  * turned into rates between consecutive samples, and every irregularity (gaps, counter resets, invalid samples)
  * reported as a `DataIssue` instead of becoming a zero. No I/O, so the rules are unit-tested on their own.
  */
-import type { DataIssue, Resource, UtilisationWindow } from './types.js';
+import { RESOURCES } from '../provider/types.js';
+import {
+  ANOMALY_MEASUREMENT,
+  FORECAST_MEASUREMENT,
+  type AnomalyEvent,
+  type DataIssue,
+  type ForecastPoint,
+  type Resource,
+  type UtilisationQuery,
+  type UtilisationWindow,
+} from './types.js';
 
 /** One raw series: sample times (ms) and values (null where the point lacked the field). */
 export interface RawSeries {
@@ -206,4 +216,158 @@ export function toWindow(hostId: string, resource: Resource, grid: StepGrid, ste
     ...(steps.lastSampleMs !== undefined ? { lastSampleAt: iso(steps.lastSampleMs) } : {}),
     issues,
   };
+}
+
+// ---- from raw Telegraf series to windows (shared by the InfluxDB adapters) -----------------------------------------
+
+/** One device's raw series (a disk for `diskio`, an interface for `net`; one per host for `cpu` and `mem`). */
+export interface DeviceSeries {
+  device?: string;
+  fields: Record<string, RawSeries>;
+}
+
+/** The raw series an adapter fetched, by resource and host. */
+export type SeriesLookup = (resource: Resource, hostId: string) => DeviceSeries[];
+
+const NO_SERIES: RawSeries = { times: [], values: [] };
+
+function emptySteps(grid: StepGrid, issues: DataIssue[] = []): StepValues {
+  return { values: new Array<number | null>(grid.steps).fill(null), issues };
+}
+
+function scaleSteps(steps: StepValues, factor: number): StepValues {
+  return { ...steps, values: steps.values.map((v) => (v === null ? null : v * factor)) };
+}
+
+/** Rates a hair over 100% (sampling jitter) are capped; a real device cannot exceed its capacity. */
+function clampPercent(steps: StepValues): StepValues {
+  return { ...steps, values: steps.values.map((v) => (v === null ? null : Math.min(100, Math.max(0, v)))) };
+}
+
+/** Turns an adapter's raw series into one window per host and resource, in the query's order. */
+export function buildWindows(query: UtilisationQuery, grid: StepGrid, seriesFor: SeriesLookup): UtilisationWindow[] {
+  const windows: UtilisationWindow[] = [];
+  for (const host of query.hosts) {
+    for (const resource of query.resources ?? RESOURCES) {
+      const series = seriesFor(resource, host.hostId);
+      const field = (s: DeviceSeries, name: string) => s.fields[name] ?? NO_SERIES;
+      let steps: StepValues;
+      switch (resource) {
+        case 'cpu':
+          steps = combineSteps(
+            series.map((s) => gaugeSteps(field(s, 'usage_idle'), grid, (idle) => 100 - idle, 'cpu usage_idle')),
+            'max',
+          );
+          break;
+        case 'memory':
+          steps = combineSteps(
+            series.map((s) => gaugeSteps(field(s, 'used_percent'), grid, (p) => p, 'mem used_percent')),
+            'max',
+          );
+          break;
+        case 'storage':
+          // io_time counts busy milliseconds of the device: its rate per second / 10 is percent busy.
+          steps = combineSteps(
+            series.map((s) =>
+              scaleSteps(counterRateSteps(field(s, 'io_time'), grid, `diskio io_time (${s.device})`), 0.1),
+            ),
+            'max',
+          );
+          break;
+        case 'network': {
+          const perInterface = series.map((s) => ({
+            recv: counterRateSteps(field(s, 'bytes_recv'), grid, `net bytes_recv (${s.device})`),
+            sent: counterRateSteps(field(s, 'bytes_sent'), grid, `net bytes_sent (${s.device})`),
+          }));
+          // A full-duplex link: the busier direction is the utilisation.
+          const busier =
+            perInterface.length === 0
+              ? emptySteps(grid)
+              : combineSteps(
+                  [
+                    combineSteps(
+                      perInterface.map((p) => p.recv),
+                      'sum',
+                    ),
+                    combineSteps(
+                      perInterface.map((p) => p.sent),
+                      'sum',
+                    ),
+                  ],
+                  'max',
+                );
+          if (host.networkMbps === undefined || !(host.networkMbps > 0)) {
+            steps = emptySteps(grid, [
+              ...busier.issues,
+              {
+                kind: 'unknown-capacity',
+                from: iso(grid.startMs),
+                count: grid.steps,
+                detail: `network utilisation of host ${host.hostId} needs its link speed (networkMbps)`,
+              },
+            ]);
+            if (busier.lastSampleMs !== undefined) steps.lastSampleMs = busier.lastSampleMs;
+          } else {
+            steps = scaleSteps(busier, (8 * 100) / (host.networkMbps * 1e6));
+          }
+          break;
+        }
+      }
+      if (series.length === 0) steps = emptySteps(grid, steps.issues);
+      windows.push(toWindow(host.hostId, resource, grid, clampPercent(steps)));
+    }
+  }
+  return windows;
+}
+
+/** Counters need the sample before the window to give its first step a rate. */
+export const COUNTER_LOOKBACK_MS = 10 * 60_000;
+const MAX_STEPS = 100_000;
+
+/** Checks a query and lays out its steps; throws a message naming what is wrong. */
+export function stepGrid(query: UtilisationQuery): StepGrid {
+  const startMs = query.start.getTime();
+  const endMs = query.end.getTime();
+  if (!(query.stepSeconds > 0)) throw new RangeError(`stepSeconds must be above 0, got ${query.stepSeconds}`);
+  if (!(endMs > startMs)) {
+    throw new RangeError(`end (${query.end.toISOString()}) must be after start (${query.start.toISOString()})`);
+  }
+  const stepMs = query.stepSeconds * 1000;
+  const steps = Math.ceil((endMs - startMs) / stepMs);
+  if (steps > MAX_STEPS) throw new RangeError(`the window has ${steps} steps; at most ${MAX_STEPS}`);
+  return { startMs, stepMs, steps };
+}
+
+// ---- line protocol for what Understudy writes back --------------------------------------------------------------
+
+const escapeTag = (s: string): string => s.replace(/[,= \\]/g, (c) => `\\${c}`);
+const escapeFieldString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+
+/** Forecast points as line protocol (ms precision), tagged so each model and horizon is its own series. */
+export function forecastLines(points: ForecastPoint[]): string[] {
+  return points.map((p) => {
+    const tags =
+      `host=${escapeTag(p.hostId)},resource=${p.resource},model=${escapeTag(p.model)},` +
+      `model_version=${escapeTag(p.modelVersion)},horizon_minutes=${p.horizonMinutes}`;
+    const fields = [
+      `yhat=${p.yhat}`,
+      ...(p.yhatLower !== undefined ? [`yhat_lower=${p.yhatLower}`] : []),
+      ...(p.yhatUpper !== undefined ? [`yhat_upper=${p.yhatUpper}`] : []),
+      `issued_at=${p.issuedAt.getTime()}i`,
+    ];
+    return `${FORECAST_MEASUREMENT},${tags} ${fields.join(',')} ${p.time.getTime()}`;
+  });
+}
+
+/** Anomaly events as line protocol (ms precision). */
+export function anomalyLines(events: AnomalyEvent[]): string[] {
+  return events.map((e) => {
+    const fields = [
+      `actual=${e.actual}`,
+      `expected=${e.expected}`,
+      `deviation=${e.deviation}`,
+      ...(e.detail !== undefined ? [`detail=${escapeFieldString(e.detail)}`] : []),
+    ];
+    return `${ANOMALY_MEASUREMENT},host=${escapeTag(e.hostId)},resource=${e.resource},kind=${e.kind} ${fields.join(',')} ${e.time.getTime()}`;
+  });
 }
