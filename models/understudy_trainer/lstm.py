@@ -5,8 +5,8 @@ net, in their own units; a resource the host does not report is all zeros) follo
 each sample's timestamp (sin/cos of the hour of day and of the day of week, UTC). The graph normalises each
 resource by its own window (mean, standard deviation), runs the LSTM, adds the predicted change to the last
 normalised sample and de-normalises, so one model serves series of any scale.
-Outputs [batch, HORIZON, 4]: ``yhat`` and ``yhat_lower``/``yhat_upper`` (yhat -/+ z * the validation residual
-standard deviation of that step, in normalised units, times the window's scale).
+Outputs [batch, HORIZON, 4]: ``yhat`` and ``yhat_lower``/``yhat_upper`` = yhat -/+ the 80% quantile of the
+validation |residual| at that step (normalised units) times the window's scale.
 """
 
 from __future__ import annotations
@@ -129,17 +129,19 @@ def train(
     return model
 
 
-def calibrate(model: GlobalLSTM, series: list[Series], z: float) -> None:
-    """Sets the interval half-width per step from residuals on ``series`` (normalised units)."""
+def calibrate(model: GlobalLSTM, series: list[Series], coverage: float) -> None:
+    """Sets the interval half-width per step: the ``coverage`` quantile of |residual| on ``series`` (normalised)."""
     x, y, r = make_windows(series, stride=3)
     with torch.no_grad():
         zhat, mean, scale = model.forward_normalised(torch.from_numpy(x))
         rows = torch.arange(len(x))
         ri = torch.from_numpy(r)
         target = (torch.from_numpy(y) - mean[rows, 0, ri][:, None]) / scale[rows, 0, ri][:, None]
-        resid = zhat[rows, :, ri] - target
-        sd = torch.sqrt((resid**2).mean(dim=0)).reshape(HORIZON, 1)
-    model.half_width.copy_(sd * z)
+        resid = (zhat[rows, :, ri] - target).abs()
+        # A quantile of |residual| rather than z * sd: windows that were flat and then jump give normalised
+        # residuals in the thousands, which would blow a standard deviation (and every interval) up.
+        half = torch.quantile(resid, coverage, dim=0).reshape(HORIZON, 1)
+    model.half_width.copy_(half)
 
 
 def predict(model: GlobalLSTM, x: np.ndarray) -> np.ndarray:

@@ -155,7 +155,7 @@ def train_all(
         for s in train_parts
         if s.series_id not in skipped
     ]
-    lstm.calibrate(model, val_parts, _z(INTERVAL_WIDTH))
+    lstm.calibrate(model, val_parts, INTERVAL_WIDTH)
     log(f"lstm: trained in {time.monotonic() - t0:.1f} s")
 
     per_series = {}
@@ -203,7 +203,7 @@ def train_all(
                 "resources": lstm.RESOURCES,
                 "calendar": lstm.CALENDAR,
                 "epochs": epochs,
-                "interval": {"width": INTERVAL_WIDTH, "from": "validation residual sd per step, normalised units"},
+                "interval": {"width": INTERVAL_WIDTH, "from": "validation |residual| quantile per step, normalised units"},
                 "series": [s.series_id for s in lstm_train],
             },
             "prediction_horizon": {"minutes": 5 * lstm.HORIZON, "steps": lstm.HORIZON},

@@ -21,6 +21,7 @@ import {
   swapPair,
 } from './pairCommands.js';
 import { connectWorker, createWorker, installRuntime } from '../worker.js';
+import { FORECAST_USAGE, forecastCommandOf, runForecastCommand } from './forecastCommands.js';
 
 class UsageError extends Error {}
 
@@ -38,6 +39,7 @@ commands:
   policy PAIR key=value…                    change the pair's policy, e.g. thresholdPercent=75 forecastOnly=true
   stack up      start only the embedded services (reusing any already running)
   stack down    same as down
+${FORECAST_USAGE}
 
 options:
   --config FILE  configuration file (default: $UNDERSTUDY_CONFIG, else ./understudy.yaml, else built-in defaults)
@@ -157,6 +159,8 @@ async function status(loaded: LoadedConfig): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // train, forecast, backtest take options of their own (src/cli/forecastCommands.ts).
+  if (forecastCommandOf(argv)) return runForecastCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {

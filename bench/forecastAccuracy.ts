@@ -1,0 +1,158 @@
+/**
+ * bench:forecast-accuracy — median MASE per model and series class on NAB realAWSCloudwatch at 15 min and 1 h.
+ * Every model is trained on the first 70% of every series (one trainer run: Prophet per series, the LSTM over
+ * all of them), then backtested from every point of the last 30% (src/forecast/backtest.ts). Classes: "seasonal"
+ * when the training part's autocorrelation at one day is at least 0.3, else "weakly seasonal". The Prophet
+ * anchor is Prophet's own `predict` in Python on the same split. Not a test: it prints figures.
+ * Usage: npm run bench:forecast-accuracy [-- --json] [-- --epochs 12]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import {
+  backtestPrepared,
+  loadSeriesCsv,
+  openModelSet,
+  type BacktestModel,
+  type PreparedSeries,
+} from '../src/forecast/backtest.js';
+import { MODELS_DIR, NAB_DIR, trainModels } from '../src/forecast/trainer.js';
+import { stackPaths } from '../src/stack/paths.js';
+
+const HORIZONS = [15, 60];
+const { values: args } = parseArgs({ options: { json: { type: 'boolean' }, epochs: { type: 'string' } } });
+const python = stackPaths(loadConfig(undefined, {}).config).venvPython;
+const log = (line: string): void => {
+  if (!args.json) process.stderr.write(`${line}\n`);
+};
+
+function acfAtDay(s: PreparedSeries): number {
+  const v = s.filled.subarray(0, s.fitEnd);
+  const lag = 288;
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < v.length; i++) {
+    den += (v[i]! - mean) ** 2;
+    if (i + lag < v.length) num += (v[i]! - mean) * (v[i + lag]! - mean);
+  }
+  return den > 0 ? num / den : 0;
+}
+
+const median = (xs: number[]): number => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+
+const dataDir = join(NAB_DIR, 'realAWSCloudwatch');
+const labels = join(NAB_DIR, 'labels', 'combined_windows.json');
+const work = await mkdtemp(join(tmpdir(), 'understudy-bench-accuracy-'));
+try {
+  const started = performance.now();
+  // The training copies keep the folder name, so the label file's "realAWSCloudwatch/<file>" keys still match.
+  const trainDir = join(work, 'realAWSCloudwatch');
+  await mkdir(trainDir);
+  const series: { s: PreparedSeries; file: string; acf: number }[] = [];
+  for (const file of (await readdir(dataDir)).filter((f) => f.endsWith('.csv')).sort()) {
+    const { series: s, raw } = await loadSeriesCsv(join(dataDir, file));
+    await writeFile(join(trainDir, file), `timestamp,value\n${raw.join('\n')}\n`);
+    series.push({ s, file, acf: acfAtDay(s) });
+  }
+  log(`training on the first 70% of ${series.length} series…`);
+  const trained = await trainModels({
+    python,
+    dataDir: trainDir,
+    labelsFile: labels,
+    artifactsDir: join(work, 'artifacts'),
+    epochs: args.epochs ? Number(args.epochs) : 12,
+  });
+  const trainSeconds = (performance.now() - started) / 1000;
+  log(`trained in ${trainSeconds.toFixed(0)} s; backtesting…`);
+  const models = await openModelSet(join(work, 'artifacts'), trained.version);
+  log('running Prophet in Python for the anchor…');
+  const anchorRun = spawnSync(python, ['-m', 'understudy_trainer.anchor', '--data-dir', dataDir, '--labels', labels], {
+    cwd: MODELS_DIR,
+    env: { ...process.env, PYTHONPATH: MODELS_DIR, OMP_NUM_THREADS: '2' },
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (anchorRun.status !== 0) throw new Error(`the Prophet anchor failed: ${anchorRun.stderr.slice(-500)}`);
+  const anchor = JSON.parse(anchorRun.stdout.trim().split('\n').at(-1)!) as Record<string, Record<string, number>>;
+
+  const perSeries: {
+    series: string;
+    class: string;
+    acfDay: number;
+    selected: string;
+    mase: Record<string, Record<string, number>>;
+  }[] = [];
+  for (const { s, file, acf } of series) {
+    const r = await backtestPrepared(s, HORIZONS, models, undefined, file);
+    const mase: Record<string, Record<string, number>> = {};
+    for (const m of r.metrics) (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
+    const a = anchor[s.seriesId];
+    if (a) mase.prophet_python = a;
+    perSeries.push({
+      series: s.seriesId,
+      class: acf >= 0.3 ? 'seasonal' : 'weakly seasonal',
+      acfDay: acf,
+      selected: r.selected,
+      mase,
+    });
+  }
+  await Promise.all([models.prophet?.release(), models.lstm?.release()]);
+
+  const modelsShown: (BacktestModel | 'prophet_python')[] = [
+    'selected',
+    'lstm',
+    'prophet',
+    'prophet_python',
+    'naive',
+    'seasonal_naive',
+    'short_mean',
+  ];
+  const classes = ['seasonal', 'weakly seasonal', 'all'];
+  const table: Record<string, Record<string, Record<string, number>>> = {};
+  for (const c of classes) {
+    const members = perSeries.filter((p) => c === 'all' || p.class === c);
+    table[c] = {};
+    for (const m of modelsShown) {
+      table[c][m] = Object.fromEntries(
+        HORIZONS.map((h) => [String(h), median(members.map((p) => p.mase[m]?.[String(h)] ?? Number.NaN))]),
+      );
+    }
+    table[c].series = { count: members.length };
+  }
+  const verdict = classes.flatMap((c) =>
+    HORIZONS.map((h) => {
+      const sel = table[c]!.selected![String(h)]!;
+      const best = Math.min(...['naive', 'seasonal_naive', 'short_mean'].map((b) => table[c]![b]![String(h)]!));
+      return { class: c, horizonMinutes: h, selected: sel, bestBaseline: best, atOrBelow: sel <= best };
+    }),
+  );
+  const result = { horizonsMinutes: HORIZONS, trainSeconds, table, verdict, perSeries };
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const fmt = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(3) : '-');
+    for (const c of classes) {
+      console.log(`\n${c} (${table[c]!.series!.count} series) — median MASE`);
+      console.log(`${'model'.padEnd(16)}${HORIZONS.map((h) => `${h}m`.padStart(9)).join('')}`);
+      for (const m of modelsShown)
+        console.log(`${m.padEnd(16)}${HORIZONS.map((h) => fmt(table[c]![m]![String(h)]).padStart(9)).join('')}`);
+    }
+    console.log('\nselected vs best baseline:');
+    for (const v of verdict) {
+      console.log(
+        `  ${v.class.padEnd(16)} ${`${v.horizonMinutes}m`.padStart(4)}  ${fmt(v.selected)} vs ${fmt(v.bestBaseline)}  ${v.atOrBelow ? 'ok' : 'WORSE'}`,
+      );
+    }
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}

@@ -1,0 +1,204 @@
+/**
+ * The forecasting commands of `understudy`: `train`, `forecast` and `backtest`. main.ts hands them the raw
+ * arguments (they take options of their own); each prints one clear line on a bad request and exits 1.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config/load.js';
+import { backtestCsv, formatReport, parseHorizons } from '../forecast/backtest.js';
+import { createForecaster } from '../forecast/forecaster.js';
+import { ModelArtifactError } from '../forecast/onnxModel.js';
+import { parseCsv } from '../forecast/series.js';
+import {
+  ARTIFACTS_DIR,
+  ensureRetrainSchedule,
+  NAB_DIR,
+  startTrainerWorker,
+  TrainerError,
+  trainModels,
+} from '../forecast/trainer.js';
+import { ForecastInputError, RESOURCES, type Resource } from '../forecast/types.js';
+import { stackPaths } from '../stack/paths.js';
+import { temporalConnectionOptions } from '../temporalConnection.js';
+
+export const FORECAST_COMMANDS = ['train', 'forecast', 'backtest'] as const;
+
+export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder of CSVs into a new model version
+                  [--data-dir DIR] [--labels FILE] [--artifacts DIR] [--epochs N] [--fit-fraction F]
+                  [--schedule CRON | --every MINUTES]  create the Temporal Schedule of retrainModelsWorkflow instead
+                  [--worker]  run the Python trainer's Temporal worker (task queue understudy-training)
+  forecast      forecast a timestamp,value CSV with the loaded models
+                  --csv FILE [--series ID] [--resource cpu|mem|diskio|net] [--horizon 60m] [--json]
+  backtest      train on the first 70% of a CSV, forecast from every point of the last 30%
+                  --csv FILE [--horizon 15m,1h] [--out DIR] [--epochs N] [--json]`;
+
+class CommandError extends Error {}
+
+/** The command name when `argv` asks for a forecasting command (after an optional `--config FILE`). */
+export function forecastCommandOf(argv: string[]): (typeof FORECAST_COMMANDS)[number] | undefined {
+  const args = argv[0] === '--config' ? argv.slice(2) : argv;
+  const first = args[0];
+  return FORECAST_COMMANDS.find((c) => c === first);
+}
+
+const print = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+export async function runForecastCommand(argv: string[]): Promise<void> {
+  try {
+    await dispatch(argv);
+  } catch (error) {
+    const known =
+      error instanceof CommandError ||
+      error instanceof ForecastInputError ||
+      error instanceof TrainerError ||
+      error instanceof ModelArtifactError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`understudy: ${(error as Error).message}\n`);
+    if (!known || process.env.UNDERSTUDY_DEBUG === '1') process.stderr.write(`${(error as Error).stack}\n`);
+    process.exit(1);
+  }
+}
+
+async function dispatch(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      csv: { type: 'string' },
+      horizon: { type: 'string' },
+      out: { type: 'string' },
+      epochs: { type: 'string' },
+      json: { type: 'boolean' },
+      series: { type: 'string' },
+      resource: { type: 'string' },
+      'data-dir': { type: 'string' },
+      labels: { type: 'string' },
+      artifacts: { type: 'string' },
+      'fit-fraction': { type: 'string' },
+      schedule: { type: 'string' },
+      every: { type: 'string' },
+      worker: { type: 'boolean' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [command, ...extra] = positionals;
+  if (extra.length > 0) throw new CommandError(`unexpected argument "${extra[0]}" after "${command}"`);
+  const loaded = loadConfig(values.config);
+  const python = stackPaths(loaded.config).venvPython;
+  const number = (name: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new CommandError(`--${name} must be a positive number, got "${v}"`);
+    return n;
+  };
+  const horizons = (spec: string): number[] => {
+    try {
+      return parseHorizons(spec);
+    } catch (error) {
+      throw new CommandError((error as Error).message);
+    }
+  };
+
+  if (command === 'backtest') {
+    if (!values.csv) throw new CommandError('backtest needs --csv FILE');
+    const report = await backtestCsv({
+      csv: resolve(values.csv),
+      horizons: horizons(values.horizon ?? '15m,1h'),
+      outDir: resolve(values.out ?? 'backtest'),
+      python,
+      epochs: number('epochs', values.epochs),
+    });
+    print(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    return;
+  }
+
+  if (command === 'forecast') {
+    if (!values.csv) throw new CommandError('forecast needs --csv FILE');
+    const file = resolve(values.csv);
+    const text = await readFile(file, 'utf8').catch((e: Error) => {
+      throw new CommandError(`${file}: ${e.message}`);
+    });
+    const history = parseCsv(text, file);
+    const resource = (values.resource ?? 'cpu') as Resource;
+    if (!RESOURCES.includes(resource)) throw new CommandError(`--resource must be one of ${RESOURCES.join(', ')}`);
+    const [horizon] = horizons(values.horizon ?? '60m').slice(-1);
+    const forecaster = await createForecaster({
+      artifactsDir: values.artifacts ? resolve(values.artifacts) : ARTIFACTS_DIR,
+      pollIntervalMs: 0,
+    });
+    try {
+      const seriesId = values.series ?? basename(file).replace(/\.csv$/i, '');
+      const last = Math.max(...history.timestamps);
+      const result = await forecaster.forecast({
+        seriesId,
+        hostId: seriesId,
+        resource,
+        history,
+        horizonMinutes: horizon!,
+        // A CSV is a recording: "now" is just after its last sample.
+        now: last + 60_000,
+      });
+      if (values.json) {
+        print(JSON.stringify(result, null, 2));
+        return;
+      }
+      print(`forecast of ${seriesId} (${resource}) by ${result.model} v${result.modelVersion}, 80% interval:`);
+      for (const p of result.points) {
+        print(
+          `  ${new Date(p.timestamp).toISOString()}  ${p.yhat.toFixed(3).padStart(12)}  [${p.lower.toFixed(3)}, ${p.upper.toFixed(3)}]`,
+        );
+      }
+      for (const w of result.warnings) print(`warning: ${w}`);
+    } finally {
+      await forecaster.close();
+    }
+    return;
+  }
+
+  // train
+  const input = {
+    dataDir: resolve(values['data-dir'] ?? join(NAB_DIR, 'realAWSCloudwatch')),
+    labelsFile: values.labels
+      ? resolve(values.labels)
+      : values['data-dir']
+        ? undefined
+        : join(NAB_DIR, 'labels', 'combined_windows.json'),
+    artifactsDir: resolve(values.artifacts ?? ARTIFACTS_DIR),
+    epochs: number('epochs', values.epochs),
+    fitFraction: number('fit-fraction', values['fit-fraction']),
+  };
+  if (values.worker) {
+    const worker = await startTrainerWorker({
+      python,
+      address: loaded.config.temporal.address,
+      namespace: loaded.config.temporal.namespace,
+    });
+    print('understudy: trainer worker running (Ctrl-C to stop)');
+    process.once('SIGINT', () => void worker.stop());
+    await new Promise((done) => worker.child.once('exit', done));
+    return;
+  }
+  if (values.schedule !== undefined || values.every !== undefined) {
+    const connection = await Connection.connect({ ...temporalConnectionOptions(loaded), connectTimeout: 5_000 });
+    try {
+      const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+      const handle = await ensureRetrainSchedule(client, {
+        input,
+        cron: values.schedule,
+        everyMinutes: number('every', values.every),
+      });
+      print(
+        `understudy: schedule ${handle.scheduleId} starts retrainModelsWorkflow (${values.schedule ?? `every ${values.every} min`})`,
+      );
+    } finally {
+      await connection.close();
+    }
+    return;
+  }
+  print(`understudy: training on ${input.dataDir} into ${input.artifactsDir}…`);
+  const summary = await trainModels({ python, ...input, onLog: (line) => process.stderr.write(`  ${line}\n`) });
+  print(JSON.stringify(summary, null, 2));
+}
