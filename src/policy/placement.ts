@@ -591,9 +591,12 @@ function keepFaults(topology: Topology, keep: readonly ShadowAssignment[]): Plac
 /**
  * Places a shadow for every primary not in `options.keep`: never in the primary's region nor an excluded one, the
  * shadows of one diversity group spread over as many regions as possible, each in the least-used zone of its region.
- * Greedy, largest primary first, into the feasible region that keeps the most worst-case headroom; if that does not
- * prove resilient, a second pass ranks by headroom before spread. The result is verified by
- * `proveRegionalResilience`; an unprovable placement is returned as problems, never as assignments.
+ * Greedy, largest primary first, into the feasible region with the fewest shadows of its group, then the most
+ * worst-case headroom; then a local search moves shadows out of any region whose worst outage still overflows, and
+ * chains of moves even out each group over the regions. If that does not prove resilient, a second attempt ranks
+ * regions by headroom before spread. The result is verified by
+ * `proveRegionalResilience`; an unprovable placement is returned as problems, never as assignments. Excluded regions
+ * the topology does not list are ignored (nothing to avoid); kept assignments are checked and never moved.
  */
 export function placeShadows(topology: Topology, options: PlacementOptions): PlacementResult {
   const upfront = [...validateTopology(topology), ...optionFaults(options)];

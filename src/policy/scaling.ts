@@ -325,7 +325,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   nextMemory.lastActionAt = now;
   return {
     action,
-    reason: policy.forecastOnly ? `${why} (forecast-only: recorded, not executed).` : `${why}.`,
+    reason: policy.forecastOnly ? `${why}; forecast-only mode: recorded, not executed.` : `${why}.`,
     execute: !policy.forecastOnly,
     memory: nextMemory,
     ...context,
