@@ -245,6 +245,8 @@ export function nextCronTime(expr: string, timeZone: string, afterEpochMs: numbe
     for (const hour of hours)
       for (const minute of minutes) {
         const wall = dayStart + hour * 3_600_000 + minute * MINUTE_MS;
+        // Wall times well before the start cannot map to a later instant (offsets shift by at most 2 h at a change).
+        if (wall < startWall - 3 * 3_600_000) continue;
         const instant = instantOfWallTime(wall, timeZone);
         if (instant !== undefined && instant > afterEpochMs) return instant;
       }
