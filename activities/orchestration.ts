@@ -291,15 +291,23 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       );
     },
 
-    /** Moves one workload; heartbeats the copy's progress, and a retry resumes the same migration. */
+    /**
+     * Moves one workload; heartbeats the copy's progress, and a retry resumes the same migration. The answer names
+     * the operation and the attempt that saw it finish, so a history shows a resumed migration ran once.
+     */
     async migrateWorkload(input: {
       workloadId: string;
       sourceHostId: string;
       targetHostId: string;
       idempotencyKey: string;
-    }): Promise<MigrationResult> {
+    }): Promise<MigrationResult & { operationId: string; attempt: number }> {
       const what = `migrate ${input.workloadId} from ${input.sourceHostId} to ${input.targetHostId}`;
-      return (await runOperation(what, () => provider.migrateWorkload(input))).result as MigrationResult;
+      const operation = await runOperation(what, () => provider.migrateWorkload(input));
+      return {
+        ...(operation.result as MigrationResult),
+        operationId: operation.id,
+        attempt: Context.current().info.attempt,
+      };
     },
 
     async startReplication(input: {

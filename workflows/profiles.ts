@@ -45,7 +45,9 @@ export const OBSERVATION: ActivityOptions = {
  */
 export const PROVIDER_ACTION: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '30 seconds',
+  // The activity heartbeats on every poll of its operation (a few times a second): ten silent seconds mean its
+  // worker is gone, and another worker resumes the operation from the last heartbeat.
+  heartbeatTimeout: '10 seconds',
   retry: {
     initialInterval: '500 milliseconds',
     backoffCoefficient: 2,

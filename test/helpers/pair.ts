@@ -2,7 +2,9 @@
  * A host pair on a real simulator, watched by the real dev server and InfluxDB: builds the hosts and workloads,
  * runs a worker wired to that simulator and a database of the test's own, and starts `hostPairWorkflow`.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
@@ -18,6 +20,7 @@ import {
   type PairPolicy,
   type PairState,
 } from '../../src/shared/pair.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { createWorker, MODEL_ARTIFACTS_DIR } from '../../src/worker.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
 import {
@@ -28,6 +31,7 @@ import {
   type TestSimulator,
 } from './simulator.js';
 import { testConfig, uniqueTaskQueue } from './temporal.js';
+import type { WorkerProcessArgs } from './workerProcess.js';
 
 export const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 
@@ -49,6 +53,8 @@ export interface OrchestrationHarness {
   taskQueue: string;
   /** Starts a worker wired to this harness's simulator and database (one at a time; a Worker runs once). */
   startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
+  /** The same worker in a child process, for tests that kill it. */
+  startWorkerProcess(): Promise<ChildProcess>;
   close(): Promise<void>;
 }
 
@@ -71,10 +77,40 @@ export async function createOrchestrationHarness(
   const forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
   const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
   const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const children: ChildProcess[] = [];
   return {
     sim,
     client,
     taskQueue,
+    async startWorkerProcess() {
+      const args: WorkerProcessArgs = {
+        taskQueue,
+        simulatorUrl: sim.url,
+        influxUrl: INFLUX_URL,
+        database: database.name,
+        bundlePath: inject('workflowBundlePath'),
+      };
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(PROJECT_ROOT, 'test', 'helpers', 'workerProcess.ts'), JSON.stringify(args)],
+        {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        let output = '';
+        const onData = (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('worker ready')) resolve();
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.once('exit', (code) => reject(new Error(`worker process exited with ${code}:\n${output}`)));
+      });
+      return child;
+    },
     async startWorker() {
       const worker = await createWorker({
         loaded,
@@ -88,6 +124,7 @@ export async function createOrchestrationHarness(
       return entry;
     },
     async close() {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       for (const w of workers) {
         if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await w.running.catch(() => undefined);
