@@ -1,0 +1,64 @@
+// The forecasting activities against the real embedded InfluxDB: forecasts and anomaly flags are written beside
+// the actuals; bad input becomes a non-retryable InvalidInput failure.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ANOMALY_MEASUREMENT,
+  FORECAST_MEASUREMENT,
+  createForecastingActivities,
+} from '../../activities/forecasting.js';
+import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
+import { connectInfluxV1 } from '../../src/metrics/influxV1.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { testConfig } from '../helpers/temporal.js';
+
+describe('forecasting activities', () => {
+  let forecaster: OnnxForecaster;
+  const influx = connectInfluxV1(testConfig());
+
+  beforeAll(async () => {
+    forecaster = await createForecaster({ artifactsDir: join(PROJECT_ROOT, 'models', 'artifacts'), pollIntervalMs: 0 });
+    const { influx: settings } = testConfig().config;
+    if (settings.version === 1) await influx.createDatabase(settings.database);
+  });
+  afterAll(() => forecaster.close());
+
+  it('forecasts, flags a sustained shift and writes both to InfluxDB', async () => {
+    const activities = createForecastingActivities({ forecaster, influx });
+    const host = `test-${randomUUID().slice(0, 8)}`;
+    const end = Date.now() - 3_600_000;
+    const timestamps = Array.from({ length: 300 }, (_, i) => end - (299 - i) * 300_000);
+    const forecast = await activities.forecast({
+      hostId: host,
+      resource: 'cpu',
+      history: { timestamps, values: timestamps.map((_, i) => 30 + (i % 4)) },
+      horizonMinutes: 30,
+    });
+    expect(forecast.points).toHaveLength(6);
+    const actuals = forecast.points.map((p, i) => ({ timestamp: p.timestamp, value: i < 3 ? p.yhat : p.upper + 25 }));
+    const assessment = await activities.recordDeviation({ forecast, actuals });
+    expect(assessment.kind).toBe('sustained_shift');
+    expect(assessment.affectsScaling).toBe(true);
+    const written = await influx.query<{ yhat: number }>(
+      `SELECT "yhat" FROM "${FORECAST_MEASUREMENT}" WHERE "host" = '${host}'`,
+    );
+    expect(written).toHaveLength(6);
+    const flags = await influx.query<{ actual: number; kind: string }>(
+      `SELECT "actual", "kind" FROM "${ANOMALY_MEASUREMENT}" WHERE "host" = '${host}'`,
+    );
+    expect(flags.map((f) => f.kind)).toEqual(['sustained_shift', 'sustained_shift', 'sustained_shift']);
+  });
+
+  it('turns bad input into a non-retryable InvalidInput naming the series', async () => {
+    const activities = createForecastingActivities({ forecaster });
+    const error = await activities
+      .forecast({ hostId: 'h9', resource: 'mem', history: { timestamps: [1, 2], values: [1, -1] }, horizonMinutes: 15 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect((error as ApplicationFailure).type).toBe('InvalidInput');
+    expect((error as ApplicationFailure).nonRetryable).toBe(true);
+    expect((error as ApplicationFailure).message).toContain('h9/mem');
+  });
+});
