@@ -120,25 +120,26 @@ export class InfluxV2MetricsStore implements MetricsStore {
       `  |> keep(columns: ["_time", "_value", "_field", "_measurement", "host", "name", "interface"])`;
     const rows = await this.rows(flux);
 
-    // measurement → host → device → field → samples
-    const grouped = new Map<string, Map<string, Map<string, Map<string, { t: number; v: number | null }[]>>>>();
+    // "measurement|host" → device → field → samples
+    type Samples = { t: number; v: number | null }[];
+    const grouped = new Map<string, Map<string, Map<string, Samples>>>();
     for (const row of rows) {
       const host = String(row.host);
       const deviceTag = DEVICE_TAG[row._measurement];
-      const device = deviceTag === undefined ? '' : String(row[deviceTag] ?? '');
+      const deviceValue = deviceTag === undefined ? undefined : row[deviceTag];
+      const device = typeof deviceValue === 'string' ? deviceValue : '';
       const value = typeof row._value === 'number' ? row._value : row._value === null ? null : Number(row._value);
-      const byHost = grouped.get(row._measurement) ?? new Map();
-      grouped.set(row._measurement, byHost);
-      const byDevice = byHost.get(host) ?? new Map();
-      byHost.set(host, byDevice);
-      const byField = byDevice.get(device) ?? new Map();
+      const key = `${row._measurement}|${host}`;
+      const byDevice = grouped.get(key) ?? new Map<string, Map<string, Samples>>();
+      grouped.set(key, byDevice);
+      const byField = byDevice.get(device) ?? new Map<string, Samples>();
       byDevice.set(device, byField);
       const samples = byField.get(row._field) ?? [];
       byField.set(row._field, samples);
       samples.push({ t: Date.parse(row._time), v: value });
     }
     const seriesFor = (resource: Resource, hostId: string): DeviceSeries[] => {
-      const byDevice = grouped.get(MEASUREMENT_OF[resource])?.get(hostId);
+      const byDevice = grouped.get(`${MEASUREMENT_OF[resource]}|${hostId}`);
       if (!byDevice) return [];
       return [...byDevice].map(([device, byField]) => ({
         ...(device !== '' ? { device } : {}),
