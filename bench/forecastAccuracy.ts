@@ -2,7 +2,7 @@
  * bench:forecast-accuracy — median MASE per model and series class on NAB realAWSCloudwatch at 15 min and 1 h.
  * Every model is trained on the first 70% of every series (one trainer run: Prophet per series, the LSTM over
  * all of them), then backtested from every point of the last 30% (src/forecast/backtest.ts). Classes: "seasonal"
- * when the training part's autocorrelation at one day is at least 0.3, else "weakly seasonal". The Prophet
+ * when the autocorrelation at one day of the training part's hourly means is at least 0.3, else "weakly seasonal". The Prophet
  * anchor is Prophet's own `predict` in Python on the same split. Not a test: it prints figures.
  * Usage: npm run bench:forecast-accuracy [-- --json] [-- --epochs 12]
  */
@@ -29,9 +29,12 @@ const log = (line: string): void => {
   if (!args.json) process.stderr.write(`${line}\n`);
 };
 
+/** Autocorrelation at one day of the training part's hourly means (hourly: 5-minute noise hides the cycle). */
 function acfAtDay(s: PreparedSeries): number {
-  const v = s.filled.subarray(0, s.fitEnd);
-  const lag = 288;
+  const fine = s.filled.subarray(0, s.fitEnd);
+  const v: number[] = [];
+  for (let i = 0; i + 12 <= fine.length; i += 12) v.push(fine.subarray(i, i + 12).reduce((a, b) => a + b, 0) / 12);
+  const lag = 24;
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   let num = 0;
   let den = 0;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { BASELINES, baselineEligible, baselineForecast } from './baselines.js';
 import { openLstm, openProphet, type EngineOutput, type LstmEngine, type ProphetEngine } from './engines.js';
+import { preferredModel, type SelectionTable } from './registry.js';
 import { checkHistory, filledTail, gridTime, parseCsv, regularise, type Grid } from './series.js';
 import { trainModels } from './trainer.js';
 import { ForecastInputError, type ModelName, type Resource } from './types.js';
@@ -102,16 +103,15 @@ export function parseHorizons(spec: string): number[] {
 export interface ModelSet {
   prophet?: ProphetEngine;
   lstm?: LstmEngine;
-  selected: Record<string, ModelName>;
+  table: SelectionTable;
 }
 
 export async function openModelSet(artifactsDir: string, version: string): Promise<ModelSet> {
-  const set: ModelSet = { selected: {} };
+  const set: ModelSet = { table: { selected: {}, median: {} } };
   set.prophet = await openProphet(join(artifactsDir, `prophet-v${version}`)).catch(() => undefined);
   set.lstm = await openLstm(join(artifactsDir, `lstm-v${version}`)).catch(() => undefined);
-  const metrics = (set.lstm ?? set.prophet)?.manifest.backtest_metrics as
-    { selected?: Record<string, ModelName> } | undefined;
-  set.selected = metrics?.selected ?? {};
+  const metrics = (set.lstm ?? set.prophet)?.manifest.backtest_metrics as Partial<SelectionTable> | undefined;
+  set.table = { selected: metrics?.selected ?? {}, median: metrics?.median ?? {} };
   return set;
 }
 
@@ -312,7 +312,7 @@ export async function backtestPrepared(
       `the LSTM forecasts ${models.lstm.horizonSteps * STEP_MINUTES} minutes at most; longer horizons have no LSTM rows`,
     );
   }
-  let selected: ModelName = models.selected[s.seriesId] ?? 'seasonal_naive';
+  let selected: ModelName = preferredModel(s.seriesId, models.table);
   if (!forecasts.has(selected)) {
     warnings.push(`the selected model ${selected} is not available; selected falls back to seasonal_naive`);
     selected = 'seasonal_naive';

@@ -8,7 +8,7 @@
 import { BASELINES, baselineEligible, baselineForecast, Z_80, type BaselineName } from './baselines.js';
 import type { EngineOutput } from './engines.js';
 import { MicroBatcher } from './microBatcher.js';
-import { ModelRegistry } from './registry.js';
+import { ModelRegistry, preferredModel, rankModels } from './registry.js';
 import { checkHistory, filledTail, gridTime, regularise, sampleAt, STEP_MS, type Grid } from './series.js';
 import {
   ForecastInputError,
@@ -141,15 +141,9 @@ export class OnnxForecaster implements Forecaster {
 
   /** The models to try for a series, best first: its validated choice, then the global ranking. */
   candidates(seriesId: string): ModelName[] {
-    const { selected, median } = this.registry.selection();
-    // Without validation figures: the LSTM, then the baselines in the order the NAB benchmark ranks them.
-    const order: ModelName[] = ['lstm', 'seasonal_naive', 'short_mean', 'naive', 'prophet'];
-    const ranked = [...order].sort(
-      (a, b) =>
-        (median[a] ?? Number.POSITIVE_INFINITY) - (median[b] ?? Number.POSITIVE_INFINITY) ||
-        order.indexOf(a) - order.indexOf(b),
-    );
-    const preferred = selected[seriesId] ?? ranked.find((m) => m !== 'prophet') ?? 'seasonal_naive';
+    const table = this.registry.selection();
+    const ranked = rankModels(table);
+    const preferred = preferredModel(seriesId, table);
     return [preferred, ...ranked.filter((m) => m !== preferred), 'short_mean'];
   }
 

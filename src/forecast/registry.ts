@@ -21,6 +21,21 @@ export interface SelectionTable {
   median: Partial<Record<ModelName, number>>;
 }
 
+/** Models best first by median validation MASE (ties and missing figures: LSTM, then the baselines). */
+export function rankModels({ median }: SelectionTable): ModelName[] {
+  const order: ModelName[] = ['lstm', 'seasonal_naive', 'short_mean', 'naive', 'prophet'];
+  return [...order].sort(
+    (a, b) =>
+      (median[a] ?? Number.POSITIVE_INFINITY) - (median[b] ?? Number.POSITIVE_INFINITY) ||
+      order.indexOf(a) - order.indexOf(b),
+  );
+}
+
+/** The model for a series: its validated choice, else the best model that needs no per-series fit. */
+export function preferredModel(seriesId: string, table: SelectionTable): ModelName {
+  return table.selected[seriesId] ?? rankModels(table).find((m) => m !== 'prophet') ?? 'seasonal_naive';
+}
+
 export class ModelRegistry {
   prophet: ProphetEngine | undefined;
   lstm: LstmEngine | undefined;
