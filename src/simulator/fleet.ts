@@ -220,13 +220,20 @@ export interface MetricsSink {
 }
 
 export class Fleet {
+  /** Ids of running operations: the clock checks these on every tick, not the whole (long) operation history. */
+  private readonly running = new Set<string>();
+  private operationCount: number;
+
   constructor(
     readonly state: FleetState,
     private readonly traces: Map<string, Trace>,
     private readonly metricsIntervalMs: number,
     private readonly sink?: MetricsSink,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    for (const op of Object.values(state.operations)) if (op.status === 'running') this.running.add(op.id);
+    this.operationCount = Object.keys(state.operations).length;
+  }
 
   private nextMetricsMs(): number {
     return (Math.floor(this.state.simulatedMs / this.metricsIntervalMs) + 1) * this.metricsIntervalMs;
@@ -257,8 +264,9 @@ export class Fleet {
 
   private dueOperations(toMs: number): OperationRecord[] {
     const due: OperationRecord[] = [];
-    for (const op of Object.values(this.state.operations)) {
-      if (op.status === 'running' && op.finishesAtMs <= toMs) due.push(op);
+    for (const id of this.running) {
+      const op = this.state.operations[id];
+      if (op && op.status === 'running' && op.finishesAtMs <= toMs) due.push(op);
     }
     return due.sort((a, b) => a.finishesAtMs - b.finishesAtMs || (a.id < b.id ? -1 : 1));
   }
@@ -583,7 +591,8 @@ export class Fleet {
     };
     this.state.operations[id] = op;
     this.state.idempotency[idempotencyKey] = id;
-    this.pruneOperations();
+    this.running.add(id);
+    if (++this.operationCount > MAX_FINISHED_OPERATIONS * 1.1) this.pruneOperations();
     return { operation: this.publicOperation(op) as Operation<K>, replayed: false };
   }
 
@@ -596,11 +605,13 @@ export class Fleet {
       if (this.state.idempotency[op.idempotencyKey] === id) delete this.state.idempotency[op.idempotencyKey];
       delete this.state.operations[id];
     }
+    this.operationCount = Object.keys(this.state.operations).length;
   }
 
   private assertNotBusy(hostId: string): void {
-    for (const op of Object.values(this.state.operations)) {
-      if (op.status === 'running' && op.hostId === hostId && EXCLUSIVE_KINDS.includes(op.kind)) {
+    for (const id of this.running) {
+      const op = this.state.operations[id];
+      if (op && op.hostId === hostId && EXCLUSIVE_KINDS.includes(op.kind)) {
         throw conflict(`host ${hostId} is busy with operation ${op.id} (${op.kind}) until ${op.expectedFinishAt}`);
       }
     }
@@ -792,6 +803,7 @@ export class Fleet {
   // ---- finishing operations -------------------------------------------------------------------------------------
 
   private finish(op: OperationRecord): void {
+    this.running.delete(op.id);
     try {
       if (this.random() < this.state.faults.actionFailureRate) {
         throw new SimulatorError('operation_failed', `${op.kind} failed part-way (injected fault); nothing changed`);
