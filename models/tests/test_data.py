@@ -27,3 +27,12 @@ def test_negative_and_nan_are_refused_naming_the_file(tmp_path):
         load_csv(write(tmp_path, [("2014-01-01 00:00:00", 1), ("2014-01-01 00:05:00", -2)], "neg.csv"))
     with pytest.raises(SeriesError, match="nan.csv"):
         load_csv(write(tmp_path, [("2014-01-01 00:00:00", 1), ("2014-01-01 00:05:00", "x")], "nan.csv"))
+
+
+def test_selection_keeps_the_global_default_unless_clearly_beaten():
+    from understudy_trainer.train import select
+
+    medians = {"prophet": 0.9, "lstm": 0.7, "naive": 1.0, "short_mean": 0.8}
+    assert select({"prophet": 0.65, "lstm": 0.67, "naive": 0.9}, medians) == "lstm"  # 3% better: noise
+    assert select({"prophet": 0.5, "lstm": 0.67, "naive": 0.9}, medians) == "prophet"  # 25% better
+    assert select({"naive": 0.9, "short_mean": 0.95}, medians) == "naive"  # no default score: plain best

@@ -104,6 +104,22 @@ def validate(series: Series, fit_end: int, prophet_fit, lstm_model, stride: int 
     return out
 
 
+# A series leaves the global default only for a model at least this much better on its validation part: with a
+# day or two of validation, smaller differences are noise, and a wrong pick (Prophet extrapolating a trend) is
+# far more costly than a slightly suboptimal default.
+SELECTION_MARGIN = 0.10
+
+
+def select(scores: dict[str, float], medians: dict[str, float]) -> str:
+    """The model for one series: its best by validation MASE, unless that is not clearly better than the global
+    default (the model with the best median MASE that needs no per-series fit)."""
+    best = min(scores, key=scores.get)
+    default = min((m for m in medians if m != "prophet"), key=medians.get, default=None)
+    if default is None or default not in scores or best == default:
+        return best
+    return best if scores[best] < (1 - SELECTION_MARGIN) * scores[default] else default
+
+
 def next_version(root: Path) -> int:
     found = [int(m.group(1)) for p in root.glob("*-v*") if (m := re.fullmatch(r"(?:prophet|lstm)-v(\d+)", p.name))]
     return max(found, default=0) + 1
@@ -163,12 +179,13 @@ def train_all(
         if s.series_id in skipped:
             continue
         per_series[s.series_id] = validate(s, val_ends[s.series_id], fits_val[s.series_id], model)
-    selected = {sid: min(scores, key=scores.get) for sid, scores in per_series.items()}
     medians = {
         m: float(np.median([v[m] for v in per_series.values() if m in v])) for m in MODELS if any(m in v for v in per_series.values())
     }
+    selected = {sid: select(scores, medians) for sid, scores in per_series.items()}
     metrics = {
         "metric": "MASE, mean over horizon steps 1..12 (5-minute steps), scale = mean |one-step change| of the fit part",
+        "selection": f"lowest validation MASE if at least {SELECTION_MARGIN:.0%} below the global default's, else the default",
         "validation_fraction": validation_fraction,
         "per_series": per_series,
         "selected": selected,
