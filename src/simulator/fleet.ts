@@ -185,8 +185,11 @@ const EXCLUSIVE_KINDS: readonly OperationKind[] = [
 
 export const DEFAULT_SHADOW_FRACTION = 0.15;
 const CAPACITY_EPSILON = 1e-9;
-/** Completed operations kept (for idempotent replays) before the oldest are forgotten. */
-const MAX_FINISHED_OPERATIONS = 200_000;
+/**
+ * Operations remembered (for idempotent replays) before the oldest finished ones are forgotten. The whole state is
+ * rewritten on every change, so this bounds the file as much as memory: 20,000 operations are a few MB.
+ */
+const MAX_FINISHED_OPERATIONS = 20_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
