@@ -38,6 +38,8 @@ export interface ForecasterOptions {
   maxDelayMs?: number;
   clock?: () => number;
   log?: (message: string) => void;
+  /** Try this model first for every series, whatever the validation chose (operator override, benchmarks). */
+  preferModel?: ModelName;
 }
 
 /** A request after validation and cleaning. */
@@ -143,7 +145,7 @@ export class OnnxForecaster implements Forecaster {
   candidates(seriesId: string): ModelName[] {
     const table = this.registry.selection();
     const ranked = rankModels(table);
-    const preferred = preferredModel(seriesId, table);
+    const preferred = this.options.preferModel ?? preferredModel(seriesId, table);
     return [preferred, ...ranked.filter((m) => m !== preferred), 'short_mean'];
   }
 

@@ -61,7 +61,7 @@ export function checkHistory(
     }
   }
   if (now !== undefined) {
-    const last = Math.max(...timestamps);
+    const last = allowUnsorted ? Math.max(...timestamps) : timestamps[timestamps.length - 1]!;
     if (last > now + FUTURE_TOLERANCE_MS) {
       throw new ForecastInputError(
         seriesId,
@@ -69,7 +69,8 @@ export function checkHistory(
       );
     }
   }
-  if (!allowUnsorted) return { timestamps: [...timestamps], values: [...values] };
+  // Sorted already: the caller's arrays are returned as they are (nothing here or downstream mutates them).
+  if (!allowUnsorted) return { timestamps, values };
   const order = timestamps.map((_, i) => i).sort((a, b) => timestamps[a]! - timestamps[b]!);
   return { timestamps: order.map((i) => timestamps[i]!), values: order.map((i) => values[i]!) };
 }
@@ -79,6 +80,12 @@ export function regularise(history: SeriesHistory, stepMs = STEP_MS): Grid {
   const { timestamps, values } = history;
   const start = timestamps[0]!;
   const n = Math.floor((timestamps[timestamps.length - 1]! - start) / stepMs) + 1;
+  if (n === timestamps.length) {
+    // Fast path for the common case: already one sample per step, exactly on the grid.
+    let regular = true;
+    for (let i = 1; i < n && regular; i++) regular = timestamps[i]! - timestamps[i - 1]! === stepMs;
+    if (regular) return { start, stepMs, values: Float64Array.from(values) };
+  }
   const sums = new Float64Array(n);
   const counts = new Uint32Array(n);
   for (let i = 0; i < timestamps.length; i++) {

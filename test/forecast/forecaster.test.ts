@@ -72,6 +72,31 @@ describe('OnnxForecaster', () => {
     expect(result.peak.yhat).toBe(Math.max(...result.points.map((p) => p.yhat)));
   });
 
+  it('serves Prophet for a series it was fitted on, and falls back when that fit is stale', async () => {
+    const f = await createForecaster({ artifactsDir: ARTIFACTS, pollIntervalMs: 0, preferModel: 'prophet' });
+    try {
+      const id = 'rds_cpu_utilization_e47b3b';
+      const history = await nabTail(id, 400);
+      const fresh = await f.forecast({ seriesId: id, hostId: 'db', resource: 'cpu', history, horizonMinutes: 60 });
+      expect(fresh.model).toBe('prophet');
+      expect(fresh.modelVersion).toBe('1');
+      expect(fresh.warnings).toEqual([]);
+      const year = 365 * 86_400_000;
+      const later = { timestamps: history.timestamps.map((t) => t + year), values: history.values };
+      const stale = await f.forecast({
+        seriesId: id,
+        hostId: 'db',
+        resource: 'cpu',
+        history: later,
+        horizonMinutes: 60,
+      });
+      expect(stale.model).not.toBe('prophet');
+      expect(stale.warnings.join(' ')).toMatch(/prophet not used: Prophet v1 is stale for this series/);
+    } finally {
+      await f.close();
+    }
+  });
+
   it('gathers concurrent requests into one ONNX run', async () => {
     const before = forecaster.registry.lstm!.stats.runs;
     const sizes = forecaster.batcher.batchSizes.length;
