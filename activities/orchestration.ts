@@ -22,6 +22,7 @@ import type {
 } from '../src/provider/types.js';
 import { PROVIDER_ERROR_STATUS, RESOURCES, isRetryableProviderError } from '../src/provider/types.js';
 import type { ForecastSummary, HostData, Utilisation, WorkloadData } from '../src/policy/types.js';
+import { CAPACITY_KEY } from '../src/policy/capacity.js';
 import { FailureType } from '../src/shared/failures.js';
 import type { HostRef } from '../src/shared/pair.js';
 
@@ -111,6 +112,24 @@ const lastValue = (window: UtilisationWindow): number | undefined => {
   return undefined;
 };
 
+/**
+ * Splits a host's latest utilisation among the workloads on it, in proportion to what each reserves: the policy
+ * needs the moved workloads' load to know what a scale-back would bring home.
+ */
+function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow[], workloads: WorkloadData[]): void {
+  const onHost = workloads.filter((w) => w.hostId === hostId);
+  for (const window of hostWindows) {
+    const latest = lastValue(window);
+    if (latest === undefined) continue;
+    const key = CAPACITY_KEY[window.resource];
+    const reserved = onHost.reduce((sum, w) => sum + w.resourceRequirements[key], 0);
+    for (const w of onHost) {
+      const share = reserved > 0 ? w.resourceRequirements[key] / reserved : 1 / onHost.length;
+      w.utilisation = { ...w.utilisation, [window.resource]: latest * share };
+    }
+  }
+}
+
 export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
   /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
   async function runOperation<K extends OperationKind>(
@@ -163,14 +182,23 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       const shadowHost = shadowHostId ? fleet.hosts.find((h) => h.id === shadowHostId) : undefined;
       const issues: string[] = [];
 
+      // The shadow's own stream matters only while it carries moved workloads: their load comes home on scale-back.
+      const shadowServes =
+        shadowHost !== undefined && shadowHost.status === 'active' && shadowHost.workloadIds.length > 0;
       let windows: UtilisationWindow[] = [];
+      let shadowWindows: UtilisationWindow[] = [];
       try {
-        windows = await metrics.readUtilisation({
-          hosts: [{ hostId: primaryHost.id, networkMbps: primaryHost.capacity.networkMbps }],
+        const all = await metrics.readUtilisation({
+          hosts: [
+            { hostId: primaryHost.id, networkMbps: primaryHost.capacity.networkMbps },
+            ...(shadowServes ? [{ hostId: shadowHost.id, networkMbps: shadowHost.capacity.networkMbps }] : []),
+          ],
           start: new Date(now - input.historyMinutes * 60_000),
           end: new Date(now + 1),
           stepSeconds: input.stepSeconds,
         });
+        windows = all.filter((w) => w.hostId === primaryHost.id);
+        shadowWindows = all.filter((w) => w.hostId !== primaryHost.id);
       } catch (error) {
         issues.push(`metrics unavailable: ${(error as Error).message}`);
       }
@@ -183,7 +211,15 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         for (const issue of window.issues)
           if (issue.kind !== 'gap') issues.push(`${window.resource}: ${issue.kind} — ${issue.detail}`);
       }
-      const complete = RESOURCES.every((r) => utilisation[r] !== undefined);
+      // Data that trails the provider's clock by more than two steps describes the past, not now: deciding on it
+      // would scale on a load that may be gone (or miss one that came). Such a tick takes no decision.
+      const staleAfterMs = 2 * input.stepSeconds * 1000;
+      const stale = lastSampleAt !== undefined && now - lastSampleAt > staleAfterMs;
+      if (stale)
+        issues.push(
+          `metrics stale: the newest sample is ${Math.round((now - (lastSampleAt ?? now)) / 60_000)} min old`,
+        );
+      const complete = !stale && RESOURCES.every((r) => utilisation[r] !== undefined);
 
       let forecast: ForecastSummary | undefined;
       if (complete && lastSampleAt !== undefined) {
@@ -226,13 +262,14 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         if (peaks.length === input.horizonsMinutes.length * RESOURCES.length) {
           forecast = { issuedAt: lastSampleAt, peaks };
         }
-      } else if (windows.length > 0) {
+      } else if (windows.length > 0 && !stale) {
         issues.push('no recent samples for every resource: no forecast this tick');
       }
 
       const workloads: WorkloadData[] = fleet.workloads
         .filter((w) => w.hostId === primaryHost.id || (shadowHost !== undefined && w.hostId === shadowHost.id))
         .map((w) => ({ workloadId: w.id, resourceRequirements: w.requirements, hostId: w.hostId }));
+      if (shadowHost && shadowWindows.length > 0) apportionHostUtilisation(shadowHost.id, shadowWindows, workloads);
 
       return {
         now,
@@ -252,7 +289,12 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       return hostOf(await runOperation(`activate shadow ${input.hostId}`, () => provider.activateShadow(input)));
     },
 
+    /** Grows an active shadow; a shadow already at (or above) the size asked for is left as it is. */
     async scaleUpShadow(input: { hostId: string; allocationFraction: number; idempotencyKey: string }): Promise<Host> {
+      const host = await provider.getHost(input.hostId).catch((error: unknown) => {
+        throw asActivityFailure(error, `read shadow ${input.hostId}`);
+      });
+      if (host.allocationFraction >= input.allocationFraction) return host;
       return hostOf(await runOperation(`scale up shadow ${input.hostId}`, () => provider.scaleUpShadow(input)));
     },
 

@@ -291,7 +291,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     setPhase('steady');
   }
 
-  async function scale(action: ScalingAction, reason: string, at: number): Promise<void> {
+  async function scale(action: ScalingAction, reason: string, at: number, actualPercent?: number): Promise<void> {
     if (action.kind === 'none') return;
     if (action.kind === 'scale-back') {
       const shadow = state.shadow;
@@ -314,7 +314,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         });
         state.movedToShadow = state.movedToShadow.filter((id) => !action.workloadIds.includes(id));
         state.counters.scaleBacks += 1;
-        remember({ kind: 'scale-back', at, outcome: 'succeeded', workflowId, detail: reason });
+        remember({ kind: 'scale-back', at, outcome: 'succeeded', workflowId, detail: reason, actualPercent });
       } catch (error) {
         remember({
           kind: 'scale-back',
@@ -343,7 +343,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       });
       if (result.targetHostId === state.shadow?.hostId) state.movedToShadow.push(...result.moved);
       state.counters.scaleOuts += 1;
-      remember({ kind, at, outcome: 'succeeded', workflowId, detail: reason });
+      remember({ kind, at, outcome: 'succeeded', workflowId, detail: reason, actualPercent });
     } catch (error) {
       remember({ kind, at, outcome: 'failed', workflowId, detail: `${reason}: ${(error as Error).message}` });
     }
@@ -467,7 +467,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       now: observation.now,
     });
     state.scaling = decision.memory;
+    const actualPercent = decision.bindingResource
+      ? observation.primary.utilisation?.[decision.bindingResource]
+      : undefined;
     state.lastDecision = {
+      actualPercent,
       action: decision.action.kind,
       reason: decision.reason,
       executed: decision.execute && !state.paused,
@@ -485,6 +489,6 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       }
       return;
     }
-    await exclusively(() => scale(decision.action, decision.reason, observation.now));
+    await exclusively(() => scale(decision.action, decision.reason, observation.now, actualPercent));
   }
 }

@@ -45,6 +45,8 @@ export interface ActionRecord {
   at: number;
   outcome: 'started' | 'succeeded' | 'failed' | 'rolled-back' | 'recorded-only';
   detail: string;
+  /** For scaling actions: the primary's measured utilisation of the binding resource when it was decided. */
+  actualPercent?: number;
   /** Child workflow that ran it, when one did. */
   workflowId?: string;
 }
@@ -60,7 +62,14 @@ export interface PairState {
   policy: PairPolicy;
   /** The forecast the last decision was taken on, and the decision (also recorded in forecast-only mode). */
   lastForecast?: ForecastSummary;
-  lastDecision?: { action: ScalingAction['kind']; reason: string; executed: boolean; at: number };
+  lastDecision?: {
+    action: ScalingAction['kind'];
+    reason: string;
+    executed: boolean;
+    at: number;
+    /** The primary's measured utilisation of the binding resource at the decision, beside the forecast peak. */
+    actualPercent?: number;
+  };
   lastAction?: ActionRecord;
   /** Recent actions, newest last; bounded so the state stays small across continue-as-new. */
   recentActions: ActionRecord[];

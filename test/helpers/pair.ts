@@ -49,12 +49,16 @@ export const FAST_POLICY: PairPolicy = configSchema.parse({
 /** A simulator, a database of its own, a client and workers on a task queue of its own: what every test here needs. */
 export interface OrchestrationHarness {
   sim: TestSimulator;
+  /** The InfluxDB database the simulator writes this harness's metrics to. */
+  database: string;
   client: Client;
   taskQueue: string;
   /** Starts a worker wired to this harness's simulator and database (one at a time; a Worker runs once). */
   startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
   /** The same worker in a child process, for tests that kill it. */
   startWorkerProcess(): Promise<ChildProcess>;
+  /** Waits until the host's metrics in InfluxDB have caught up with the simulated clock (after an `advance`). */
+  waitForMetrics(hostId: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,8 +84,19 @@ export async function createOrchestrationHarness(
   const children: ChildProcess[] = [];
   return {
     sim,
+    database: database.name,
     client,
     taskQueue,
+    async waitForMetrics(hostId, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [latest, status] = await Promise.all([metrics.latestSampleTime([hostId]), sim.control.status()]);
+        if (latest && Date.parse(status.now) - latest.getTime() < 5 * 60_000) return;
+        if (Date.now() > deadline)
+          expect.fail(`metrics of ${hostId} never caught up with the simulated clock ${status.now}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
     async startWorkerProcess() {
       const args: WorkerProcessArgs = {
         taskQueue,
@@ -227,7 +242,10 @@ export async function createPairFixture(name: string, options: PairFixtureOption
     });
     workloadIds.push(workloadId);
   }
-  if (options.historyHours) await control.advance(options.historyHours * 3600);
+  if (options.historyHours) {
+    await control.advance(options.historyHours * 3600);
+    await harness.waitForMetrics(primary.hostId);
+  }
 
   const fixture: PairFixture = {
     ...harness,
