@@ -5,7 +5,7 @@
  * id and, when retried, resume waiting on it.
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Forecaster, Resource as ForecastResource } from '../src/forecast/types.js';
 import type { MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import type {
@@ -21,7 +21,8 @@ import type {
   Resource,
 } from '../src/provider/types.js';
 import { PROVIDER_ERROR_STATUS, RESOURCES, isRetryableProviderError } from '../src/provider/types.js';
-import type { ForecastSummary, HostData, Utilisation, WorkloadData } from '../src/policy/types.js';
+import { offPeakToScheduleSpec } from '../src/policy/offPeak.js';
+import type { ForecastSummary, HostData, OffPeakSpec, Utilisation, WorkloadData } from '../src/policy/types.js';
 import { CAPACITY_KEY } from '../src/policy/capacity.js';
 import { FailureType } from '../src/shared/failures.js';
 import type { HostRef } from '../src/shared/pair.js';
@@ -33,6 +34,9 @@ export interface OrchestrationDependencies {
   /** For Temporal Schedules (off-peak swaps); absent where no schedule is managed. */
   temporal?: Client;
 }
+
+/** Days of the primary's history the quietest-window search averages over. */
+const QUIET_WINDOW_HISTORY_DAYS = 7;
 
 /** The forecaster names resources as Telegraf measurements; the provider and the policy by what they measure. */
 const FORECAST_RESOURCE: Record<Resource, ForecastResource> = {
@@ -426,22 +430,52 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       );
     },
 
-    /** Creates or updates the pair's off-peak swap schedule; returns its id. */
+    /**
+     * Creates or updates the pair's off-peak swap schedule (a Temporal Schedule, visible in the Web UI): a cron in
+     * the pair's time zone, or the quietest window of the primary's last days of history.
+     */
     async ensureSwapSchedule(input: {
       pairId: string;
+      primaryHostId: string;
+      offPeak: OffPeakSpec;
       scheduleId: string;
       workflowType: string;
       taskQueue: string;
-      cronExpressions: string[];
-      timezone: string;
-      paused: boolean;
-    }): Promise<string> {
+    }): Promise<{ scheduleId: string; cronExpressions: string[]; timezone: string }> {
       if (!temporal)
         throw ApplicationFailure.nonRetryable(
           'no Temporal client: schedules cannot be managed here',
           FailureType.InvalidInput,
         );
-      const spec = { cronExpressions: input.cronExpressions, timezone: input.timezone };
+      let history: { timestamps: number[]; values: number[] } | undefined;
+      if (input.offPeak.kind === 'forecast') {
+        const end =
+          (await metrics.latestSampleTime([input.primaryHostId])) ??
+          new Date(Date.parse((await provider.describeFleet()).now));
+        const [cpu] = await metrics.readUtilisation({
+          hosts: [{ hostId: input.primaryHostId }],
+          resources: ['cpu'],
+          start: new Date(end.getTime() - QUIET_WINDOW_HISTORY_DAYS * 86_400_000),
+          end: new Date(end.getTime() + 1),
+          stepSeconds: 300,
+        });
+        history = { timestamps: [], values: [] };
+        cpu?.values.forEach((v, i) => {
+          if (v === null) return;
+          history!.timestamps.push(Date.parse(cpu.start) + i * cpu.stepSeconds * 1000);
+          history!.values.push(v);
+        });
+      }
+      let spec: { cronExpressions: string[]; timezone: string };
+      try {
+        const schedule = offPeakToScheduleSpec(input.offPeak, history);
+        spec = { cronExpressions: schedule.cronExpressions, timezone: schedule.timezone };
+      } catch (error) {
+        throw ApplicationFailure.nonRetryable(
+          `pair ${input.pairId}: ${(error as Error).message}`,
+          FailureType.InvalidInput,
+        );
+      }
       const action = {
         type: 'startWorkflow' as const,
         workflowType: input.workflowType,
@@ -449,20 +483,19 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         args: [input.pairId],
         workflowId: `swap-schedule:${input.pairId}`,
       };
-      const handle = temporal.schedule.getHandle(input.scheduleId);
       try {
-        await handle.update((previous) => ({ ...previous, spec, action }));
+        await temporal.schedule.getHandle(input.scheduleId).update((previous) => ({ ...previous, spec, action }));
       } catch (error) {
-        if ((error as Error).name !== 'ScheduleNotFoundError') throw error;
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
         await temporal.schedule.create({
           scheduleId: input.scheduleId,
           spec,
           action,
           policies: { overlap: 'SKIP' },
-          state: { paused: input.paused, note: `off-peak role swap of pair ${input.pairId}` },
+          state: { note: `off-peak role swap of pair ${input.pairId}` },
         });
       }
-      return input.scheduleId;
+      return { scheduleId: input.scheduleId, ...spec };
     },
   };
 }

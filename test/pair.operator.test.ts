@@ -7,6 +7,7 @@ import {
   pauseSignal,
   resumeSignal,
   setPolicyUpdate,
+  swapScheduleId,
   type PairState,
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
@@ -157,5 +158,65 @@ describe('hostPairWorkflow: operator control', () => {
       'a swap forced by the temporal CLI',
     );
     expect(state.primary.hostId).toBe(f.primary.hostId);
+  });
+});
+
+describe('hostPairWorkflow: off-peak swaps from a Temporal Schedule', () => {
+  let f: PairFixture;
+  beforeAll(async () => {
+    f = await createPairFixture('offpeak');
+    await f.startWorker();
+    await f.startPair();
+  });
+  afterAll(async () => {
+    await f.client.schedule
+      .getHandle(swapScheduleId(f.pairId))
+      .delete()
+      .catch(() => undefined);
+    await f?.close();
+  });
+
+  it('creates its schedule from the policy (cron in a time zone) and swaps when it fires', async () => {
+    const state = await f.waitForState((s) => s.swapSchedule !== undefined, 'a swap schedule');
+    expect(state.swapSchedule).toEqual({
+      scheduleId: swapScheduleId(f.pairId),
+      cronExpressions: ['0 3 * * *'],
+      timezone: 'UTC',
+    });
+    const schedule = await f.client.schedule.getHandle(swapScheduleId(f.pairId)).describe();
+    expect(schedule.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'offPeakSwapWorkflow',
+      taskQueue: f.taskQueue,
+    });
+    expect(schedule.info.nextActionTimes.length).toBeGreaterThan(0);
+
+    await f.client.schedule.getHandle(swapScheduleId(f.pairId)).trigger();
+    const swapped = await f.waitForState((s) => s.counters.swaps === 1 && s.phase === 'steady', 'a scheduled swap');
+    expect(swapped.lastAction?.detail).toMatch(/^off-peak schedule: /);
+    expect(swapped.primary.hostId).toBe(f.shadow.hostId);
+  });
+
+  it('moves the schedule when the operator changes the off-peak window, and refuses a cron that never fires', async () => {
+    const handle = f.client.workflow.getHandle(pairWorkflowId(f.pairId));
+    await expectUpdateRejected(
+      handle.executeUpdate(setPolicyUpdate, {
+        args: [{ offPeak: { kind: 'cron', cron: '0 0 30 2 *', timeZone: 'UTC' } }],
+      }),
+      /offPeak: invalid cron '0 0 30 2 \*': day-of-month field: day 30 never occurs in feb/,
+    );
+    await handle.executeUpdate(setPolicyUpdate, {
+      args: [{ offPeak: { kind: 'cron', cron: '30 2 * * 1-5', timeZone: 'Europe/Paris' } }],
+    });
+    const state = await f.waitForState(
+      (s) =>
+        s.swapSchedule !== undefined &&
+        'cronExpressions' in s.swapSchedule &&
+        s.swapSchedule.timezone === 'Europe/Paris',
+      'the schedule moved',
+    );
+    expect(state.swapSchedule).toMatchObject({ cronExpressions: ['30 2 * * 1-5'] });
+    const schedule = await f.client.schedule.getHandle(swapScheduleId(f.pairId)).describe();
+    expect(schedule.spec.timezone).toBe('Europe/Paris');
   });
 });

@@ -14,6 +14,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -39,6 +40,7 @@ import {
   shadowConsumedSignal,
   shadowReplacedSignal,
   stateQuery,
+  swapScheduleId,
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
@@ -118,6 +120,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
 
   let swapRequest: string | undefined;
   let wake = false;
+  // The schedule is (re)applied on a pair's first run and whenever the operator changes its off-peak spec.
+  let scheduleOutdated = state.swapSchedule === undefined;
 
   // ---- operator messages ----------------------------------------------------------------------------------------------
   setHandler(stateQuery, () => state);
@@ -176,7 +180,12 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   setHandler(
     setPolicyUpdate,
     (patch) => {
+      const previous = JSON.stringify(state.policy.offPeak);
       state.policy = policySchema.parse({ ...state.policy, ...patch });
+      if (JSON.stringify(state.policy.offPeak) !== previous) {
+        scheduleOutdated = true;
+        wake = true;
+      }
       return state.policy;
     },
     {
@@ -353,6 +362,25 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   // ---- the loop -------------------------------------------------------------------------------------------------------
   let lastTickAt = Number.NEGATIVE_INFINITY; // in workflow time (deterministic), not data time
   for (let iteration = 0; ; iteration++) {
+    // Histories recorded before pairs managed their own schedule replay without it.
+    if (scheduleOutdated && patched('pair-owns-swap-schedule')) {
+      scheduleOutdated = false;
+      state.swapSchedule = await record.ensureSwapSchedule
+        .executeWithOptions({ ...QUICK_LOCAL_CALL, summary: `off-peak swap schedule of ${state.pairId}` }, [
+          {
+            pairId: state.pairId,
+            primaryHostId: state.primary.hostId,
+            offPeak: state.policy.offPeak,
+            scheduleId: swapScheduleId(state.pairId),
+            workflowType: 'offPeakSwapWorkflow',
+            taskQueue: info.taskQueue,
+          },
+        ])
+        .catch((error: unknown) => ({
+          error: error instanceof Error ? (error.cause ?? error).toString() : String(error),
+        }));
+    }
+
     // Health: a failed check counts; an unanswered one (provider unreachable) does not — no failover on missing data.
     const check = await health.checkHealth
       .executeWithOptions({ ...HEALTH_CHECK, summary: `health check of primary ${state.primary.hostId}` }, [

@@ -6,6 +6,7 @@
  * `load.ts` refuses a file that carries a secret inline.
  */
 import { z } from 'zod';
+import { validateOffPeakSpec } from '../policy/offPeak.js';
 
 const envVarName = z
   .string()
@@ -74,25 +75,30 @@ export const providerSchema = z.strictObject({
     .default(5_000),
 });
 
-export const offPeakSchema = z.discriminatedUnion(
-  'kind',
-  [
-    z.strictObject({
-      kind: z.literal('cron'),
-      cron: z.string().min(1, 'must not be empty'),
-      timeZone: z.string().min(1, 'must be an IANA time zone, for example Europe/Paris'),
-    }),
-    z.strictObject({
-      kind: z.literal('forecast'),
-      windowMinutes: z
-        .number()
-        .int('must be whole minutes')
-        .min(15, 'must be at least 15')
-        .max(360, 'must be at most 360'),
-    }),
-  ],
-  { error: 'kind must be "cron" (with cron and timeZone) or "forecast" (with windowMinutes)' },
-);
+export const offPeakSchema = z
+  .discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({
+        kind: z.literal('cron'),
+        cron: z.string().min(1, 'must not be empty'),
+        timeZone: z.string().min(1, 'must be an IANA time zone, for example Europe/Paris'),
+      }),
+      z.strictObject({
+        kind: z.literal('forecast'),
+        windowMinutes: z
+          .number()
+          .int('must be whole minutes')
+          .min(15, 'must be at least 15')
+          .max(360, 'must be at most 360'),
+      }),
+    ],
+    { error: 'kind must be "cron" (with cron and timeZone) or "forecast" (with windowMinutes)' },
+  )
+  // The cron and the zone are checked by the policy's own validator, the one the schedules are built with.
+  .superRefine((spec, ctx) => {
+    for (const message of validateOffPeakSpec(spec)) ctx.addIssue({ code: 'custom', message });
+  });
 
 export const policySchema = z
   .strictObject({

@@ -11,6 +11,8 @@ import type { ForecastSummary, ScalingAction } from '../policy/types.js';
 /** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
 export const pairWorkflowId = (pairId: string): string => `pair:${pairId}`;
 export const FLEET_WORKFLOW_ID = 'fleet';
+/** The Temporal Schedule that asks a pair for its off-peak role swap. */
+export const swapScheduleId = (pairId: string): string => `swap:${pairId}`;
 
 /**
  * - `steady`: shadow on standby, mirroring; `scaled-out`: the shadow is active and carries moved workloads;
@@ -80,6 +82,8 @@ export interface PairState {
   movedToShadow: string[];
   scaling: { lastActionAt?: number; lowSince?: number; highSince?: number };
   counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
+  /** The off-peak swap schedule as last applied (cron and zone), or why it could not be. */
+  swapSchedule?: { scheduleId: string; cronExpressions: string[]; timezone: string } | { error: string };
 }
 
 export interface HostPairInput {
