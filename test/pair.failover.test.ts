@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failoverUpdate, pairWorkflowId } from '../src/shared/pair.js';
+import { failoverUpdate, forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
 import { expectUpdateRejected } from './helpers/temporal.js';
 
@@ -62,6 +62,36 @@ describe('hostPairWorkflow: automatic failover', () => {
     expect(host.status).toBe('fenced');
     const health = await f.sim.provider.healthCheck(f.primary.hostId);
     expect(health.healthy).toBe(false);
+    expect((await f.sim.provider.invariants()).violations).toEqual([]);
+  });
+});
+
+describe('hostPairWorkflow: a swap that fails mid-way is rolled back', () => {
+  let f: PairFixture;
+  beforeAll(async () => {
+    f = await createPairFixture('rollback');
+    await f.startWorker();
+    await f.startPair();
+    await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('moves the workloads back and returns the shadow to standby, roles unchanged', async () => {
+    // The shadow loses capacity after the pre-checks saw it whole: the second workload no longer fits there.
+    await f.sim.control.degradeHost(f.shadow.hostId, { cpuCores: 6 });
+    await f.client.workflow.getHandle(pairWorkflowId(f.pairId)).signal(forceSwapSignal, { reason: 'rollback drill' });
+    const state = await f.waitForState((s) => s.lastAction?.kind === 'swap' && s.phase === 'steady', 'the swap ended');
+    expect(state.lastAction).toMatchObject({ kind: 'swap', outcome: 'rolled-back' });
+    expect(state.primary.hostId).toBe(f.primary.hostId);
+    expect(state.shadow?.hostId).toBe(f.shadow.hostId);
+    expect(state.counters.swaps).toBe(0);
+
+    const fleet = await f.sim.provider.describeFleet();
+    expect(fleet.hosts.find((h) => h.id === f.primary.hostId)).toMatchObject({ role: 'primary', status: 'active' });
+    expect(fleet.hosts.find((h) => h.id === f.shadow.hostId)).toMatchObject({ role: 'shadow', status: 'inactive' });
+    for (const id of f.workloadIds) expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.primary.hostId);
     expect((await f.sim.provider.invariants()).violations).toEqual([]);
   });
 });
