@@ -91,7 +91,7 @@ try {
     series: string;
     class: string;
     acfDay: number;
-    selected: string;
+    selected: Record<string, string>;
     mase: Record<string, Record<string, number>>;
   }[] = [];
   for (const { s, file, acf } of series) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { BASELINES, baselineEligible, baselineForecast } from './baselines.js';
 import { openLstm, openProphet, type EngineOutput, type LstmEngine, type ProphetEngine } from './engines.js';
-import { preferredModel, type SelectionTable } from './registry.js';
+import { preferredModel, tableFor, type SelectionTable } from './registry.js';
 import { checkHistory, filledTail, gridTime, parseCsv, regularise, type Grid } from './series.js';
 import { trainModels } from './trainer.js';
 import { ForecastInputError, type ModelName, type Resource } from './types.js';
@@ -39,7 +39,8 @@ export interface BacktestReport {
   origins: number;
   threshold: number;
   maseScale: number;
-  selected: ModelName;
+  /** The selector's model per requested horizon (minutes). */
+  selected: Record<string, ModelName>;
   metrics: BacktestMetric[];
   csvOut?: string;
   warnings: string[];
@@ -110,8 +111,13 @@ export async function openModelSet(artifactsDir: string, version: string): Promi
   const set: ModelSet = { table: { selected: {}, median: {} } };
   set.prophet = await openProphet(join(artifactsDir, `prophet-v${version}`)).catch(() => undefined);
   set.lstm = await openLstm(join(artifactsDir, `lstm-v${version}`)).catch(() => undefined);
-  const metrics = (set.lstm ?? set.prophet)?.manifest.backtest_metrics as Partial<SelectionTable> | undefined;
-  set.table = { selected: metrics?.selected ?? {}, median: metrics?.median ?? {} };
+  const metrics = (set.lstm ?? set.prophet)?.manifest.backtest_metrics as
+    (Partial<SelectionTable> & { by_horizon_minutes?: SelectionTable['byHorizon'] }) | undefined;
+  set.table = {
+    selected: metrics?.selected ?? {},
+    median: metrics?.median ?? {},
+    byHorizon: metrics?.by_horizon_minutes,
+  };
   return set;
 }
 
@@ -312,15 +318,26 @@ export async function backtestPrepared(
       `the LSTM forecasts ${models.lstm.horizonSteps * STEP_MINUTES} minutes at most; longer horizons have no LSTM rows`,
     );
   }
-  let selected: ModelName = preferredModel(s.seriesId, models.table);
-  if (!forecasts.has(selected)) {
-    warnings.push(`the selected model ${selected} is not available; selected falls back to seasonal_naive`);
-    selected = 'seasonal_naive';
+  // The selector's choice per requested horizon; a lead time takes the choice of the shortest horizon covering it.
+  const selected: Record<string, ModelName> = {};
+  for (const h of horizons) {
+    let choice = preferredModel(s.seriesId, tableFor(models.table, h));
+    if (!forecasts.has(choice)) {
+      warnings.push(`the selected model ${choice} (${h}m) is not available; selected falls back to seasonal_naive`);
+      choice = 'seasonal_naive';
+    }
+    selected[String(h)] = choice;
   }
-  const all: [BacktestModel, (EngineOutput | undefined)[]][] = [
-    ...forecasts.entries(),
-    ['selected', forecasts.get(selected)!],
-  ];
+  const leadModel = Array.from({ length: maxSteps }, (_, k) => {
+    const h = horizons.find((x) => x >= (k + 1) * STEP_MINUTES) ?? horizons[horizons.length - 1]!;
+    return forecasts.get(selected[String(h)]!)!;
+  });
+  const selectedOut = origins.map((_, i) => {
+    const pick = (field: keyof EngineOutput) =>
+      Float64Array.from({ length: maxSteps }, (_, k) => leadModel[k]![i]?.[field][k] ?? Number.NaN);
+    return { yhat: pick('yhat'), lower: pick('lower'), upper: pick('upper') };
+  });
+  const all: [BacktestModel, (EngineOutput | undefined)[]][] = [...forecasts.entries(), ['selected', selectedOut]];
   const metrics = all.flatMap(([model, f]) => score(s, origins, f, horizons, threshold, scale, model));
 
   let csvOut: string | undefined;
@@ -361,7 +378,9 @@ export function formatReport(r: BacktestReport): string {
   const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const lines = [
     `backtest ${r.file}: ${r.samples} five-minute steps, trained on the first ${r.fitSamples}, ${r.origins} origins; ` +
-      `selected model: ${r.selected}; peak threshold (training p95): ${fmt(r.threshold)}`,
+      `selected: ${Object.entries(r.selected)
+        .map(([h, m]) => `${m} (${h}m)`)
+        .join(', ')}; peak threshold (training p95): ${fmt(r.threshold)}`,
     `${'model'.padEnd(15)}${'horizon'.padStart(8)}${'n'.padStart(7)}${'MAE'.padStart(14)}${'sMAPE%'.padStart(9)}${'MASE'.padStart(8)}${'peak F1'.padStart(9)}`,
   ];
   for (const m of r.metrics) {

@@ -8,7 +8,7 @@
 import { BASELINES, baselineEligible, baselineForecast, Z_80, type BaselineName } from './baselines.js';
 import type { EngineOutput } from './engines.js';
 import { MicroBatcher } from './microBatcher.js';
-import { ModelRegistry, preferredModel, rankModels } from './registry.js';
+import { ModelRegistry, preferredModel, rankModels, tableFor } from './registry.js';
 import { checkHistory, filledTail, gridTime, regularise, sampleAt, STEP_MS, type Grid } from './series.js';
 import {
   ForecastInputError,
@@ -142,8 +142,8 @@ export class OnnxForecaster implements Forecaster {
   }
 
   /** The models to try for a series, best first: its validated choice, then the global ranking. */
-  candidates(seriesId: string): ModelName[] {
-    const table = this.registry.selection();
+  candidates(seriesId: string, horizonMinutes: number): ModelName[] {
+    const table = tableFor(this.registry.selection(), horizonMinutes);
     const ranked = rankModels(table);
     const preferred = this.options.preferModel ?? preferredModel(seriesId, table);
     return [preferred, ...ranked.filter((m) => m !== preferred), 'short_mean'];
@@ -186,7 +186,7 @@ export class OnnxForecaster implements Forecaster {
       try {
         const p = prepareRequest(request, now);
         prepared[i] = p;
-        const chain = this.candidates(p.seriesId);
+        const chain = this.candidates(p.seriesId, p.request.horizonMinutes);
         const usable: ModelName[] = [];
         for (const m of chain) {
           const why = this.unusable(m, p);

@@ -15,10 +15,22 @@ const KINDS: readonly Kind[] = ['prophet', 'lstm'];
 const RELEASE_GRACE_MS = 30_000;
 
 export interface SelectionTable {
-  /** Per series id: the model with the lowest validation MASE. */
+  /** Per series id: the model with the lowest validation MASE (over steps 1..12: the 1-hour table). */
   selected: Record<string, ModelName>;
   /** Median validation MASE per model across series; orders the fallback chain. */
   median: Partial<Record<ModelName, number>>;
+  /** The same per horizon bucket in minutes ("15": validated over steps 1..3, "60": over 1..12), when trained so. */
+  byHorizon?: Record<string, { selected: Record<string, ModelName>; median: Partial<Record<ModelName, number>> }>;
+}
+
+/** The table for requests of `horizonMinutes`: the smallest bucket that covers it, else the 1-hour table. */
+export function tableFor(table: SelectionTable, horizonMinutes: number): SelectionTable {
+  const buckets = Object.keys(table.byHorizon ?? {})
+    .map(Number)
+    .filter((b) => Number.isFinite(b) && b >= horizonMinutes)
+    .sort((a, b) => a - b);
+  const bucket = buckets[0] !== undefined ? table.byHorizon?.[String(buckets[0])] : undefined;
+  return bucket ? { selected: bucket.selected, median: bucket.median } : table;
 }
 
 /** Models best first by median validation MASE (ties and missing figures: LSTM, then the baselines). */
@@ -102,8 +114,10 @@ export class ModelRegistry {
   selection(): SelectionTable {
     for (const engine of [this.prophet, this.lstm]) {
       const metrics = engine?.manifest.backtest_metrics as
-        { selected?: Record<string, ModelName>; median?: Partial<Record<ModelName, number>> } | undefined;
-      if (metrics?.selected && metrics.median) return { selected: metrics.selected, median: metrics.median };
+        (Partial<SelectionTable> & { by_horizon_minutes?: SelectionTable['byHorizon'] }) | undefined;
+      if (metrics?.selected && metrics.median) {
+        return { selected: metrics.selected, median: metrics.median, byHorizon: metrics.by_horizon_minutes };
+      }
     }
     return { selected: {}, median: {} };
   }
