@@ -1,10 +1,10 @@
 /**
  * Forecasting activities: score a forecast (concurrent calls from many pair workflows share one ONNX run through
- * the forecaster's micro-batcher), flag actuals that left the interval and write forecasts and flags to InfluxDB,
- * and reload model versions after a retrain. Built by a factory over the forecaster and the InfluxDB client.
+ * the forecaster's micro-batcher), flag actuals that left the interval and write forecasts and flags to InfluxDB
+ * through the metrics store, and reload model versions after a retrain. Built by a factory over the forecaster
+ * and the metrics store.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { InfluxDB, IPoint } from 'influx';
 import {
   ForecastInputError,
   type DeviationAssessment,
@@ -13,18 +13,30 @@ import {
   type ForecastRequest,
   type ForecastResult,
   type ModelVersionInfo,
+  type Resource as ForecastResource,
 } from '../src/forecast/types.js';
+import type {
+  AnomalyEvent,
+  ForecastPoint as StoredForecastPoint,
+  MetricsStore,
+  Resource,
+} from '../src/metrics/types.js';
 import { assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
 import { FailureType } from '../src/shared/failures.js';
 
 export interface ForecastingDependencies {
   forecaster: Forecaster;
-  /** Where forecasts and anomaly flags are written; without it `recordDeviation` only assesses. */
-  influx?: InfluxDB;
+  /** Where forecasts and anomaly flags are written (`understudy_forecast`, `understudy_anomaly`); optional. */
+  metrics?: Pick<MetricsStore, 'writeForecasts' | 'writeAnomalies'>;
 }
 
-export const FORECAST_MEASUREMENT = 'understudy_forecast';
-export const ANOMALY_MEASUREMENT = 'understudy_anomaly';
+/** The forecaster names resources as Telegraf measurements, the metrics store by what they measure. */
+const STORE_RESOURCE: Record<ForecastResource, Resource> = {
+  cpu: 'cpu',
+  mem: 'memory',
+  diskio: 'storage',
+  net: 'network',
+};
 
 export interface RecordDeviationInput {
   forecast: ForecastResult;
@@ -41,7 +53,7 @@ const invalid = (error: unknown): never => {
   throw error;
 };
 
-export function createForecastingActivities({ forecaster, influx }: ForecastingDependencies) {
+export function createForecastingActivities({ forecaster, metrics }: ForecastingDependencies) {
   return {
     /** One series' forecast; bad input fails with a non-retryable InvalidInput naming the series. */
     async forecast(request: ForecastRequest): Promise<ForecastResult> {
@@ -55,34 +67,41 @@ export function createForecastingActivities({ forecaster, influx }: ForecastingD
 
     /**
      * Flags actuals outside the forecast interval, classifies the deviation (isolated spike or sustained shift)
-     * and writes the forecast and the flags to InfluxDB beside the actuals. Idempotent: points are keyed by
-     * host, resource and timestamp, so a retry overwrites the same points.
+     * and writes the forecast and the flags through the metrics store beside the actuals. Idempotent: points
+     * are keyed by host, resource and time, so a retry overwrites the same points.
      */
     async recordDeviation(input: RecordDeviationInput): Promise<DeviationAssessment> {
-      const assessment = assessDeviation(input.forecast.points, input.actuals, input.options);
-      if (influx) {
-        const tags = { host: input.forecast.hostId, resource: input.forecast.resource };
-        const points: IPoint[] = [];
-        if (input.writeForecast ?? true) {
-          for (const p of input.forecast.points) {
-            points.push({
-              measurement: FORECAST_MEASUREMENT,
-              tags: { ...tags, model: input.forecast.model },
-              fields: { yhat: p.yhat, lower: p.lower, upper: p.upper, model_version: input.forecast.modelVersion },
-              timestamp: new Date(p.timestamp),
-            });
-          }
-        }
-        for (const f of assessment.flags) {
-          points.push({
-            measurement: ANOMALY_MEASUREMENT,
-            tags: { ...tags, direction: f.direction },
-            fields: { actual: f.actual, yhat: f.yhat, lower: f.lower, upper: f.upper, kind: assessment.kind },
-            timestamp: new Date(f.timestamp),
-          });
-        }
-        if (points.length > 0) await influx.writePoints(points, { precision: 'ms' });
+      const { forecast } = input;
+      const assessment = assessDeviation(forecast.points, input.actuals, input.options);
+      if (!metrics) return assessment;
+      const resource = STORE_RESOURCE[forecast.resource];
+      const issuedAt = new Date((forecast.points[0]?.timestamp ?? 0) - 5 * 60_000);
+      if (input.writeForecast ?? true) {
+        const points: StoredForecastPoint[] = forecast.points.map((p, i) => ({
+          hostId: forecast.hostId,
+          resource,
+          time: new Date(p.timestamp),
+          issuedAt,
+          model: forecast.model,
+          modelVersion: forecast.modelVersion,
+          horizonMinutes: (i + 1) * 5,
+          yhat: p.yhat,
+          yhatLower: p.lower,
+          yhatUpper: p.upper,
+        }));
+        await metrics.writeForecasts(points);
       }
+      const events: AnomalyEvent[] = assessment.flags.map((f) => ({
+        hostId: forecast.hostId,
+        resource,
+        time: new Date(f.timestamp),
+        kind: assessment.kind === 'sustained_shift' ? 'sustained-shift' : f.direction === 'above' ? 'spike' : 'drop',
+        actual: f.actual,
+        expected: f.yhat,
+        deviation: f.direction === 'above' ? f.actual - f.upper : f.actual - f.lower,
+        detail: assessment.reason,
+      }));
+      if (events.length > 0) await metrics.writeAnomalies(events);
       return assessment;
     },
 

@@ -4,29 +4,23 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ANOMALY_MEASUREMENT,
-  FORECAST_MEASUREMENT,
-  createForecastingActivities,
-} from '../../activities/forecasting.js';
+import { createForecastingActivities } from '../../activities/forecasting.js';
 import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
-import { connectInfluxV1 } from '../../src/metrics/influxV1.js';
+import { influxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { testConfig } from '../helpers/temporal.js';
 
 describe('forecasting activities', () => {
   let forecaster: OnnxForecaster;
-  const influx = connectInfluxV1(testConfig());
+  const metrics = influxV1MetricsStore(testConfig());
 
   beforeAll(async () => {
     forecaster = await createForecaster({ artifactsDir: join(PROJECT_ROOT, 'models', 'artifacts'), pollIntervalMs: 0 });
-    const { influx: settings } = testConfig().config;
-    if (settings.version === 1) await influx.createDatabase(settings.database);
   });
   afterAll(() => forecaster.close());
 
   it('forecasts, flags a sustained shift and writes both to InfluxDB', async () => {
-    const activities = createForecastingActivities({ forecaster, influx });
+    const activities = createForecastingActivities({ forecaster, metrics });
     const host = `test-${randomUUID().slice(0, 8)}`;
     const end = Date.now() - 3_600_000;
     const timestamps = Array.from({ length: 300 }, (_, i) => end - (299 - i) * 300_000);
@@ -41,14 +35,13 @@ describe('forecasting activities', () => {
     const assessment = await activities.recordDeviation({ forecast, actuals });
     expect(assessment.kind).toBe('sustained_shift');
     expect(assessment.affectsScaling).toBe(true);
-    const written = await influx.query<{ yhat: number }>(
-      `SELECT "yhat" FROM "${FORECAST_MEASUREMENT}" WHERE "host" = '${host}'`,
-    );
+    const window = { hostIds: [host], start: new Date(end - 3_600_000), end: new Date(end + 3 * 3_600_000) };
+    const written = await metrics.readForecasts(window);
     expect(written).toHaveLength(6);
-    const flags = await influx.query<{ actual: number; kind: string }>(
-      `SELECT "actual", "kind" FROM "${ANOMALY_MEASUREMENT}" WHERE "host" = '${host}'`,
-    );
-    expect(flags.map((f) => f.kind)).toEqual(['sustained_shift', 'sustained_shift', 'sustained_shift']);
+    expect(written.every((p) => p.resource === 'cpu' && p.model === forecast.model)).toBe(true);
+    const flags = await metrics.readAnomalies(window);
+    expect(flags.map((f) => f.kind)).toEqual(['sustained-shift', 'sustained-shift', 'sustained-shift']);
+    expect(flags.every((f) => f.deviation === 25 || Math.abs(f.deviation - 25) < 1e-6)).toBe(true);
   });
 
   it('turns bad input into a non-retryable InvalidInput naming the series', async () => {
