@@ -93,7 +93,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     assignment: ShadowAssignment,
     generation: number,
   ): Promise<HostRef> {
-    const hostId = `${primary.hostId}-s${generation}`;
+    const hostId = `${pairId}-s${generation}`;
     await actions.provisionHost.executeWithOptions(
       {
         ...PROVIDER_ACTION,

@@ -9,6 +9,7 @@ import { TASK_QUEUE } from '../shared/temporal.js';
 import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
+import { runDemo } from '../demo/demo.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 import {
   PairCommandError,
@@ -28,7 +29,8 @@ class UsageError extends Error {}
 const USAGE = `usage: understudy [--config FILE] <command>
 
 commands:
-  up            start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C
+  up [--demo]   start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C;
+                with --demo (what \`npm start\` runs) a 12-primary fleet and a scenario to watch
   down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator)
   status [PAIR] the services and the running pairs; with a pair id, that pair's state as JSON
   pause PAIR [--no-failover] [--reason R]   the pair keeps mirroring and forecasting but takes no action
@@ -76,7 +78,7 @@ function printProbe(report: StackProbeReport): void {
   }
 }
 
-async function up(loaded: LoadedConfig): Promise<void> {
+async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   print('understudy: starting the embedded stack…');
   const stack = await stackUp(loaded.config);
   describeStack(stack);
@@ -101,15 +103,21 @@ async function up(loaded: LoadedConfig): Promise<void> {
   print(`Temporal Web UI: ${stack.webUi}/namespaces/${loaded.config.temporal.namespace}/workflows`);
   print('Press Ctrl-C to stop.');
 
-  let stopping = false;
+  const stop = new AbortController();
   const shutdown = (): void => {
-    if (stopping) return;
-    stopping = true;
+    if (stop.signal.aborted) return;
+    stop.abort();
     print('\nunderstudy: stopping the worker…');
     worker.shutdown();
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  if (demo) {
+    print();
+    await runDemo(loaded, client, stack.webUi, (line) => print(`demo: ${line}`), stop.signal).catch((error: Error) => {
+      print(`demo: stopped: ${error.message}`);
+    });
+  }
   await running;
   await client.connection.close();
   await connection.close();
@@ -187,7 +195,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'up':
       noMoreArguments(1);
-      return up(loaded);
+      return up(loaded, values.demo === true);
     case 'down':
       noMoreArguments(1);
       print(

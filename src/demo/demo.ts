@@ -1,0 +1,272 @@
+/**
+ * The demo on the embedded default (`npm start`): twelve primaries in three regions on the fleet simulator, a fleet
+ * that gives each a shadow in another region, and a short scenario an operator can follow in the terminal and in the
+ * Temporal Web UI — a paused pair, a demand surge the forecast sees coming, a host failure that fails over, and an
+ * off-peak swap fired from its schedule.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadedConfig } from '../config/load.js';
+import { configSchema, type PolicyConfig } from '../config/schema.js';
+import type { Topology } from '../policy/types.js';
+import { HttpFleetProvider, ProviderError } from '../provider/client.js';
+import type { Capacity, DemandProfile } from '../provider/types.js';
+import {
+  FLEET_WORKFLOW_ID,
+  pairWorkflowId,
+  pauseSignal,
+  stateQuery,
+  swapScheduleId,
+  type PairState,
+} from '../shared/pair.js';
+import { TASK_QUEUE } from '../shared/temporal.js';
+import { SimulatorControl } from '../simulator/control.js';
+import { listPairs } from '../cli/pairCommands.js';
+import type { fleetWorkflow } from '../../workflows/fleet.js';
+
+const HOST: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
+const WORKLOAD: Capacity = { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 };
+const REGIONS = ['us-east', 'eu-west', 'ap-south'] as const;
+/** Simulated hours of history written before the fleet starts, so the forecasters have yesterday to go on. */
+const HISTORY_HOURS = 26;
+
+/** The demo's pairs, by role in the scenario. */
+export const DEMO_ROLES = {
+  surge: 'us-east-1',
+  paused: 'eu-west-2',
+  failing: 'ap-south-2',
+  swapping: 'eu-west-1',
+} as const;
+
+/** Fast loops so that things happen while someone watches (the simulator runs at 60×). */
+export const DEMO_POLICY: PolicyConfig = configSchema.parse({
+  policy: {
+    tickSeconds: 5,
+    healthCheckIntervalSeconds: 2,
+    failuresBeforeFailover: 3,
+    cooldownMinutes: 15,
+    scaleBackAfterMinutes: 30,
+  },
+}).policy;
+
+export function demoTopology(): Topology {
+  const scale = (n: number): Capacity => ({
+    cpuCores: HOST.cpuCores * n,
+    memoryGiB: HOST.memoryGiB * n,
+    storageIops: HOST.storageIops * n,
+    networkMbps: HOST.networkMbps * n,
+  });
+  return {
+    regions: REGIONS.map((name) => ({
+      name,
+      zones: [`${name}-a`, `${name}-b`],
+      shadowCapacity: scale(6),
+      maxHostCapacity: HOST,
+    })),
+    primaries: REGIONS.flatMap((region, r) =>
+      [1, 2, 3, 4].map((n) => ({
+        hostId: `${region}-${n}`,
+        region,
+        zone: `${region}-${n % 2 === 0 ? 'b' : 'a'}`,
+        capacity: HOST,
+        diversityGroup: `tier-${(n + r) % 2}`,
+      })),
+    ),
+  };
+}
+
+/** Demand as a multiple of the workload's reservation; the surge host's daily peak comes in the next hour. */
+function demandFor(hostId: string, index: number, simulatedNow: number): DemandProfile {
+  if (hostId === DEMO_ROLES.surge) {
+    // Peak ~95% CPU at about 90 simulated minutes from now; it crosses 80% about 40 minutes from now.
+    const peakHour = (new Date(simulatedNow).getUTCHours() + new Date(simulatedNow).getUTCMinutes() / 60 + 1.5) % 24;
+    return {
+      kind: 'synthetic',
+      base: 0.75,
+      daily: { amplitude: 0.5, peakHourUtc: peakHour },
+      noise: 0.01,
+      seed: index,
+    };
+  }
+  return {
+    kind: 'synthetic',
+    base: 0.45,
+    daily: { amplitude: 0.15, peakHourUtc: 14 + (index % 6) },
+    noise: 0.02,
+    seed: index,
+  };
+}
+
+type Say = (line: string) => void;
+
+async function ignoreConflict(work: Promise<unknown>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if (!(error instanceof ProviderError && error.status === 409)) throw error;
+  }
+}
+
+/** Creates the demo's primaries and workloads (idempotent: a second run finds them) and a day of history. */
+async function seedFleet(
+  control: SimulatorControl,
+  provider: HttpFleetProvider,
+  loaded: LoadedConfig,
+  say: Say,
+): Promise<void> {
+  const fleet = await provider.describeFleet();
+  const topology = demoTopology();
+  if (topology.primaries.every((p) => fleet.hosts.some((h) => h.id === p.hostId))) return;
+  say(
+    `creating ${topology.primaries.length} primaries in ${REGIONS.join(', ')} on the fleet simulator (${loaded.config.provider.url})`,
+  );
+  const now = Date.parse(fleet.now);
+  await Promise.all(
+    topology.primaries.map(async (p, i) => {
+      const op = await provider.provisionHost({
+        hostId: p.hostId,
+        region: p.region,
+        zone: p.zone,
+        capacity: p.capacity,
+        role: 'primary',
+        idempotencyKey: `demo:create:${p.hostId}`,
+      });
+      await provider.waitForOperation(op);
+      await provider.waitForOperation(
+        await provider.syncConfiguration({
+          hostId: p.hostId,
+          desired: { image: 'shop:4.2', workers: 16 },
+          idempotencyKey: `demo:cfg:${p.hostId}`,
+        }),
+      );
+      for (const w of [1, 2, 3]) {
+        await ignoreConflict(
+          control.createWorkload({
+            workloadId: `${p.hostId}-w${w}`,
+            hostId: p.hostId,
+            requirements: WORKLOAD,
+            demand: demandFor(p.hostId, i * 3 + w, now),
+          }),
+        );
+      }
+    }),
+  );
+  say(`writing ${HISTORY_HOURS} simulated hours of utilisation history to InfluxDB (the forecasters learn from it)…`);
+  await control.advance(HISTORY_HOURS * 3600);
+}
+
+async function pairState(client: Client, pairId: string): Promise<PairState | undefined> {
+  return client.workflow
+    .getHandle(pairWorkflowId(pairId))
+    .query(stateQuery)
+    .catch(() => undefined);
+}
+
+/** Prints each pair's newest action once, as it happens. */
+function actionReporter(say: Say): (pairId: string, state: PairState | undefined) => void {
+  const seen = new Map<string, string>();
+  return (pairId, state) => {
+    const action = state?.lastAction;
+    if (!action) return;
+    const key = `${action.kind}:${action.at}:${action.outcome}`;
+    if (seen.get(pairId) === key) return;
+    seen.set(pairId, key);
+    say(`pair ${pairId}: ${action.kind} ${action.outcome} — ${action.detail}`);
+  };
+}
+
+export async function runDemo(
+  loaded: LoadedConfig,
+  client: Client,
+  webUi: string,
+  say: Say,
+  signal: AbortSignal,
+): Promise<void> {
+  const access = { url: loaded.config.provider.url, token: loaded.secrets.providerToken };
+  const control = new SimulatorControl(access);
+  await seedFleet(control, new HttpFleetProvider(access), loaded, say);
+  const topology = demoTopology();
+  const namespace = loaded.config.temporal.namespace;
+  const ui = (query: string) => `${webUi}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`;
+
+  try {
+    await client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: FLEET_WORKFLOW_ID,
+      args: [{ topology, policy: DEMO_POLICY }],
+    });
+    say('started fleetWorkflow: placing a shadow for every primary in another region');
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    say('fleetWorkflow is already running (an earlier `npm start`): watching it');
+  }
+  say(`  every pair in the Web UI: ${ui("WorkflowType = 'hostPairWorkflow'")}`);
+
+  const report = actionReporter(say);
+  const ids = topology.primaries.map((p) => p.hostId);
+  const started = Date.now();
+  const steps: { afterSeconds: number; done: boolean; run: () => Promise<void> }[] = [
+    {
+      afterSeconds: 20,
+      done: false,
+      run: async () => {
+        await client.workflow
+          .getHandle(pairWorkflowId(DEMO_ROLES.paused))
+          .signal(pauseSignal, { reason: 'demo: change freeze' });
+        say(`paused pair ${DEMO_ROLES.paused}: it keeps mirroring and forecasting, takes no action but failover`);
+        say(`  paused pairs: ${ui('Paused = true')}`);
+      },
+    },
+    {
+      afterSeconds: 0,
+      done: false,
+      run: () => {
+        say(
+          `pair ${DEMO_ROLES.surge}'s demand climbs toward a peak in the next simulated hour; watch it scale out before 80%`,
+        );
+        say(`  ${ui(`PairId = '${DEMO_ROLES.surge}'`)}`);
+        return Promise.resolve();
+      },
+    },
+    {
+      afterSeconds: 70,
+      done: false,
+      run: async () => {
+        await control.failHost(DEMO_ROLES.failing);
+        say(`host ${DEMO_ROLES.failing} failed (simulator fault): its pair will fence it and fail over to the shadow`);
+        say(`  pairs failing over or unprotected: ${ui("PairPhase = 'failing-over' OR PairPhase = 'unprotected'")}`);
+      },
+    },
+    {
+      afterSeconds: 110,
+      done: false,
+      run: async () => {
+        await client.schedule.getHandle(swapScheduleId(DEMO_ROLES.swapping)).trigger();
+        say(
+          `fired the off-peak swap schedule of pair ${DEMO_ROLES.swapping} (normally 03:00 UTC): a role swap with pre-checks`,
+        );
+        say(`  schedules: ${webUi}/namespaces/${namespace}/schedules`);
+      },
+    },
+  ];
+
+  let lastTable = 0;
+  while (!signal.aborted) {
+    const elapsed = (Date.now() - started) / 1000;
+    for (const step of steps) {
+      if (!step.done && elapsed >= step.afterSeconds) {
+        step.done = true;
+        await step.run().catch((error: Error) => say(`demo step failed: ${error.message}`));
+      }
+    }
+    for (const id of ids) report(id, await pairState(client, id));
+    if (Date.now() - lastTable > 30_000) {
+      lastTable = Date.now();
+      const pairs = await listPairs(client).catch(() => []);
+      const byPhase = new Map<string, number>();
+      for (const p of pairs) byPhase.set(p.phase, (byPhase.get(p.phase) ?? 0) + 1);
+      say(`${pairs.length} pairs: ${[...byPhase].map(([phase, n]) => `${n} ${phase}`).join(', ') || 'starting…'}`);
+    }
+    await sleep(2_000, undefined, { signal }).catch(() => undefined);
+  }
+}
