@@ -61,6 +61,9 @@ if [[ ! -x "$TEMPORAL_BIN" || "$(cat "$STATE/bin/temporal.version" 2>/dev/null)"
   echo "$TEMPORAL_CLI_VERSION" >"$STATE/bin/temporal.version"
 fi
 
+# --- InfluxDB 1.8 (speaks the v2 API): the server the InfluxDB 2.x metrics adapter is tested against ----------------
+bash "$ROOT/scripts/install-influxd-v2api.sh"
+
 # --- Temporal time-skipping test server (Java) ---------------------------------------------------------------------
 TS_DIR="$STATE/test-server"
 if [[ "$(cat "$TS_DIR/version" 2>/dev/null)" != "$TEST_SERVER_VERSION" ]]; then

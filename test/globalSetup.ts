@@ -26,8 +26,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   writeFileSync(workflowBundlePath, bundle.code);
   project.provide('workflowBundlePath', workflowBundlePath);
 
-  const startedHere = stack.services.some((s) => !s.reused);
+  // Only what this run started is stopped: services someone else brought up (npm start) keep running.
+  const startedHere = stack.services.filter((s) => !s.reused).map((s) => s.name);
   return async () => {
-    if (startedHere && process.env.UNDERSTUDY_KEEP_STACK !== '1') await stackDown(config);
+    if (startedHere.length > 0 && process.env.UNDERSTUDY_KEEP_STACK !== '1') await stackDown(config, startedHere);
   };
 }

@@ -82,7 +82,7 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   print('understudy: starting the embedded stack…');
   const stack = await stackUp(loaded.config);
   describeStack(stack);
-  const startedHere = stack.services.some((s) => !s.reused);
+  const startedHere = stack.services.filter((s) => !s.reused).map((s) => s.name);
 
   installRuntime();
   const connection = await connectWorker(loaded);
@@ -121,8 +121,8 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   await running;
   await client.connection.close();
   await connection.close();
-  if (startedHere) {
-    const stopped = await stackDown(loaded.config);
+  if (startedHere.length > 0) {
+    const stopped = await stackDown(loaded.config, startedHere);
     print(`understudy: stopped ${stopped.join(', ') || 'nothing'}`);
   } else {
     print('understudy: left the services running (they were already up before this command)');

@@ -31,11 +31,13 @@ export async function stackUp(config: UnderstudyConfig): Promise<Stack> {
   return { services: [temporal, influx, simulator], webUi: webUiUrl(config) };
 }
 
-export async function stackDown(config: UnderstudyConfig): Promise<string[]> {
+/** Stops the embedded services, or only those named (e.g. the ones a command started itself). */
+export async function stackDown(config: UnderstudyConfig, only?: readonly string[]): Promise<string[]> {
   const paths = stackPaths(config);
+  const wanted = (name: string): boolean => only === undefined || only.includes(name);
   const stopped: string[] = [];
-  if (await stopSimulatorService(paths)) stopped.push('simulator');
-  if (await stopTemporal(paths)) stopped.push('temporal');
-  if (await stopInflux(paths)) stopped.push('influxd');
+  if (wanted('simulator') && (await stopSimulatorService(paths))) stopped.push('simulator');
+  if (wanted('temporal') && (await stopTemporal(paths))) stopped.push('temporal');
+  if (wanted('influxd') && (await stopInflux(paths))) stopped.push('influxd');
   return stopped;
 }
