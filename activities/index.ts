@@ -3,31 +3,45 @@
  * their dependencies, so tests pass real services or typed fakes (`ReturnType<typeof createActivities>`).
  */
 import { Context } from '@temporalio/activity';
-import type { InfluxDB } from 'influx';
 import type { LoadedModel } from '../src/forecast/onnxModel.js';
+import type { MetricsStore } from '../src/metrics/types.js';
 import type { ProbeResult } from '../src/shared/probe.js';
 
 export interface ActivityDependencies {
-  influx: InfluxDB;
+  metrics: MetricsStore;
   baselines: LoadedModel;
 }
 
-/** Measurement the stack probe writes to; kept apart from the Telegraf measurements the fleet writes. */
-export const PROBE_MEASUREMENT = 'understudy_probe';
-
-export function createActivities({ influx, baselines }: ActivityDependencies) {
+export function createActivities({ metrics, baselines }: ActivityDependencies) {
   return {
-    /** Writes one point tagged with this activity's id and reads it back: proves the metrics path end to end. */
+    /**
+     * Writes one forecast point for a host named after this activity and reads it back through the configured
+     * metrics store (InfluxDB 1.x or 2.x): proves the metrics path end to end.
+     */
     async probeMetricsStore(): Promise<ProbeResult> {
       const started = Date.now();
       const { activityId, workflowExecution } = Context.current().info;
-      const probeId = `${workflowExecution?.workflowId ?? 'standalone'}/${activityId}`;
+      const hostId = `probe-${workflowExecution?.runId ?? 'standalone'}-${activityId}`;
       const value = started % 100_000;
-      await influx.writePoints([{ measurement: PROBE_MEASUREMENT, tags: { probe: probeId }, fields: { value } }]);
-      const rows = await influx.query<{ value: number }>(
-        `SELECT last("value") AS "value" FROM "${PROBE_MEASUREMENT}" WHERE "probe" = '${probeId.replaceAll("'", "\\'")}'`,
-      );
-      const readBack = rows[0]?.value;
+      const time = new Date(started);
+      await metrics.writeForecasts([
+        {
+          hostId,
+          resource: 'cpu',
+          time,
+          issuedAt: time,
+          model: 'probe',
+          modelVersion: '1',
+          horizonMinutes: 0,
+          yhat: value,
+        },
+      ]);
+      const points = await metrics.readForecasts({
+        hostIds: [hostId],
+        start: new Date(started - 1),
+        end: new Date(started + 1),
+      });
+      const readBack = points[0]?.yhat;
       return {
         ok: readBack === value,
         detail: readBack === value ? `wrote and read back ${value}` : `wrote ${value}, read back ${String(readBack)}`,

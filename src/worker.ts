@@ -19,12 +19,12 @@ import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createForecaster } from './forecast/forecaster.js';
 import type { Forecaster } from './forecast/types.js';
 import { influxV1MetricsStore } from './metrics/influxV1Store.js';
+import { influxV2MetricsStore } from './metrics/influxV2Store.js';
 import type { MetricsStore } from './metrics/types.js';
 import { HttpFleetProvider } from './provider/client.js';
 import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
-import { connectInfluxV1 } from './metrics/influxV1.js';
 import { TASK_QUEUE } from './shared/temporal.js';
 import { PROJECT_ROOT } from './stack/paths.js';
 import { temporalConnectionOptions } from './temporalConnection.js';
@@ -72,12 +72,9 @@ export async function createWorker({
   workflowBundle,
   dependencies = {},
 }: WorkerOptions): Promise<Worker> {
-  if (loaded.config.influx.version !== 1) {
-    throw new Error(
-      'influx.version 2 has no metrics adapter yet; use version 1 (InfluxDB 1.x, or 2.x through its 1.x API)',
-    );
-  }
   const { config, secrets } = loaded;
+  const metrics =
+    dependencies.metrics ?? (config.influx.version === 1 ? influxV1MetricsStore(loaded) : influxV2MetricsStore(loaded));
   const provider =
     dependencies.provider ??
     new HttpFleetProvider({
@@ -93,12 +90,12 @@ export async function createWorker({
     });
   const activities = {
     ...createActivities({
-      influx: connectInfluxV1(loaded),
+      metrics,
       baselines: dependencies.baselines ?? (await loadOnnxModel(BASELINES_MODEL_DIR)),
     }),
     ...createOrchestrationActivities({
       provider,
-      metrics: dependencies.metrics ?? influxV1MetricsStore(loaded),
+      metrics,
       forecaster: dependencies.forecaster ?? (await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR })),
       temporal,
     }),

@@ -31,7 +31,7 @@ describe('docker-compose.yml', () => {
     ]);
     expect(services.temporal?.environment?.DB).toBe('postgres12');
     expect(services.influxdb?.image).toMatch(/^influxdb:2\./);
-    expect(services['understudy-worker']?.environment?.UNDERSTUDY_INFLUX_PASSWORD).toBe('token-secret');
+    expect(services['understudy-worker']?.environment?.UNDERSTUDY_INFLUX_TOKEN).toBe('token-secret');
   });
 
   it('refuses to render without its secrets, naming the missing variable', () => {
@@ -45,10 +45,15 @@ describe('docker-compose.yml', () => {
 
   it("the worker's config file in deploy/ passes Understudy's own validation", () => {
     const loaded = loadConfig(join(PROJECT_ROOT, 'deploy', 'understudy.compose.yaml'), {
-      UNDERSTUDY_INFLUX_USERNAME: 'understudy',
-      UNDERSTUDY_INFLUX_PASSWORD: 'token',
+      UNDERSTUDY_INFLUX_TOKEN: 'token',
     });
     expect(loaded.config.temporal.address).toBe('temporal:7233');
-    expect(loaded.config.influx.url).toBe('http://influxdb:8086');
+    expect(loaded.config.influx).toMatchObject({
+      version: 2,
+      url: 'http://influxdb:8086',
+      org: 'understudy',
+      bucket: 'understudy',
+    });
+    expect(loaded.secrets.influxToken).toBe('token');
   });
 });

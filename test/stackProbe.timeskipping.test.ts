@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
-import { connectInfluxV1 } from '../src/metrics/influxV1.js';
+import { influxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { loadOnnxModel } from '../src/forecast/onnxModel.js';
 import { stackPaths } from '../src/stack/index.js';
 import { BASELINES_MODEL_DIR } from '../src/worker.js';
@@ -35,7 +35,7 @@ it('runs a day of hourly probes in seconds on the time-skipping test server', as
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     activities: createActivities({
-      influx: connectInfluxV1(loaded),
+      metrics: influxV1MetricsStore(loaded),
       baselines: await loadOnnxModel(BASELINES_MODEL_DIR),
     }),
   });
