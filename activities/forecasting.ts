@@ -15,11 +15,13 @@ import {
   type ModelVersionInfo,
   type Resource as ForecastResource,
 } from '../src/forecast/types.js';
+import { MicroBatcher } from '../src/forecast/microBatcher.js';
 import type {
   AnomalyEvent,
   ForecastPoint as StoredForecastPoint,
   MetricsStore,
   Resource,
+  UtilisationWindow,
 } from '../src/metrics/types.js';
 import { assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
 import { FailureType } from '../src/shared/failures.js';
@@ -27,8 +29,29 @@ import { FailureType } from '../src/shared/failures.js';
 export interface ForecastingDependencies {
   forecaster: Forecaster;
   /** Where forecasts and anomaly flags are written (`understudy_forecast`, `understudy_anomaly`); optional. */
-  metrics?: Pick<MetricsStore, 'writeForecasts' | 'writeAnomalies'>;
+  metrics?: Pick<MetricsStore, 'writeForecasts' | 'writeAnomalies'> & Partial<Pick<MetricsStore, 'readUtilisation'>>;
 }
+
+export interface ForecastHostInput {
+  hostId: string;
+  /** Link speed, for the network utilisation (see HostToRead). */
+  networkMbps?: number;
+  horizonMinutes: number;
+  /** Data time "now" (epoch ms): history is read up to it. */
+  now: number;
+  /** History to read (default two days: seasonal-naive needs one, its interval another). */
+  historyMinutes?: number;
+}
+
+export interface ForecastHostResult {
+  hostId: string;
+  /** One forecast per resource that had data. */
+  forecasts: Partial<Record<ForecastResource, ForecastResult>>;
+  /** Data problems and per-resource failures, for the pair's state. */
+  issues: string[];
+}
+
+const STEP_SECONDS = 300;
 
 /** The forecaster names resources as Telegraf measurements, the metrics store by what they measure. */
 const STORE_RESOURCE: Record<ForecastResource, Resource> = {
@@ -37,6 +60,92 @@ const STORE_RESOURCE: Record<ForecastResource, Resource> = {
   diskio: 'storage',
   net: 'network',
 };
+const FORECAST_RESOURCE = Object.fromEntries(
+  Object.entries(STORE_RESOURCE).map(([f, r]) => [r, f as ForecastResource]),
+) as Record<Resource, ForecastResource>;
+
+function historyOf(window: UtilisationWindow): { timestamps: number[]; values: number[] } {
+  const start = Date.parse(window.start);
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  window.values.forEach((v, i) => {
+    if (v !== null) {
+      timestamps.push(start + i * window.stepSeconds * 1000);
+      values.push(v);
+    }
+  });
+  return { timestamps, values };
+}
+
+/**
+ * Forecasts whole hosts: concurrent calls (one per pair workflow) with the same data window share ONE metrics
+ * read for all their hosts and ONE forecaster batch (so one ONNX run per model) for all their resources; each
+ * resource's forecast gets the host's other resources as context for the multi-resource LSTM.
+ */
+async function forecastHosts(
+  forecaster: Forecaster,
+  metrics: Pick<MetricsStore, 'readUtilisation'>,
+  inputs: ForecastHostInput[],
+): Promise<(ForecastHostResult | Error)[]> {
+  const out: (ForecastHostResult | Error)[] = new Array<ForecastHostResult | Error>(inputs.length);
+  const groups = new Map<string, number[]>();
+  inputs.forEach((input, i) => {
+    const key = `${input.now}|${input.historyMinutes ?? 2880}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  for (const members of groups.values()) {
+    const first = inputs[members[0]!]!;
+    const end = first.now + 1;
+    const start = end - (first.historyMinutes ?? 2880) * 60_000;
+    let windows: UtilisationWindow[];
+    try {
+      windows = await metrics.readUtilisation({
+        hosts: members.map((i) => ({ hostId: inputs[i]!.hostId, networkMbps: inputs[i]!.networkMbps })),
+        start: new Date(start),
+        end: new Date(end),
+        stepSeconds: STEP_SECONDS,
+      });
+    } catch (error) {
+      for (const i of members) out[i] = error instanceof Error ? error : new Error(String(error));
+      continue;
+    }
+    const requests: ForecastRequest[] = [];
+    const owners: { input: number; resource: ForecastResource }[] = [];
+    for (const i of members) {
+      const input = inputs[i]!;
+      const mine = windows.filter((w) => w.hostId === input.hostId);
+      const issues = mine.flatMap((w) =>
+        w.issues.filter((x) => x.kind !== 'gap').map((x) => `${w.resource}: ${x.kind} — ${x.detail}`),
+      );
+      out[i] = { hostId: input.hostId, forecasts: {}, issues };
+      const histories = mine
+        .map((w) => ({ resource: FORECAST_RESOURCE[w.resource], history: historyOf(w) }))
+        .filter((h) => h.history.values.length > 0);
+      for (const h of histories) {
+        requests.push({
+          hostId: input.hostId,
+          resource: h.resource,
+          history: h.history,
+          horizonMinutes: input.horizonMinutes,
+          now: input.now,
+          context: Object.fromEntries(histories.filter((o) => o !== h).map((o) => [o.resource, o.history])),
+        });
+        owners.push({ input: i, resource: h.resource });
+      }
+    }
+    const results = await forecaster.forecastMany(requests);
+    results.forEach((r, k) => {
+      const owner = owners[k]!;
+      const host = out[owner.input] as ForecastHostResult;
+      if ('error' in r) host.issues.push(`${owner.resource} forecast: ${r.error}`);
+      else {
+        host.forecasts[owner.resource] = r;
+        for (const w of r.warnings) host.issues.push(`${owner.resource} forecast: ${w}`);
+      }
+    });
+  }
+  return out;
+}
 
 export interface RecordDeviationInput {
   forecast: ForecastResult;
@@ -54,7 +163,23 @@ const invalid = (error: unknown): never => {
 };
 
 export function createForecastingActivities({ forecaster, metrics }: ForecastingDependencies) {
+  const reader = metrics?.readUtilisation ? { readUtilisation: metrics.readUtilisation.bind(metrics) } : undefined;
+  const hostBatcher = reader
+    ? new MicroBatcher<ForecastHostInput, ForecastHostResult>((inputs) => forecastHosts(forecaster, reader, inputs), {
+        maxBatch: 10_000,
+        maxDelayMs: 5,
+      })
+    : undefined;
   return {
+    /**
+     * Reads a host's four resources from the metrics store and forecasts each. Concurrent calls are batched: one
+     * metrics read for all their hosts, one ONNX run per model for all their series.
+     */
+    forecastHost(input: ForecastHostInput): Promise<ForecastHostResult> {
+      if (!hostBatcher) return Promise.reject(new Error('forecastHost needs a metrics store that can readUtilisation'));
+      return hostBatcher.submit(input);
+    },
+
     /** One series' forecast; bad input fails with a non-retryable InvalidInput naming the series. */
     async forecast(request: ForecastRequest): Promise<ForecastResult> {
       return forecaster.forecast(request).catch(invalid);

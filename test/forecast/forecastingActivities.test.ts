@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createForecastingActivities } from '../../activities/forecasting.js';
 import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
 import { influxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
+import type { MetricsStore, UtilisationQuery, UtilisationWindow } from '../../src/metrics/types.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { testConfig } from '../helpers/temporal.js';
 
@@ -42,6 +43,46 @@ describe('forecasting activities', () => {
     const flags = await metrics.readAnomalies(window);
     expect(flags.map((f) => f.kind)).toEqual(['sustained-shift', 'sustained-shift', 'sustained-shift']);
     expect(flags.every((f) => f.deviation === 25 || Math.abs(f.deviation - 25) < 1e-6)).toBe(true);
+  });
+
+  it('forecasts many hosts with one metrics read and one ONNX run', async () => {
+    const queries: UtilisationQuery[] = [];
+    const now = Date.UTC(2026, 10, 20, 12);
+    const fake: Pick<MetricsStore, 'readUtilisation' | 'writeForecasts' | 'writeAnomalies'> = {
+      readUtilisation(query) {
+        queries.push(query);
+        const steps = (query.end.getTime() - query.start.getTime()) / (query.stepSeconds * 1000);
+        return Promise.resolve(
+          query.hosts.flatMap((h, k) =>
+            (['cpu', 'memory', 'storage', 'network'] as const).map((resource, r): UtilisationWindow => ({
+              hostId: h.hostId,
+              resource,
+              start: query.start.toISOString(),
+              stepSeconds: query.stepSeconds,
+              values: Array.from({ length: Math.floor(steps) }, (_, i) => (i === 5 ? null : 20 + r * 10 + k + (i % 6))),
+              issues: [],
+            })),
+          ),
+        );
+      },
+      writeForecasts: () => Promise.resolve(),
+      writeAnomalies: () => Promise.resolve(),
+    };
+    const activities = createForecastingActivities({ forecaster, metrics: fake });
+    const runsBefore = forecaster.registry.lstm!.stats.runs;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        activities.forecastHost({ hostId: `pair-host-${i}`, horizonMinutes: 60, now }),
+      ),
+    );
+    expect(queries).toHaveLength(1);
+    expect(queries[0]!.hosts).toHaveLength(30);
+    expect(forecaster.registry.lstm!.stats.runs - runsBefore).toBe(1);
+    for (const r of results) {
+      expect(Object.keys(r.forecasts).sort()).toEqual(['cpu', 'diskio', 'mem', 'net']);
+      expect(r.forecasts.cpu!.model).toBe('lstm');
+      expect(r.forecasts.net!.points).toHaveLength(12);
+    }
   });
 
   it('turns bad input into a non-retryable InvalidInput naming the series', async () => {
