@@ -111,8 +111,9 @@ export async function openOnnxArtifact(dir: string, intraOpNumThreads = 1): Prom
   if (graphInputs !== manifestInputs || graphOutputs !== manifestOutputs) {
     await session.release();
     throw new ModelArtifactError(
-      `${dir}: the manifest names inputs ${manifestInputs} and outputs ${manifestOutputs}, ` +
-        `the graph has inputs ${graphInputs} and outputs ${graphOutputs}`,
+      `${dir}: the manifest names input${manifest.inputs.length > 1 ? 's' : ''} ${manifestInputs} and outputs ` +
+        `${manifestOutputs}, the graph has input${session.inputNames.length > 1 ? 's' : ''} ${graphInputs} ` +
+        `and outputs ${graphOutputs}`,
     );
   }
   return { dir, manifest, session };
