@@ -11,12 +11,12 @@ from understudy_trainer.data import STEP, Series, SeriesError, epoch_seconds
 from understudy_trainer.prophet_onnx import build_graph, fit_prophet, prophet_predict
 
 
-def synthetic(series_id: str, days: float, level: float, trend: float, seed: int) -> Series:
+def synthetic(series_id: str, days: float, level: float, trend: float, seed: int, per_day: int = 288) -> Series:
     rng = np.random.default_rng(seed)
-    idx = pd.date_range("2026-01-05 00:03:00", periods=int(days * 288), freq=STEP)
-    t = np.arange(len(idx)) / 288
+    idx = pd.date_range("2026-01-05 00:03:00", periods=int(days * per_day), freq=pd.Timedelta(days=1) / per_day)
+    t = np.arange(len(idx)) / per_day
     daily = 10 * np.sin(2 * np.pi * t) + 3 * np.cos(4 * np.pi * t)
-    weekly = 4 * np.sin(2 * np.pi * t / 7)
+    weekly = 4 * np.sin(2 * np.pi * t / 7) + 3 * np.sin(2 * np.pi * t / 30.5)
     kink = np.where(t > days * 0.6, (t - days * 0.6) * 2 * trend, 0)
     y = level + trend * t + kink + daily + weekly + rng.normal(0, 1.0, len(idx))
     return Series(series_id, "cpu", pd.Series(y, index=idx))
@@ -24,7 +24,13 @@ def synthetic(series_id: str, days: float, level: float, trend: float, seed: int
 
 @pytest.fixture(scope="module")
 def fitted():
-    series = [synthetic("a", 15, 40, 0.5, 1), synthetic("b", 3, 20, -1.0, 2), synthetic("c", 16, 5, 0.1, 3)]
+    series = [
+        synthetic("a", 15, 40, 0.5, 1),
+        synthetic("b", 3, 20, -1.0, 2),
+        synthetic("c", 20, 5, 0.1, 3),
+        # Hourly for 80 days: enough history for weekly and monthly seasonality (two cycles each).
+        synthetic("d", 80, 60, 0.05, 4, per_day=24),
+    ]
     # An anomaly window in "a": a spike that masking must keep out of the fit.
     a = series[0]
     a.values.iloc[1000:1020] += 500
@@ -37,14 +43,15 @@ def test_seasonalities_follow_history_length(fitted):
     _, fits = fitted
     assert fits[0].seasonalities == ["daily"]  # 12 days of training: under two weekly cycles
     assert fits[1].seasonalities == ["daily"]
-    assert fits[2].seasonalities == ["daily"]
+    assert fits[2].seasonalities == ["daily", "weekly"]  # 16 days of training
+    assert fits[3].seasonalities == ["daily", "weekly", "monthly"]  # 64 days of training
 
 
 def test_onnx_yhat_matches_prophet_predict_on_unseen_timestamps(fitted):
     series, fits = fitted
     session = ort.InferenceSession(build_graph(fits).SerializeToString())
     # Many series in one run, in a shuffled order, each on its own unseen future timestamps (irregular too).
-    order = [2, 0, 1, 0]
+    order = [2, 0, 3, 1, 0, 3]
     rows, refs = [], []
     for i in order:
         test_idx = series[i].values.index[int(len(series[i].values) * 0.8) :][:100]
