@@ -17,9 +17,14 @@ async function nabTail(id: string, steps: number): Promise<SeriesHistory> {
   return { timestamps: all.timestamps.slice(-steps), values: all.values.slice(-steps) };
 }
 
+/** A noisy, not seasonal history (so model choice never hinges on a daily cycle), ending at `end`. */
 function synthetic(n: number, end = Date.UTC(2026, 10, 20, 12)): SeriesHistory {
   const timestamps = Array.from({ length: n }, (_, i) => end - (n - 1 - i) * 300_000);
-  return { timestamps, values: timestamps.map((t) => 50 + 20 * Math.sin((2 * Math.PI * t) / 86_400_000)) };
+  const noise = (i: number): number => {
+    const x = Math.sin(i * 12.9898) * 43758.5453;
+    return x - Math.floor(x);
+  };
+  return { timestamps, values: timestamps.map((_, i) => 40 + 20 * noise(i)) };
 }
 
 async function copyArtifacts(kinds: string[]): Promise<string> {
