@@ -3,7 +3,8 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createForecastingActivities } from '../../activities/forecasting.js';
@@ -109,4 +110,44 @@ describe('retrainModelsWorkflow on a Schedule', () => {
       await schedule.delete();
     }
   }, 240_000);
+
+  it('fails once with a non-retryable InvalidInput naming the folder when there is nothing to train on', async () => {
+    const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+    const worker = await Worker.create({
+      connection: native,
+      namespace: loaded.config.temporal.namespace,
+      taskQueue,
+      activities: createForecastingActivities({ forecaster }),
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
+    const empty = await mkdtemp(join(tmpdir(), 'understudy-empty-'));
+    try {
+      const error = await worker.runUntil(
+        client.workflow
+          .execute('retrainModelsWorkflow', {
+            taskQueue,
+            workflowId: `retrain-empty-${taskQueue}`,
+            args: [{ dataDir: empty, artifactsDir: artifacts, trainingTaskQueue }],
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+      );
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      const cause = (error as WorkflowFailedError).cause?.cause;
+      expect(cause).toBeInstanceOf(ApplicationFailure);
+      expect((cause as ApplicationFailure).type).toBe('InvalidInput');
+      const handle = client.workflow.getHandle(`retrain-empty-${taskQueue}`);
+      const history = await handle.fetchHistory();
+      const failed = history.events?.filter((e) => e.activityTaskFailedEventAttributes) ?? [];
+      expect(failed).toHaveLength(1); // not retried
+      const info = failed[0]!.activityTaskFailedEventAttributes!.failure!;
+      expect(info.applicationFailureInfo?.type).toBe('InvalidInput');
+      expect(info.applicationFailureInfo?.nonRetryable).toBe(true);
+      expect(info.message).toContain(`${empty}: no .csv series found`);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
