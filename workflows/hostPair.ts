@@ -54,8 +54,8 @@ const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 const RECENT_ACTIONS_KEPT = 20;
 /** Continue-as-new after this many loop iterations even when the server does not suggest it yet. */
 const DEFAULT_ITERATIONS_PER_RUN = 1_000;
-/** Forecast history handed to the forecaster: one day, enough for a daily seasonal model. */
-const HISTORY_MINUTES = 24 * 60;
+/** Forecast history handed to the forecaster: two days, a season to forecast from and one to check it against. */
+const HISTORY_MINUTES = 2 * 24 * 60;
 const STEP_SECONDS = 300;
 /** The swap pre-check accepts a shadow this far behind. */
 const MAX_SWAP_REPLICATION_LAG_SECONDS = 30;

@@ -88,6 +88,26 @@ function points(origin: number, out: EngineOutput, steps: number): ForecastPoint
   }));
 }
 
+/** One day of five-minute steps: the season of seasonal-naive. */
+const SEASON_STEPS = 288;
+
+/**
+ * Whether, on the series' own history, yesterday's value predicts each step better than the value `horizonSteps`
+ * earlier does, by a clear margin (20% lower mean absolute error over the last day it can check). Needs more than
+ * a season of history; a barely seasonal series keeps the global default.
+ */
+export function clearlySeasonal(history: Float64Array, horizonSteps: number): boolean {
+  const checked = Math.min(history.length - SEASON_STEPS, SEASON_STEPS);
+  if (checked < 12 || horizonSteps >= SEASON_STEPS) return false;
+  let seasonalError = 0;
+  let persistenceError = 0;
+  for (let t = history.length - checked; t < history.length; t++) {
+    seasonalError += Math.abs(history[t]! - history[t - SEASON_STEPS]!);
+    persistenceError += Math.abs(history[t]! - history[Math.max(0, t - horizonSteps)]!);
+  }
+  return seasonalError < 0.8 * persistenceError;
+}
+
 export class OnnxForecaster implements Forecaster {
   readonly registry: ModelRegistry;
   readonly batcher: MicroBatcher<ForecastRequest, ForecastResult>;
@@ -141,11 +161,18 @@ export class OnnxForecaster implements Forecaster {
     await this.registry.close();
   }
 
-  /** The models to try for a series, best first: its validated choice, then the global ranking. */
-  candidates(seriesId: string, horizonMinutes: number): ModelName[] {
+  /**
+   * The models to try for a series, best first: its validated choice; for a series the selector never saw (a new
+   * host), seasonal-naive when its own history shows it tracks the series clearly better than persistence does;
+   * then the global ranking.
+   */
+  candidates(seriesId: string, horizonMinutes: number, history?: Float64Array): ModelName[] {
     const table = tableFor(this.registry.selection(), horizonMinutes);
     const ranked = rankModels(table);
-    const preferred = this.options.preferModel ?? preferredModel(seriesId, table);
+    const unseen = table.selected[seriesId] === undefined;
+    const seasonal =
+      unseen && history !== undefined && clearlySeasonal(history, Math.max(1, Math.round(horizonMinutes / 5)));
+    const preferred = this.options.preferModel ?? (seasonal ? 'seasonal_naive' : preferredModel(seriesId, table));
     return [preferred, ...ranked.filter((m) => m !== preferred), 'short_mean'];
   }
 
@@ -186,7 +213,7 @@ export class OnnxForecaster implements Forecaster {
       try {
         const p = prepareRequest(request, now);
         prepared[i] = p;
-        const chain = this.candidates(p.seriesId, p.request.horizonMinutes);
+        const chain = this.candidates(p.seriesId, p.request.horizonMinutes, p.tail);
         const usable: ModelName[] = [];
         for (const m of chain) {
           const why = this.unusable(m, p);
