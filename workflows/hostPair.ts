@@ -377,7 +377,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
           },
         ])
         .catch((error: unknown) => ({
-          error: error instanceof Error ? (error.cause ?? error).toString() : String(error),
+          error: error instanceof Error ? (error.cause instanceof Error ? error.cause : error).message : String(error),
         }));
     }
 
