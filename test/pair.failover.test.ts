@@ -1,7 +1,13 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../src/stack/index.js';
 import { failoverUpdate, forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
 import { expectUpdateRejected } from './helpers/temporal.js';
+
+const run = promisify(execFile);
 
 // A pair on the real dev server, the real simulator process and the real InfluxDB: the primary dies, the pair
 // fences it, activates the shadow, restores the workloads there and records the data lost.
@@ -22,6 +28,28 @@ describe('hostPairWorkflow: automatic failover', () => {
     expect(state.primary.hostId).toBe(f.primary.hostId);
     expect(state.shadow?.hostId).toBe(f.shadow.hostId);
     expect(state.health.consecutiveFailures).toBe(0);
+  });
+
+  it('is steered from the understudy CLI: status, pause, resume, and a clear refusal for an unknown pair', async () => {
+    const cli = (...args: string[]) =>
+      run(join(PROJECT_ROOT, 'bin', 'understudy'), args, { env: { PATH: process.env.PATH } });
+    const status = JSON.parse((await cli('status', f.pairId)).stdout) as { pairId: string; phase: string };
+    expect(status).toMatchObject({ pairId: f.pairId, phase: 'steady' });
+    expect((await cli('pause', f.pairId, '--reason', 'cli test')).stdout).toContain(
+      `paused pair ${f.pairId} (failover stays on)`,
+    );
+    await f.waitForState((s) => s.paused && s.failoverEnabled, 'paused from the CLI');
+    await cli('resume', f.pairId);
+    await f.waitForState((s) => !s.paused, 'resumed from the CLI');
+    const unknown = await cli('failover', 'no-such-pair', '--reason', 'x').catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(unknown).toMatchObject({ code: 1 });
+    expect((unknown as { stderr: string }).stderr).toMatch(
+      /no running pair "no-such-pair" \(workflow pair:no-such-pair not found\)/,
+    );
+    const noReason = await cli('failover', f.pairId).catch((e: { code: number; stderr: string }) => e);
+    expect((noReason as { stderr: string }).stderr).toContain('failover needs --reason');
   });
 
   it('refuses a failover update without a reason, leaving the pair untouched', async () => {
@@ -54,6 +82,14 @@ describe('hostPairWorkflow: automatic failover', () => {
     expect(invariants.violations).toEqual([]);
     expect(invariants.dataLoss).toHaveLength(1);
     expect(invariants.dataLoss[0]).toMatchObject({ failedHostId: f.primary.hostId, promotedHostId: f.shadow.hostId });
+  });
+
+  it('refuses a failover update once the shadow is consumed, naming the phase', async () => {
+    const handle = f.client.workflow.getHandle(pairWorkflowId(f.pairId));
+    await expectUpdateRejected(
+      handle.executeUpdate(failoverUpdate, { args: [{ reason: 'again' }] }),
+      new RegExp(`pair ${f.pairId} has no shadow to fail over to \\(phase unprotected\\)`),
+    );
   });
 
   it('the fenced primary coming back does not serve again', async () => {

@@ -12,7 +12,8 @@ describe('the embedded Temporal dev server', () => {
       const { customAttributes } = await connection.operatorService.listSearchAttributes({
         namespace: config.temporal.namespace,
       });
-      const typeNames = { Keyword: 2, Bool: 5 } as const;
+      // temporal.api.enums.v1.IndexedValueType
+      const typeNames = { Text: 1, Keyword: 2, Int: 3, Double: 4, Bool: 5, Datetime: 6, KeywordList: 7 } as const;
       for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) {
         expect(customAttributes?.[name], name).toBe(typeNames[type]);
       }
