@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { configSchema, type PolicyConfig } from '../config/schema.js';
 import type { Topology } from '../policy/types.js';
+import { THREE_REGIONS, threeRegionTopology } from './topology.js';
 import { HttpFleetProvider, ProviderError } from '../provider/client.js';
 import type { Capacity, DemandProfile } from '../provider/types.js';
 import {
@@ -26,7 +27,6 @@ import type { fleetWorkflow } from '../../workflows/fleet.js';
 
 const HOST: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 const WORKLOAD: Capacity = { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 };
-const REGIONS = ['us-east', 'eu-west', 'ap-south'] as const;
 /** Simulated hours of history written before the fleet starts, so the forecasters have yesterday to go on. */
 const HISTORY_HOURS = 26;
 
@@ -50,29 +50,12 @@ export const DEMO_POLICY: PolicyConfig = configSchema.parse({
 }).policy;
 
 export function demoTopology(): Topology {
-  const scale = (n: number): Capacity => ({
-    cpuCores: HOST.cpuCores * n,
-    memoryGiB: HOST.memoryGiB * n,
-    storageIops: HOST.storageIops * n,
-    networkMbps: HOST.networkMbps * n,
+  return threeRegionTopology({
+    perRegion: 4,
+    hostCapacity: HOST,
+    shadowHostsPerRegion: 6,
+    hostId: (region, n) => `${region}-${n}`,
   });
-  return {
-    regions: REGIONS.map((name) => ({
-      name,
-      zones: [`${name}-a`, `${name}-b`],
-      shadowCapacity: scale(6),
-      maxHostCapacity: HOST,
-    })),
-    primaries: REGIONS.flatMap((region, r) =>
-      [1, 2, 3, 4].map((n) => ({
-        hostId: `${region}-${n}`,
-        region,
-        zone: `${region}-${n % 2 === 0 ? 'b' : 'a'}`,
-        capacity: HOST,
-        diversityGroup: `tier-${(n + r) % 2}`,
-      })),
-    ),
-  };
 }
 
 /** Demand as a multiple of the workload's reservation; the surge host's daily peak comes in the next hour. */
@@ -118,7 +101,7 @@ async function seedFleet(
   const topology = demoTopology();
   if (topology.primaries.every((p) => fleet.hosts.some((h) => h.id === p.hostId))) return;
   say(
-    `creating ${topology.primaries.length} primaries in ${REGIONS.join(', ')} on the fleet simulator (${loaded.config.provider.url})`,
+    `creating ${topology.primaries.length} primaries in ${THREE_REGIONS.join(', ')} on the fleet simulator (${loaded.config.provider.url})`,
   );
   const now = Date.parse(fleet.now);
   await Promise.all(

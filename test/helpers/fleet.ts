@@ -1,36 +1,18 @@
 /** A fleet of primaries on a real simulator, for `fleetWorkflow` tests: regions, hosts, workloads, a worker. */
 import { randomUUID } from 'node:crypto';
+import { threeRegionTopology as threeRegions } from '../../src/demo/topology.js';
 import type { Topology } from '../../src/policy/types.js';
 import { HOST_SIZE } from './pair.js';
 import type { TestSimulator } from './simulator.js';
 
-export const REGIONS = ['us-east', 'eu-west', 'ap-south'] as const;
-
-/** A topology of `perRegion` primaries in each of three regions, every region able to absorb another's outage. */
+/** `perRegion` primaries in each of three regions, ids unique to this test (`us-<tag>-1`…). */
 export function threeRegionTopology(perRegion: number, tag = randomUUID().slice(0, 4)): Topology {
-  const scale = (n: number) => ({
-    cpuCores: HOST_SIZE.cpuCores * n,
-    memoryGiB: HOST_SIZE.memoryGiB * n,
-    storageIops: HOST_SIZE.storageIops * n,
-    networkMbps: HOST_SIZE.networkMbps * n,
+  return threeRegions({
+    perRegion,
+    hostCapacity: HOST_SIZE,
+    shadowHostsPerRegion: perRegion + 1,
+    hostId: (region, n) => `${region.split('-')[0]}-${tag}-${n}`,
   });
-  return {
-    regions: REGIONS.map((name) => ({
-      name,
-      zones: [`${name}-a`, `${name}-b`],
-      shadowCapacity: scale(perRegion + 1),
-      maxHostCapacity: HOST_SIZE,
-    })),
-    primaries: REGIONS.flatMap((region, r) =>
-      Array.from({ length: perRegion }, (_, i) => ({
-        hostId: `${region.split('-')[0]}-${tag}-${i + 1}`,
-        region,
-        zone: `${region}-${i % 2 === 0 ? 'a' : 'b'}`,
-        capacity: HOST_SIZE,
-        diversityGroup: `group-${(r + i) % 2}`,
-      })),
-    ),
-  };
 }
 
 /** Creates the topology's primaries in the simulator (active, configured) with one workload each. */
