@@ -93,11 +93,16 @@ try {
     acfDay: number;
     selected: Record<string, string>;
     mase: Record<string, Record<string, number>>;
+    coverage: Record<string, Record<string, number>>;
   }[] = [];
   for (const { s, file, acf } of series) {
     const r = await backtestPrepared(s, HORIZONS, models, undefined, file);
     const mase: Record<string, Record<string, number>> = {};
-    for (const m of r.metrics) (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
+    const coverage: Record<string, Record<string, number>> = {};
+    for (const m of r.metrics) {
+      (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
+      (coverage[m.model] ??= {})[String(m.horizonMinutes)] = m.coverage;
+    }
     const a = anchor[s.seriesId];
     if (a) mase.prophet_python = a;
     perSeries.push({
@@ -106,6 +111,7 @@ try {
       acfDay: acf,
       selected: r.selected,
       mase,
+      coverage,
     });
   }
   await Promise.all([models.prophet?.release(), models.lstm?.release()]);
@@ -138,7 +144,18 @@ try {
       return { class: c, horizonMinutes: h, selected: sel, bestBaseline: best, atOrBelow: sel <= best };
     }),
   );
-  const result = { horizonsMinutes: HORIZONS, trainSeconds, table, verdict, perSeries };
+  // Median share of actuals inside the 80% interval, all series: how far anomaly flags can be trusted.
+  const coverage = Object.fromEntries(
+    modelsShown
+      .filter((m) => m !== 'prophet_python')
+      .map((m) => [
+        m,
+        Object.fromEntries(
+          HORIZONS.map((h) => [String(h), median(perSeries.map((p) => p.coverage[m]?.[String(h)] ?? Number.NaN))]),
+        ),
+      ]),
+  );
+  const result = { horizonsMinutes: HORIZONS, trainSeconds, table, verdict, coverage, perSeries };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
@@ -148,6 +165,10 @@ try {
       console.log(`${'model'.padEnd(16)}${HORIZONS.map((h) => `${h}m`.padStart(9)).join('')}`);
       for (const m of modelsShown)
         console.log(`${m.padEnd(16)}${HORIZONS.map((h) => fmt(table[c]![m]![String(h)]).padStart(9)).join('')}`);
+    }
+    console.log('\nmedian 80%-interval coverage, all series');
+    for (const [m, c] of Object.entries(coverage)) {
+      console.log(`${m.padEnd(16)}${HORIZONS.map((h) => fmt(c[String(h)]).padStart(9)).join('')}`);
     }
     console.log('\nselected vs best baseline:');
     for (const v of verdict) {

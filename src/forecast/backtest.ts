@@ -29,6 +29,8 @@ export interface BacktestMetric {
   mase: number;
   /** NaN when neither the actual nor any forecast peak crossed the threshold. */
   f1: number;
+  /** Share of actuals at this lead inside [yhat_lower, yhat_upper] (nominal 0.8): what anomaly flags rest on. */
+  coverage: number;
 }
 
 export interface BacktestReport {
@@ -215,6 +217,7 @@ export function score(
     let absSum = 0;
     let smapeSum = 0;
     let n = 0;
+    let inside = 0;
     let tp = 0;
     let fp = 0;
     let fn = 0;
@@ -228,6 +231,7 @@ export function score(
         const d = Math.abs(a) + Math.abs(y);
         smapeSum += d > 0 ? (2 * Math.abs(a - y)) / d : 0;
         n++;
+        if (a >= f.lower[steps - 1]! && a <= f.upper[steps - 1]!) inside++;
       }
       let peakA = Number.NEGATIVE_INFINITY;
       let peakF = Number.NEGATIVE_INFINITY;
@@ -253,6 +257,7 @@ export function score(
       smape: n > 0 ? (100 * smapeSum) / n : Number.NaN,
       mase: mae / scale,
       f1: tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : Number.NaN,
+      coverage: n > 0 ? inside / n : Number.NaN,
     };
   });
 }
@@ -381,12 +386,12 @@ export function formatReport(r: BacktestReport): string {
       `selected: ${Object.entries(r.selected)
         .map(([h, m]) => `${m} (${h}m)`)
         .join(', ')}; peak threshold (training p95): ${fmt(r.threshold)}`,
-    `${'model'.padEnd(15)}${'horizon'.padStart(8)}${'n'.padStart(7)}${'MAE'.padStart(14)}${'sMAPE%'.padStart(9)}${'MASE'.padStart(8)}${'peak F1'.padStart(9)}`,
+    `${'model'.padEnd(15)}${'horizon'.padStart(8)}${'n'.padStart(7)}${'MAE'.padStart(14)}${'sMAPE%'.padStart(9)}${'MASE'.padStart(8)}${'peak F1'.padStart(9)}${'cover80'.padStart(9)}`,
   ];
   for (const m of r.metrics) {
     lines.push(
       `${m.model.padEnd(15)}${`${m.horizonMinutes}m`.padStart(8)}${String(m.n).padStart(7)}${fmt(m.mae).padStart(14)}` +
-        `${fmt(m.smape, 2).padStart(9)}${fmt(m.mase).padStart(8)}${fmt(m.f1).padStart(9)}`,
+        `${fmt(m.smape, 2).padStart(9)}${fmt(m.mase).padStart(8)}${fmt(m.f1).padStart(9)}${fmt(m.coverage, 2).padStart(9)}`,
     );
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);

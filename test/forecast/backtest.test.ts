@@ -88,6 +88,11 @@ describe('backtest', () => {
     expect(metric.n).toBe(finite.length);
     expect(metric.mae).toBeCloseTo(mae, 6);
     expect(metric.mase).toBeCloseTo(mae / report.maseScale, 6);
+    const inside = naive60.filter((r) => {
+      const a = grid.get(Date.parse(r[1]!));
+      return a !== undefined && a >= Number(r[5]) && a <= Number(r[6]);
+    }).length;
+    expect(metric.coverage).toBeCloseTo(inside / finite.length, 6);
     expect(report.threshold).toBeCloseTo(
       percentile(
         [...grid.entries()].filter(([t]) => t < START + report.fitSamples * 300_000).map(([, v]) => v),
