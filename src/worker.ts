@@ -15,6 +15,7 @@ import {
 } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
+import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createForecaster } from './forecast/forecaster.js';
 import type { Forecaster } from './forecast/types.js';
@@ -88,17 +89,15 @@ export async function createWorker({
       connection: await Connection.connect(temporalConnectionOptions(loaded)),
       namespace: config.temporal.namespace,
     });
+  const forecaster = dependencies.forecaster ?? (await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR }));
   const activities = {
     ...createActivities({
       metrics,
       baselines: dependencies.baselines ?? (await loadOnnxModel(BASELINES_MODEL_DIR)),
     }),
-    ...createOrchestrationActivities({
-      provider,
-      metrics,
-      forecaster: dependencies.forecaster ?? (await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR })),
-      temporal,
-    }),
+    ...createOrchestrationActivities({ provider, metrics, forecaster, temporal }),
+    // Shares the one forecaster, so a retrain's reload swaps the models the pairs are scored with.
+    ...createForecastingActivities({ forecaster, metrics }),
   };
   return Worker.create({
     connection,
