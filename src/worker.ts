@@ -17,6 +17,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { createRolloutActivities } from '../activities/rollout.js';
 import { createForecaster } from './forecast/forecaster.js';
 import type { Forecaster } from './forecast/types.js';
 import { influxV1MetricsStore } from './metrics/influxV1Store.js';
@@ -98,6 +99,7 @@ export async function createWorker({
     ...createOrchestrationActivities({ provider, metrics, forecaster, temporal }),
     // Shares the one forecaster, so a retrain's reload swaps the models the pairs are scored with.
     ...createForecastingActivities({ forecaster, metrics }),
+    ...createRolloutActivities({ provider, temporal }),
   };
   return Worker.create({
     connection,

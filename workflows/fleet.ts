@@ -35,6 +35,7 @@ import {
   shadowConsumedSignal,
   shadowReplacedSignal,
 } from '../src/shared/pair.js';
+import { pairsUnderRolloutSignal } from '../src/shared/rollout.js';
 import type { hostPairWorkflow } from './hostPair.js';
 import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
@@ -70,6 +71,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   setHandler(fleetStateQuery, () => state);
   setHandler(shadowConsumedSignal, (message) => void consumed.push(message));
   setHandler(primaryAddedSignal, (message) => void added.push(message));
+  setHandler(pairsUnderRolloutSignal, (message) => {
+    state.underRollout = message.pairIds.length > 0 ? message : undefined;
+  });
 
   const key = (step: string): string => `${info.workflowId}:${step}`;
   const assignments = (): ShadowAssignment[] =>
@@ -218,9 +222,12 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       if (pair.shadow) await startPair(pair);
     }
 
-    // Drift: a shadow's configuration must equal its primary's, or a failover would bring up the wrong one.
+    // Drift: a shadow's configuration must equal its primary's, or a failover would bring up the wrong one. Pairs
+    // under rollout differ on purpose while their turn runs: their drift is reported, never overwritten here.
+    const rolling = state.underRollout?.pairIds ?? [];
+    if (rolling.length > 0) await reportDriftUnderRollout(rolling);
     for (const pair of state.pairs) {
-      if (!pair.shadow) continue;
+      if (!pair.shadow || rolling.includes(pair.pairId)) continue;
       const result = await actions.syncShadowConfiguration
         .executeWithOptions(
           { ...PROVIDER_ACTION, summary: `drift check ${pair.primary.hostId} → ${pair.shadow.hostId}` },
@@ -248,6 +255,21 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     policy: input.policy,
     state: { ...state, problems: state.problems },
   });
+
+  async function reportDriftUnderRollout(pairIds: string[]): Promise<void> {
+    const fleet = await reads.describeFleet
+      .executeWithOptions({ ...OBSERVATION, summary: 'read configurations of pairs under rollout' }, [])
+      .catch(() => undefined);
+    if (!fleet) return;
+    const hashOf = (hostId: string) => fleet.hosts.find((h) => h.id === hostId)?.appliedConfiguration?.hash;
+    state.driftUnderRollout = state.pairs
+      .filter((p) => p.shadow && pairIds.includes(p.pairId))
+      .filter((p) => hashOf(p.primary.hostId) !== hashOf(p.shadow!.hostId))
+      .map(
+        (p) =>
+          `${p.pairId}: ${p.primary.hostId} and ${p.shadow!.hostId} differ (rollout ${state.underRollout?.rolloutId})`,
+      );
+  }
 
   async function giveShadow(pair: FleetPair): Promise<void> {
     const choice = chooseReplacementShadowRegion(topology, assignments(), pair.primary.hostId, {

@@ -31,6 +31,7 @@ import {
   type HostPairInput,
   type PairPhase,
   type PairState,
+  type SwapNowResult,
   failoverUpdate,
   forceSwapSignal,
   offPeakSwapSignal,
@@ -40,6 +41,7 @@ import {
   shadowConsumedSignal,
   shadowReplacedSignal,
   stateQuery,
+  swapNowUpdate,
   swapScheduleId,
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
@@ -177,6 +179,17 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     },
   );
 
+  // Runs only when asked, so histories recorded before it existed replay unchanged without a patch.
+  setHandler(swapNowUpdate, (request) => exclusively(() => swap(`requested: ${request.reason}`)), {
+    validator: (request: unknown) => {
+      const reason = (request as { reason?: unknown } | null | undefined)?.reason;
+      if (typeof reason !== 'string' || reason.trim() === '') throw new Error('swapNow needs a non-empty "reason"');
+      if (!state.shadow) throw new Error(`pair ${state.pairId} has no shadow to swap with (phase ${state.phase})`);
+      if (state.paused) throw new Error(`pair ${state.pairId} is paused`);
+      if (state.phase !== 'steady') throw new Error(`pair ${state.pairId} is ${state.phase}, not steady`);
+    },
+  });
+
   setHandler(
     setPolicyUpdate,
     (patch) => {
@@ -201,7 +214,15 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   );
 
   // ---- actions ----------------------------------------------------------------------------------------------------
-  const childId = (kind: string): string => `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.ticks}`;
+  // Two actions of one kind within a tick (a rollout's swap right after another) need distinct ids: the child's
+  // activities derive their idempotency keys from it. Histories recorded before never repeated an id.
+  const usedChildIds: string[] = [];
+  const childId = (kind: string): string => {
+    const base = `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.ticks}`;
+    const repeats = usedChildIds.filter((id) => id === base).length;
+    usedChildIds.push(base);
+    return repeats > 0 && patched('unique-action-child-ids') ? `${base}.${repeats + 1}` : base;
+  };
 
   async function failOver(reason: string): Promise<FailoverResult | undefined> {
     const shadow = state.shadow;
@@ -249,7 +270,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
   }
 
-  async function swap(reason: string): Promise<void> {
+  async function swap(reason: string): Promise<SwapNowResult> {
     const shadow = state.shadow;
     if (!shadow || state.phase !== 'steady') {
       remember({
@@ -258,7 +279,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         outcome: 'failed',
         detail: `${reason}: skipped, phase ${state.phase}`,
       });
-      return;
+      return { swapped: false, rolledBack: false, reason: `skipped, phase ${state.phase}` };
     }
     setPhase('swapping');
     const workflowId = childId('swap');
@@ -298,6 +319,9 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       });
     }
     setPhase('steady');
+    return result.swapped
+      ? { swapped: true, primary: result.primary, shadow: result.shadow }
+      : { swapped: false, rolledBack: result.rolledBack, reason: result.reason };
   }
 
   async function scale(action: ScalingAction, reason: string, at: number, actualPercent?: number): Promise<void> {

@@ -5,3 +5,4 @@ export { fleetWorkflow } from './fleet.js';
 export { scaleOutWorkflow, scaleBackWorkflow, failoverWorkflow, swapWorkflow } from './actions.js';
 export { offPeakSwapWorkflow } from './offPeakSwap.js';
 export { retrainModelsWorkflow } from './retrainModels.js';
+export { rolloutWorkflow } from './rollout.js';

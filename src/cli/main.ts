@@ -23,6 +23,7 @@ import {
 } from './pairCommands.js';
 import { connectWorker, createWorker, installRuntime } from '../worker.js';
 import { FORECAST_USAGE, forecastCommandOf, runForecastCommand } from './forecastCommands.js';
+import { ROLLOUT_USAGE, isRolloutCommand, runRolloutCommand } from './rolloutCommands.js';
 
 class UsageError extends Error {}
 
@@ -42,6 +43,7 @@ commands:
   stack up      start only the embedded services (reusing any already running)
   stack down    same as down
 ${FORECAST_USAGE}
+${ROLLOUT_USAGE}
 
 options:
   --config FILE  configuration file (default: $UNDERSTUDY_CONFIG, else ./understudy.yaml, else built-in defaults)
@@ -169,6 +171,7 @@ async function status(loaded: LoadedConfig): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   // train, forecast, backtest take options of their own (src/cli/forecastCommands.ts).
   if (forecastCommandOf(argv)) return runForecastCommand(argv);
+  if (isRolloutCommand(argv)) return runRolloutCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     options: {

@@ -128,6 +128,20 @@ export const stateQuery = defineQuery<PairState>('state');
 export const failoverUpdate = defineUpdate<FailoverResult, [FailoverRequest]>('failover');
 export const setPolicyUpdate = defineUpdate<PairPolicy, [Partial<PairPolicy>]>('setPolicy');
 
+/**
+ * Swaps the roles now and answers with the outcome (a rollout awaits it); refused by its validator when the pair
+ * has no shadow, is paused, or is not steady. An update, not the `forceSwap` signal, because the caller acts on
+ * the result.
+ */
+export const swapNowUpdate = defineUpdate<SwapNowResult, [SwapNowRequest]>('swapNow');
+
+export interface SwapNowRequest {
+  reason: string;
+}
+
+export type SwapNowResult =
+  { swapped: true; primary: HostRef; shadow: HostRef } | { swapped: false; rolledBack: boolean; reason: string };
+
 export interface FailoverRequest {
   reason: string;
 }
@@ -165,6 +179,10 @@ export interface FleetState {
   /** Configuration drifts found on shadows and corrected. */
   driftCorrections: number;
   lastDriftCheckAt?: number;
+  /** Pairs a rollout is changing: drift correction leaves them alone (the rollout owns their configuration). */
+  underRollout?: { rolloutId: string; pairIds: string[] };
+  /** Drift found on pairs under rollout at the last check, reported instead of corrected. */
+  driftUnderRollout?: string[];
   /** Problems the fleet could not solve on its own (e.g. no region left for a replacement shadow). */
   problems: string[];
 }

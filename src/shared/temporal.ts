@@ -16,7 +16,7 @@ export type SearchAttributeType = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool'
 
 /**
  * Custom search attributes kept current on every host-pair transition, so the Web UI can filter the fleet
- * (for example `PairPhase = "failing-over"` or `Paused = true`).
+ * (for example `PairPhase = "failing-over"` or `Paused = true`), and on every rollout transition (`RolloutPhase`).
  */
 export const SEARCH_ATTRIBUTES = {
   PairId: 'Keyword',
@@ -26,6 +26,8 @@ export const SEARCH_ATTRIBUTES = {
   ShadowRegion: 'Keyword',
   PairPhase: 'Keyword',
   Paused: 'Bool',
+  RolloutId: 'Keyword',
+  RolloutPhase: 'Keyword',
 } as const satisfies Record<string, SearchAttributeType>;
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
@@ -39,4 +41,6 @@ export const SearchAttributeKeys = {
   ShadowRegion: defineSearchAttributeKey('ShadowRegion', SdkSearchAttributeType.KEYWORD),
   PairPhase: defineSearchAttributeKey('PairPhase', SdkSearchAttributeType.KEYWORD),
   Paused: defineSearchAttributeKey('Paused', SdkSearchAttributeType.BOOL),
+  RolloutId: defineSearchAttributeKey('RolloutId', SdkSearchAttributeType.KEYWORD),
+  RolloutPhase: defineSearchAttributeKey('RolloutPhase', SdkSearchAttributeType.KEYWORD),
 } as const satisfies Record<SearchAttributeName, unknown>;

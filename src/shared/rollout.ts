@@ -1,0 +1,96 @@
+/**
+ * The rollout's public surface, defined once: its workflow id, input, per-pair state (the `rolloutState` query's
+ * answer) and the operator's signals. The worker, the `understudy` CLI and the tests import it; so do workflows.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ConfigurationValue, RolloutBudget, RolloutWindow } from '../policy/rollout.js';
+import type { HostRef } from './pair.js';
+
+/** One rollout at a time: the CLI starts every rollout under this id, so a second one is refused while one runs. */
+export const ROLLOUT_WORKFLOW_ID = 'rollout';
+
+export const ROLLOUT_PHASES = [
+  'validating',
+  'waiting-for-window',
+  'rolling',
+  'paused',
+  'halted',
+  'aborted',
+  'completed',
+] as const;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
+
+export const PAIR_ROLLOUT_STEPS = [
+  'pending',
+  'upgrading-shadow',
+  'swapping',
+  'upgrading-former-primary',
+  'done',
+  'rolled-back',
+  'failed',
+  'skipped',
+] as const;
+export type PairRolloutStep = (typeof PAIR_ROLLOUT_STEPS)[number];
+
+export interface RolloutTarget {
+  pairId: string;
+  primary: HostRef;
+  shadow?: HostRef;
+}
+
+export interface RolloutInput {
+  rolloutId: string;
+  desired: Record<string, ConfigurationValue>;
+  /** The pairs to roll; absent: every pair of the running fleet (`fleetWorkflowId`). */
+  pairs?: RolloutTarget[];
+  /** The fleet whose pairs to roll and whose drift correction must leave the pairs under rollout alone. */
+  fleetWorkflowId?: string;
+  budget: RolloutBudget;
+  /** Allowed windows; default: off-peak (DEFAULT_ROLLOUT_WINDOW). */
+  windows?: RolloutWindow[];
+  /** After a pair fails verification (and is rolled back): carry on with the others (default) or halt. */
+  onPairFailure?: 'continue' | 'halt';
+}
+
+export interface PairRollout {
+  pairId: string;
+  wave: number;
+  step: PairRolloutStep;
+  /** Hosts as they were when the pair's turn began (primary, shadow) and after. */
+  primaryBefore: string;
+  shadowBefore?: string;
+  primaryAfter?: string;
+  /** The configuration the pair ran before, restored on a rollback. */
+  previous?: Record<string, ConfigurationValue>;
+  /** sha256 of the applied desired configuration, as verified on each host. */
+  verifiedHashes: Record<string, string>;
+  /** Configuration drift found when the pair's turn began (primary and shadow differed): reported, then replaced. */
+  drift?: string;
+  detail?: string;
+  /** Workflow time (epoch ms) the pair's turn started and ended: the budget is checked from these. */
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface RolloutState {
+  rolloutId: string;
+  phase: RolloutPhase;
+  desired: Record<string, ConfigurationValue>;
+  waves: string[][];
+  currentWave: number;
+  pairs: PairRollout[];
+  /** Largest number of pairs that were changing at once. */
+  maxConcurrent: number;
+  nextWindowAt?: number;
+  haltReason?: string;
+}
+
+export const rolloutStateQuery = defineQuery<RolloutState>('rolloutState');
+/** Signals, fire-and-forget: the operator reads the effect back through the query (a wave in flight finishes). */
+export const pauseRolloutSignal = defineSignal<[]>('pauseRollout');
+export const resumeRolloutSignal = defineSignal<[]>('resumeRollout');
+export const abortRolloutSignal = defineSignal<[{ reason?: string }?]>('abortRollout');
+
+/** Sent by a rollout to its fleet: drift correction leaves these pairs alone (and reports drift) until cleared. */
+export const pairsUnderRolloutSignal = defineSignal<[{ rolloutId: string; pairIds: string[] }]>('pairsUnderRollout');
+

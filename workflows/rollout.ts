@@ -1,0 +1,317 @@
+/**
+ * rolloutWorkflow: a fleet-wide rolling upgrade through swaps. It owns one desired configuration and the pairs it
+ * rolls: validated up front (nothing changes on a refusal), then wave by wave under the disruption budget, in the
+ * region-safe order of src/policy/rollout.ts, inside the allowed windows. Per pair: upgrade the shadow, verify it
+ * (health, applied values and hash), swap through the pair's own `swapNow` update (so the pair workflow stays the
+ * one owner of its roles), upgrade the former primary, verify it. A pair failing any step gets its previous
+ * configuration back on the hosts already changed; the others carry on, or the rollout halts, per `onPairFailure`.
+ * Health gates between waves; pause, resume and abort act between waves (a wave in flight always finishes, so no
+ * pair is left half-upgraded).
+ */
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { RolloutActivities } from '../activities/rollout.js';
+import {
+  DEFAULT_ROLLOUT_WINDOW,
+  planWaves,
+  validateBudget,
+  validateConfiguration,
+  validateWindows,
+  windowStatus,
+  type ConfigurationValue,
+  type RolloutPairRef,
+} from '../src/policy/rollout.js';
+import { FailureType } from '../src/shared/failures.js';
+import {
+  type PairRollout,
+  type RolloutInput,
+  type RolloutPhase,
+  type RolloutState,
+  type RolloutTarget,
+  abortRolloutSignal,
+  pairsUnderRolloutSignal,
+  pauseRolloutSignal,
+  resumeRolloutSignal,
+  rolloutStateQuery,
+} from '../src/shared/rollout.js';
+import { SearchAttributeKeys } from '../src/shared/temporal.js';
+import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
+
+const actions = proxyActivities<RolloutActivities>(PROVIDER_ACTION);
+const reads = proxyActivities<RolloutActivities>(OBSERVATION);
+
+export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState> {
+  const info = workflowInfo();
+  const windows = input.windows ?? [DEFAULT_ROLLOUT_WINDOW];
+  const state: RolloutState = {
+    rolloutId: input.rolloutId,
+    phase: 'validating',
+    desired: input.desired,
+    waves: [],
+    currentWave: 0,
+    pairs: [],
+    maxConcurrent: 0,
+  };
+  let paused = false;
+  let aborted: string | undefined;
+
+  const publish = (): void =>
+    upsertSearchAttributes([
+      { key: SearchAttributeKeys.RolloutId, value: state.rolloutId },
+      { key: SearchAttributeKeys.RolloutPhase, value: state.phase },
+    ]);
+  const setPhase = (phase: RolloutPhase): void => {
+    state.phase = phase;
+    publish();
+  };
+  setHandler(rolloutStateQuery, () => state);
+  setHandler(pauseRolloutSignal, () => {
+    paused = true;
+    if (state.phase === 'rolling' || state.phase === 'waiting-for-window') setPhase('paused');
+  });
+  setHandler(resumeRolloutSignal, () => {
+    paused = false;
+    state.haltReason = undefined;
+  });
+  setHandler(abortRolloutSignal, (request) => {
+    aborted = request?.reason ?? 'operator abort';
+  });
+  publish();
+
+  // ---- refuse bad input before touching anything --------------------------------------------------------------------
+  const problems = [...validateConfiguration(input.desired), ...validateWindows(windows, Date.now())];
+  if (typeof input.rolloutId !== 'string' || input.rolloutId.trim() === '') problems.push('rolloutId is empty');
+  let targets: RolloutTarget[] = [];
+  if (problems.length === 0) {
+    targets = await reads.readRolloutTargets.executeWithOptions({ ...OBSERVATION, summary: 'read the pairs to roll' }, [
+      { pairIds: input.pairs?.map((p) => p.pairId), fleetWorkflowId: input.fleetWorkflowId },
+    ]);
+    const seen = new Set<string>();
+    for (const t of targets) {
+      if (seen.has(t.pairId)) problems.push(`pair ${t.pairId} is listed twice`);
+      seen.add(t.pairId);
+      if (!t.shadow) problems.push(`pair ${t.pairId} has no shadow to swap onto`);
+    }
+    if (targets.length === 0) problems.push('no pairs to roll');
+    problems.push(...validateBudget(input.budget, refsOf(targets)));
+  }
+  if (problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(`rollout refused: ${problems.join('; ')}`, FailureType.InvalidInput);
+  }
+
+  state.waves = planWaves(refsOf(targets), input.budget);
+  state.pairs = state.waves.flatMap((wave, index) =>
+    wave.map((pairId): PairRollout => ({
+      pairId,
+      wave: index + 1,
+      step: 'pending',
+      primaryBefore: targets.find((t) => t.pairId === pairId)!.primary.hostId,
+      shadowBefore: targets.find((t) => t.pairId === pairId)!.shadow?.hostId,
+      verifiedHashes: {},
+    })),
+  );
+  const tellFleet = async (pairIds: string[]): Promise<void> => {
+    if (!input.fleetWorkflowId) return;
+    await getExternalWorkflowHandle(input.fleetWorkflowId)
+      .signal(pairsUnderRolloutSignal, { rolloutId: input.rolloutId, pairIds })
+      .catch(() => undefined); // a fleet that is gone has no drift correction to hold back
+  };
+  await tellFleet(state.pairs.map((p) => p.pairId));
+
+  // ---- waves ----------------------------------------------------------------------------------------------------------
+  for (let index = 0; index < state.waves.length; index++) {
+    if (!(await gate())) break;
+    state.currentWave = index + 1;
+    setPhase('rolling');
+    const wave = state.pairs.filter((p) => p.wave === index + 1);
+    await Promise.all(
+      wave.map((p) =>
+        rollPair(
+          p,
+          targets.find((t) => t.pairId === p.pairId)!,
+        ),
+      ),
+    );
+    state.maxConcurrent = maxOverlap(state.pairs);
+
+    // Health gate: every host the wave touched must answer healthy before the next wave starts.
+    // (A pair rolled back has had its failure dealt with; its hosts are reported in its own state.)
+    const hosts = wave.filter((p) => p.step === 'done').flatMap((p) => [p.primaryBefore, p.shadowBefore ?? []].flat());
+    const checks = await Promise.all(
+      hosts.map((hostId) =>
+        reads.readHostConfiguration
+          .executeWithOptions({ ...OBSERVATION, summary: `health gate: ${hostId}` }, [hostId])
+          .catch(() => undefined),
+      ),
+    );
+    const unhealthy = hosts.filter((_, i) => !checks[i]?.healthy);
+    const failedPairs = wave.filter((p) => p.step !== 'done');
+    if (unhealthy.length > 0) {
+      halt(`health gate after wave ${index + 1}: ${unhealthy.join(', ')} not healthy`);
+    } else if (failedPairs.length > 0 && input.onPairFailure === 'halt') {
+      halt(`wave ${index + 1}: ${failedPairs.map((p) => `${p.pairId} ${p.step}`).join(', ')}`);
+    }
+  }
+
+  for (const p of state.pairs) {
+    if (p.step === 'pending') {
+      p.step = 'skipped';
+      p.detail = `rollout aborted: ${aborted ?? ''}`;
+    }
+  }
+  await tellFleet([]);
+  setPhase(aborted !== undefined ? 'aborted' : 'completed');
+  if (aborted !== undefined) state.haltReason = aborted;
+  return state;
+
+  function halt(reason: string): void {
+    state.haltReason = reason;
+    paused = true;
+    setPhase('halted');
+  }
+
+  /** Holds while paused or halted and until a window is open; false when the operator aborted. */
+  async function gate(): Promise<boolean> {
+    for (;;) {
+      if (aborted !== undefined) return false;
+      if (paused) {
+        if (state.phase !== 'halted') setPhase('paused');
+        await condition(() => !paused || aborted !== undefined);
+        continue;
+      }
+      const window = windowStatus(windows, Date.now());
+      if (window.open) {
+        state.nextWindowAt = undefined;
+        return true;
+      }
+      state.nextWindowAt = window.opensAt;
+      setPhase('waiting-for-window');
+      if (window.opensAt === undefined) {
+        // Validated to open at start; a window that can no longer open waits for the operator's abort.
+        await condition(() => aborted !== undefined);
+      } else {
+        await condition(() => paused || aborted !== undefined, Math.max(1_000, window.opensAt - Date.now()));
+      }
+    }
+  }
+
+  async function rollPair(pair: PairRollout, target: RolloutTarget): Promise<void> {
+    pair.startedAt = Date.now();
+    const key = (step: string): string => `${info.workflowId}:${pair.pairId}:${step}`;
+    const shadowId = target.shadow!.hostId;
+    const primaryId = target.primary.hostId;
+    const changed: string[] = [];
+    try {
+      pair.step = 'upgrading-shadow';
+      const [primaryNow, shadowNow] = await Promise.all([read(primaryId), read(shadowId)]);
+      pair.previous = primaryNow.values;
+      if (primaryNow.hash !== shadowNow.hash) {
+        pair.drift = `${shadowId}'s configuration differed from ${primaryId}'s before the upgrade (replaced by the rollout)`;
+      }
+      if (!shadowNow.healthy) throw new Error(`shadow ${shadowId} is ${shadowNow.status}`);
+      changed.push(shadowId);
+      await upgradeAndVerify(shadowId, key(`apply:${shadowId}`));
+
+      pair.step = 'swapping';
+      const swap = await actions.swapPairNow.executeWithOptions(
+        { ...PROVIDER_ACTION, summary: `swap pair ${pair.pairId} for rollout ${state.rolloutId}` },
+        [{ pairId: pair.pairId, reason: `rollout ${state.rolloutId}`, updateId: key('swap') }],
+      );
+      if (!swap.swapped) throw new Error(`swap failed: ${swap.reason}`);
+      pair.primaryAfter = swap.primary.hostId;
+
+      pair.step = 'upgrading-former-primary';
+      changed.push(primaryId);
+      await upgradeAndVerify(primaryId, key(`apply:${primaryId}`));
+      pair.step = 'done';
+    } catch (error) {
+      const reason = messageOf(error);
+      const unrestored = await restore(pair, changed, key);
+      pair.step = unrestored.length === 0 ? 'rolled-back' : 'failed';
+      pair.detail =
+        unrestored.length === 0
+          ? `${reason}; previous configuration restored on ${changed.join(', ') || 'no host (nothing changed)'}`
+          : `${reason}; rollback incomplete: ${unrestored.join('; ')}`;
+    } finally {
+      pair.finishedAt = Date.now();
+    }
+
+    async function upgradeAndVerify(hostId: string, idempotencyKey: string): Promise<void> {
+      const applied = await actions.applyConfiguration.executeWithOptions(
+        { ...PROVIDER_ACTION, summary: `apply rollout ${state.rolloutId} on ${hostId}` },
+        [{ hostId, desired: input.desired, idempotencyKey }],
+      );
+      const check = await read(hostId);
+      if (!check.healthy) throw new Error(`verification: ${hostId} is ${check.status} after the upgrade`);
+      if (check.hash !== applied.hash || !sameValues(check.values, input.desired))
+        throw new Error(`verification: ${hostId} runs configuration ${check.hash ?? 'none'}, not ${applied.hash}`);
+      pair.verifiedHashes[hostId] = applied.hash;
+    }
+  }
+
+  /** Puts the pair's previous configuration back on the hosts the rollout changed; returns what could not be. */
+  async function restore(pair: PairRollout, hostIds: string[], key: (step: string) => string): Promise<string[]> {
+    const previous = pair.previous;
+    if (hostIds.length === 0) return [];
+    if (!previous) return [`no previous configuration recorded for ${hostIds.join(', ')}`];
+    const failures: string[] = [];
+    for (const hostId of hostIds) {
+      await actions.applyConfiguration
+        .executeWithOptions({ ...PROVIDER_ACTION, summary: `rollback: restore configuration on ${hostId}` }, [
+          { hostId, desired: previous, idempotencyKey: key(`restore:${hostId}`) },
+        ])
+        .catch((error: unknown) => failures.push(`${hostId}: ${messageOf(error)}`));
+    }
+    return failures;
+  }
+
+  function read(hostId: string) {
+    return reads.readHostConfiguration.executeWithOptions(
+      { ...OBSERVATION, summary: `read configuration and health of ${hostId}` },
+      [hostId],
+    );
+  }
+}
+
+function refsOf(targets: RolloutTarget[]): RolloutPairRef[] {
+  return targets.map((t) => ({ pairId: t.pairId, primaryRegion: t.primary.region, shadowRegion: t.shadow?.region }));
+}
+
+function sameValues(
+  actual: Record<string, ConfigurationValue> | undefined,
+  desired: Record<string, ConfigurationValue>,
+): boolean {
+  if (!actual) return false;
+  const keys = Object.keys(desired);
+  return Object.keys(actual).length === keys.length && keys.every((k) => actual[k] === desired[k]);
+}
+
+/** The most pairs whose turns overlapped in (workflow) time: what the budget limits. */
+function maxOverlap(pairs: PairRollout[]): number {
+  const edges = pairs
+    .filter((p) => p.startedAt !== undefined && p.finishedAt !== undefined)
+    .flatMap((p) => [
+      { at: p.startedAt!, delta: 1 },
+      { at: p.finishedAt!, delta: -1 },
+    ])
+    .sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let current = 0;
+  let max = 0;
+  for (const e of edges) {
+    current += e.delta;
+    max = Math.max(max, current);
+  }
+  return max;
+}
+
+function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
