@@ -14,13 +14,14 @@ import {
   type ForecastResult,
   type ModelVersionInfo,
   type Resource as ForecastResource,
+  FORECAST_RESOURCE,
+  MEASURED_RESOURCE,
 } from '../src/forecast/types.js';
 import { MicroBatcher } from '../src/forecast/microBatcher.js';
 import type {
   AnomalyEvent,
   ForecastPoint as StoredForecastPoint,
   MetricsStore,
-  Resource,
   UtilisationWindow,
 } from '../src/metrics/types.js';
 import { assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
@@ -52,17 +53,6 @@ export interface ForecastHostResult {
 }
 
 const STEP_SECONDS = 300;
-
-/** The forecaster names resources as Telegraf measurements, the metrics store by what they measure. */
-const STORE_RESOURCE: Record<ForecastResource, Resource> = {
-  cpu: 'cpu',
-  mem: 'memory',
-  diskio: 'storage',
-  net: 'network',
-};
-const FORECAST_RESOURCE = Object.fromEntries(
-  Object.entries(STORE_RESOURCE).map(([f, r]) => [r, f as ForecastResource]),
-) as Record<Resource, ForecastResource>;
 
 function historyOf(window: UtilisationWindow): { timestamps: number[]; values: number[] } {
   const start = Date.parse(window.start);
@@ -199,7 +189,7 @@ export function createForecastingActivities({ forecaster, metrics }: Forecasting
       const { forecast } = input;
       const assessment = assessDeviation(forecast.points, input.actuals, input.options);
       if (!metrics) return assessment;
-      const resource = STORE_RESOURCE[forecast.resource];
+      const resource = MEASURED_RESOURCE[forecast.resource];
       const issuedAt = new Date((forecast.points[0]?.timestamp ?? 0) - 5 * 60_000);
       if (input.writeForecast ?? true) {
         const points: StoredForecastPoint[] = forecast.points.map((p, i) => ({

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import type { Forecaster, Resource as ForecastResource } from '../src/forecast/types.js';
+import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
 import type { MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import type {
   FleetProvider,
@@ -18,7 +18,6 @@ import type {
   OperationKind,
   ProviderErrorCode,
   ReplicationStatus,
-  Resource,
 } from '../src/provider/types.js';
 import { PROVIDER_ERROR_STATUS, RESOURCES, isRetryableProviderError } from '../src/provider/types.js';
 import { offPeakToScheduleSpec } from '../src/policy/offPeak.js';
@@ -37,14 +36,6 @@ export interface OrchestrationDependencies {
 
 /** Days of the primary's history the quietest-window search averages over. */
 const QUIET_WINDOW_HISTORY_DAYS = 7;
-
-/** The forecaster names resources as Telegraf measurements; the provider and the policy by what they measure. */
-const FORECAST_RESOURCE: Record<Resource, ForecastResource> = {
-  cpu: 'cpu',
-  memory: 'mem',
-  storage: 'diskio',
-  network: 'net',
-};
 
 function isProviderError(error: unknown): error is Error & { code: ProviderErrorCode } {
   const code = (error as { code?: unknown } | undefined)?.code;

@@ -4,11 +4,26 @@
  * milliseconds, UTC), so a request and its result travel through Temporal activity payloads unchanged.
  * No Node built-ins and no I/O here.
  */
+import type { Resource as MeasuredResource } from '../provider/types.js';
 
 /** Resources the metrics layer turns into utilisation percent of the host's capacity. */
 export type Resource = 'cpu' | 'mem' | 'diskio' | 'net';
 
 export const RESOURCES: readonly Resource[] = ['cpu', 'mem', 'diskio', 'net'];
+
+/** The forecaster names a resource by its Telegraf measurement; the provider, the policy and the metrics store by what it measures. */
+export const FORECAST_RESOURCE: Readonly<Record<MeasuredResource, Resource>> = {
+  cpu: 'cpu',
+  memory: 'mem',
+  storage: 'diskio',
+  network: 'net',
+};
+export const MEASURED_RESOURCE: Readonly<Record<Resource, MeasuredResource>> = {
+  cpu: 'cpu',
+  mem: 'memory',
+  diskio: 'storage',
+  net: 'network',
+};
 
 /** A utilisation history, oldest first: `timestamps[i]` (epoch ms, UTC) carries `values[i]` (percent, >= 0). */
 export interface SeriesHistory {
