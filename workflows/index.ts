@@ -6,3 +6,4 @@ export { scaleOutWorkflow, scaleBackWorkflow, failoverWorkflow, swapWorkflow } f
 export { offPeakSwapWorkflow } from './offPeakSwap.js';
 export { retrainModelsWorkflow } from './retrainModels.js';
 export { rolloutWorkflow } from './rollout.js';
+export { maintenanceWorkflow } from './maintenance.js';

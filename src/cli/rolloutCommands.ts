@@ -6,13 +6,15 @@
  */
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { ConfigurationValue, RolloutBudget, RolloutWindow } from '../policy/rollout.js';
 import { validateBudget, validateConfiguration, validateWindows } from '../policy/rollout.js';
 import { FLEET_WORKFLOW_ID } from '../shared/pair.js';
 import {
   ROLLOUT_WORKFLOW_ID,
   abortRolloutSignal,
+  endMaintenanceSignal,
+  maintenanceWorkflowId,
   pauseRolloutSignal,
   resumeRolloutSignal,
   rolloutStateQuery,
@@ -20,20 +22,22 @@ import {
 } from '../shared/rollout.js';
 import { TASK_QUEUE } from '../shared/temporal.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
+import type { maintenanceWorkflow } from '../../workflows/maintenance.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 
 export const ROLLOUT_USAGE = `  rollout start --set KEY=VALUE… [--max-pairs N | --max-percent P] [--window "CRON/MINUTES[@ZONE]"]…
                 [--pairs A,B…] [--on-failure continue|halt]
                 upgrade every pair of the fleet (or the named ones) through swaps, off-peak unless --window
   rollout status|pause|resume   the rollout's per-pair state as JSON; pause/resume between waves
-  rollout abort [--reason R]    stop after the wave in flight; pairs not started keep their configuration`;
+  rollout abort [--reason R]    stop after the wave in flight; pairs not started keep their configuration
+  maintenance HOST on|off       drain HOST (a swap, if it is a primary) and hold it out of service; off returns it`;
 
 class RolloutCommandError extends Error {}
 
-/** True when `argv` asks for `rollout` (after an optional `--config FILE`). */
+/** True when `argv` asks for `rollout` or `maintenance` (after an optional `--config FILE`). */
 export function isRolloutCommand(argv: string[]): boolean {
   const args = argv[0] === '--config' ? argv.slice(2) : argv;
-  return args[0] === 'rollout';
+  return args[0] === 'rollout' || args[0] === 'maintenance';
 }
 
 const print = (line = ''): void => void process.stdout.write(`${line}\n`);
@@ -70,7 +74,11 @@ export async function runRolloutCommand(argv: string[]): Promise<void> {
       error instanceof RolloutCommandError ||
       error instanceof WorkflowNotFoundError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`understudy: ${(error as Error).message}\n`);
+    const message =
+      error instanceof WorkflowNotFoundError
+        ? `no such rollout or maintenance running (${error.message})`
+        : (error as Error).message;
+    process.stderr.write(`understudy: ${message}\n`);
     if (!known || process.env.UNDERSTUDY_DEBUG === '1') process.stderr.write(`${(error as Error).stack}\n`);
     process.exit(1);
   }
@@ -93,9 +101,10 @@ async function dispatch(argv: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  const loaded = loadConfig(values.config);
+  if (positionals[0] === 'maintenance') return maintenance(loaded, positionals.slice(1), values.fleet);
   const [, sub, ...extra] = positionals;
   if (extra.length > 0) throw new RolloutCommandError(`unexpected argument "${extra[0]}"`);
-  const loaded = loadConfig(values.config);
 
   let input: RolloutInput | undefined;
   if (sub === 'start') {
@@ -164,6 +173,38 @@ async function dispatch(argv: string[]): Promise<void> {
         print('understudy: rollout aborts after the wave in flight');
         return;
     }
+  } finally {
+    await connection.close();
+  }
+}
+
+async function maintenance(loaded: LoadedConfig, args: string[], fleet: string | undefined): Promise<void> {
+  const [hostId, onOff, ...extra] = args;
+  if (hostId === undefined || (onOff !== 'on' && onOff !== 'off') || extra.length > 0)
+    throw new RolloutCommandError('usage: understudy maintenance HOST on|off');
+  const connection = await Connection.connect({ ...temporalConnectionOptions(loaded), connectTimeout: 5_000 });
+  try {
+    const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+    const workflowId = maintenanceWorkflowId(hostId);
+    if (onOff === 'off') {
+      await client.workflow.getHandle(workflowId).signal(endMaintenanceSignal);
+      print(`understudy: ${hostId} returns to service`);
+      return;
+    }
+    try {
+      await client.workflow.start<typeof maintenanceWorkflow>('maintenanceWorkflow', {
+        taskQueue: TASK_QUEUE,
+        workflowId,
+        args: [{ hostId, fleetWorkflowId: fleet ?? FLEET_WORKFLOW_ID }],
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError)
+        throw new RolloutCommandError(`${hostId} is already in maintenance`);
+      throw error;
+    }
+    print(
+      `understudy: ${hostId} going into maintenance (workflow ${workflowId}); \`maintenance ${hostId} off\` returns it`,
+    );
   } finally {
     await connection.close();
   }

@@ -2,7 +2,7 @@
  * The demo on the embedded default (`npm start`): twelve primaries in three regions on the fleet simulator, a fleet
  * that gives each a shadow in another region, and a short scenario an operator can follow in the terminal and in the
  * Temporal Web UI — a paused pair, a demand surge the forecast sees coming, a host failure that fails over, and an
- * off-peak swap fired from its schedule.
+ * off-peak swap fired from its schedule, then a rolling upgrade of the fleet through swaps.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +24,8 @@ import { TASK_QUEUE } from '../shared/temporal.js';
 import { SimulatorControl } from '../simulator/control.js';
 import { listPairs } from '../cli/pairCommands.js';
 import type { fleetWorkflow } from '../../workflows/fleet.js';
+import type { rolloutWorkflow } from '../../workflows/rollout.js';
+import { ROLLOUT_WORKFLOW_ID } from '../shared/rollout.js';
 
 const HOST: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 const WORKLOAD: Capacity = { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 };
@@ -229,6 +231,30 @@ export async function runDemo(
           `fired the off-peak swap schedule of pair ${DEMO_ROLES.swapping} (normally 03:00 UTC): a role swap with pre-checks`,
         );
         say(`  schedules: ${webUi}/namespaces/${namespace}/schedules`);
+      },
+    },
+    {
+      afterSeconds: 180,
+      done: false,
+      run: async () => {
+        // The paused pair refuses its swap, so the demo also shows a per-pair rollback while the others carry on.
+        await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+          taskQueue: TASK_QUEUE,
+          workflowId: ROLLOUT_WORKFLOW_ID,
+          args: [
+            {
+              rolloutId: 'demo-app-2.0',
+              desired: { image: 'app:2.0' },
+              fleetWorkflowId: FLEET_WORKFLOW_ID,
+              budget: { maxPairs: 3 },
+              windows: [{ cron: '* * * * *', durationMinutes: 1 }],
+            },
+          ],
+        });
+        say(
+          'started a rolling upgrade to image app:2.0, 3 pairs at a time through swaps (`understudy rollout status`)',
+        );
+        say(`  ${ui("WorkflowType = 'rolloutWorkflow'")}`);
       },
     },
   ];

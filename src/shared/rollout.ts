@@ -94,3 +94,25 @@ export const abortRolloutSignal = defineSignal<[{ reason?: string }?]>('abortRol
 /** Sent by a rollout to its fleet: drift correction leaves these pairs alone (and reports drift) until cleared. */
 export const pairsUnderRolloutSignal = defineSignal<[{ rolloutId: string; pairIds: string[] }]>('pairsUnderRollout');
 
+// ---- host maintenance ----------------------------------------------------------------------------------------------
+
+/** One maintenance per host at a time: the workflow id is the host's. */
+export const maintenanceWorkflowId = (hostId: string): string => `maintenance:${hostId}`;
+
+export interface MaintenanceInput {
+  hostId: string;
+  /** The fleet whose pairs are searched for the host. */
+  fleetWorkflowId: string;
+}
+
+export interface MaintenanceState {
+  hostId: string;
+  phase: 'checking' | 'draining' | 'in-maintenance' | 'returned';
+  pairId?: string;
+  /** The host was its pair's primary and was drained through a swap. */
+  wasPrimary?: boolean;
+}
+
+export const maintenanceStateQuery = defineQuery<MaintenanceState>('maintenanceState');
+/** The operator's `maintenance HOST off`: return the host to service. */
+export const endMaintenanceSignal = defineSignal<[]>('endMaintenance');
