@@ -33,6 +33,19 @@ describe('fleetWorkflow', () => {
     return expect.fail(`fleet never reached: ${what}; last state: ${JSON.stringify(last)}`);
   }
 
+  /** Retries `read` until it answers (e.g. a workflow that is about to start), for up to 30 s. */
+  async function eventually<T>(read: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        return await read();
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+
   beforeAll(async () => {
     h = await createOrchestrationHarness('fleet');
     await createPrimaries(h.sim, topology);
@@ -92,7 +105,10 @@ describe('fleetWorkflow', () => {
         replicatingFrom: primary.id,
       });
       expect(shadow.appliedConfiguration?.hash).toBe(primary.appliedConfiguration?.hash);
-      const pairState = await h.client.workflow.getHandle(pairWorkflowId(pair.pairId)).query(stateQuery);
+      // The fleet records a pair as soon as its shadow is provisioned and starts the pair workflows after that.
+      const pairState = await eventually(() =>
+        h.client.workflow.getHandle(pairWorkflowId(pair.pairId)).query(stateQuery),
+      );
       expect(pairState.shadow?.hostId).toBe(shadow.id);
     }
   });
