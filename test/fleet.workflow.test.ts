@@ -117,6 +117,12 @@ describe('fleetWorkflow', () => {
     const { config } = testConfig();
     const ids = pairIds.map((id) => `"${id}"`).join(', ');
     const query = `WorkflowType = "hostPairWorkflow" AND PrimaryRegion = "us-east" AND PairId IN (${ids})`;
+    // Visibility is eventually consistent: wait until the server's own list answers, then ask the browser.
+    await eventually(async () => {
+      let listed = 0;
+      for await (const execution of h.client.workflow.list({ query })) if (execution.workflowId) listed++;
+      if (listed < 2) throw new Error(`visibility lists ${listed} us-east pairs so far`);
+    });
     const url = `${webUiUrl(config)}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent(query)}`;
     const dom = await renderedDom(url);
     const usEast = topology.primaries.filter((p) => p.region === 'us-east').map((p) => p.hostId);
