@@ -106,14 +106,26 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
      * The pairs to roll, each as the pair itself knows it (its `state` query: primary and shadow after any swap),
      * from the list given or from the running fleet.
      */
-    async readRolloutTargets(input: { pairIds?: string[]; fleetWorkflowId?: string }): Promise<RolloutTarget[]> {
+    async readRolloutTargets(input: {
+      pairIds?: string[];
+      fleetWorkflowId?: string;
+      /** The rollout asking: another rollout holding the fleet refuses it. */
+      rolloutId?: string;
+    }): Promise<RolloutTarget[]> {
       let pairIds = input.pairIds;
-      if (!pairIds) {
-        if (!input.fleetWorkflowId)
-          throw ApplicationFailure.nonRetryable('name the pairs or the fleet to roll', FailureType.InvalidInput);
+      if (input.fleetWorkflowId) {
         const fleet = await temporal.workflow.getHandle(input.fleetWorkflowId).query(fleetStateQuery);
-        pairIds = fleet.pairs.map((p) => p.pairId);
+        // The fleet knows which rollout holds its pairs: a second one is refused while the first runs.
+        const running = fleet.underRollout?.rolloutId;
+        if (running !== undefined && running !== input.rolloutId)
+          throw ApplicationFailure.nonRetryable(
+            `rollout ${running} is running on fleet ${input.fleetWorkflowId}; abort it or wait for it to finish`,
+            FailureType.InvalidInput,
+          );
+        pairIds ??= fleet.pairs.map((p) => p.pairId);
       }
+      if (!pairIds)
+        throw ApplicationFailure.nonRetryable('name the pairs or the fleet to roll', FailureType.InvalidInput);
       return Promise.all(
         pairIds.map(async (pairId) => {
           try {

@@ -130,6 +130,15 @@ describe('rolloutWorkflow', () => {
         args: [rolloutInput('v2-again')],
       }),
     ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+    // Under another workflow id too: the fleet names the rollout holding its pairs.
+    await waitFor(
+      () => handle.query(rolloutStateQuery),
+      (s) => s.phase === 'rolling',
+      'rolling',
+    );
+    const second = await startRollout(`rollout-second-${suffix}`, rolloutInput('v2-other'));
+    const refused = await expectWorkflowFailure(second.result(), FailureType.InvalidInput);
+    expect(refused.message).toMatch(/rollout v2 is running on fleet/);
 
     const state: RolloutState = await handle.result();
     expect(state.phase).toBe('completed');

@@ -90,9 +90,18 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   if (typeof input.rolloutId !== 'string' || input.rolloutId.trim() === '') problems.push('rolloutId is empty');
   let targets: RolloutTarget[] = [];
   if (problems.length === 0) {
-    targets = await reads.readRolloutTargets.executeWithOptions({ ...OBSERVATION, summary: 'read the pairs to roll' }, [
-      { pairIds: input.pairs?.map((p) => p.pairId), fleetWorkflowId: input.fleetWorkflowId },
-    ]);
+    targets = await reads.readRolloutTargets
+      .executeWithOptions({ ...OBSERVATION, summary: 'read the pairs to roll' }, [
+        {
+          pairIds: input.pairs?.map((p) => p.pairId),
+          fleetWorkflowId: input.fleetWorkflowId,
+          rolloutId: input.rolloutId,
+        },
+      ])
+      .catch((error: unknown) => {
+        // Unknown pairs, or another rollout holding the fleet: the activity's reason, as this rollout's refusal.
+        throw ApplicationFailure.nonRetryable(`rollout refused: ${messageOf(error)}`, FailureType.InvalidInput);
+      });
     const seen = new Set<string>();
     for (const t of targets) {
       if (seen.has(t.pairId)) problems.push(`pair ${t.pairId} is listed twice`);
@@ -126,38 +135,11 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   await tellFleet(state.pairs.map((p) => p.pairId));
 
   // ---- waves ----------------------------------------------------------------------------------------------------------
-  for (let index = 0; index < state.waves.length; index++) {
-    if (!(await gate())) break;
-    state.currentWave = index + 1;
-    setPhase('rolling');
-    const wave = state.pairs.filter((p) => p.wave === index + 1);
-    await Promise.all(
-      wave.map((p) =>
-        rollPair(
-          p,
-          targets.find((t) => t.pairId === p.pairId)!,
-        ),
-      ),
-    );
-    state.maxConcurrent = maxOverlap(state.pairs);
-
-    // Health gate: every host the wave touched must answer healthy before the next wave starts.
-    // (A pair rolled back has had its failure dealt with; its hosts are reported in its own state.)
-    const hosts = wave.filter((p) => p.step === 'done').flatMap((p) => [p.primaryBefore, p.shadowBefore ?? []].flat());
-    const checks = await Promise.all(
-      hosts.map((hostId) =>
-        reads.readHostConfiguration
-          .executeWithOptions({ ...OBSERVATION, summary: `health gate: ${hostId}` }, [hostId])
-          .catch(() => undefined),
-      ),
-    );
-    const unhealthy = hosts.filter((_, i) => !checks[i]?.healthy);
-    const failedPairs = wave.filter((p) => p.step !== 'done');
-    if (unhealthy.length > 0) {
-      halt(`health gate after wave ${index + 1}: ${unhealthy.join(', ')} not healthy`);
-    } else if (failedPairs.length > 0 && input.onPairFailure === 'halt') {
-      halt(`wave ${index + 1}: ${failedPairs.map((p) => `${p.pairId} ${p.step}`).join(', ')}`);
-    }
+  try {
+    await runWaves();
+  } finally {
+    // Even a rollout that failed hands drift correction of its pairs back to the fleet.
+    await tellFleet([]);
   }
 
   for (const p of state.pairs) {
@@ -166,10 +148,47 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       p.detail = `rollout aborted: ${aborted ?? ''}`;
     }
   }
-  await tellFleet([]);
   setPhase(aborted !== undefined ? 'aborted' : 'completed');
   if (aborted !== undefined) state.haltReason = aborted;
   return state;
+
+  async function runWaves(): Promise<void> {
+    for (let index = 0; index < state.waves.length; index++) {
+      if (!(await gate())) break;
+      state.currentWave = index + 1;
+      setPhase('rolling');
+      const wave = state.pairs.filter((p) => p.wave === index + 1);
+      await Promise.all(
+        wave.map((p) =>
+          rollPair(
+            p,
+            targets.find((t) => t.pairId === p.pairId)!,
+          ),
+        ),
+      );
+      state.maxConcurrent = maxOverlap(state.pairs);
+
+      // Health gate: every host the wave touched must answer healthy before the next wave starts.
+      // (A pair rolled back has had its failure dealt with; its hosts are reported in its own state.)
+      const hosts = wave
+        .filter((p) => p.step === 'done')
+        .flatMap((p) => [p.primaryBefore, p.shadowBefore ?? []].flat());
+      const checks = await Promise.all(
+        hosts.map((hostId) =>
+          reads.readHostConfiguration
+            .executeWithOptions({ ...OBSERVATION, summary: `health gate: ${hostId}` }, [hostId])
+            .catch(() => undefined),
+        ),
+      );
+      const unhealthy = hosts.filter((_, i) => !checks[i]?.healthy);
+      const failedPairs = wave.filter((p) => p.step !== 'done');
+      if (unhealthy.length > 0) {
+        halt(`health gate after wave ${index + 1}: ${unhealthy.join(', ')} not healthy`);
+      } else if (failedPairs.length > 0 && input.onPairFailure === 'halt') {
+        halt(`wave ${index + 1}: ${failedPairs.map((p) => `${p.pairId} ${p.step}`).join(', ')}`);
+      }
+    }
+  }
 
   function halt(reason: string): void {
     state.haltReason = reason;
