@@ -6,8 +6,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/globalSetup.ts'],
     setupFiles: ['test/setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Generous: the integration tests wait on real services and real timers on a 2-core machine under load.
+    testTimeout: 150_000,
+    hookTimeout: 180_000,
     // Two cores: more forks than that only make the Temporal server and the workers wait on each other.
     maxWorkers: 2,
     reporters: ['default'],

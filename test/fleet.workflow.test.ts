@@ -170,11 +170,12 @@ describe('fleetWorkflow', () => {
       }),
     );
     const before = (await fleetState()).driftCorrections;
-    await waitForFleet((s) => s.driftCorrections > before, 'a drift correction', 90_000);
+    // The fleet checks drift once a minute of workflow time, so this can take a little over a minute.
+    await waitForFleet((s) => s.driftCorrections > before, 'a drift correction', 120_000);
     const [shadow, primary] = await Promise.all([
       h.sim.provider.getHost(target.shadow!.hostId),
       h.sim.provider.getHost(target.primary.hostId),
     ]);
     expect(shadow.appliedConfiguration?.hash).toBe(primary.appliedConfiguration?.hash);
-  });
+  }, 150_000);
 });
