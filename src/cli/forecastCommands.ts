@@ -2,6 +2,7 @@
  * The forecasting commands of `understudy`: `train`, `forecast` and `backtest`. main.ts hands them the raw
  * arguments (they take options of their own); each prints one clear line on a bad request and exits 1.
  */
+import { exitWithError, isArgumentError } from './exit.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,15 +50,15 @@ export async function runForecastCommand(argv: string[]): Promise<void> {
   try {
     await dispatch(argv);
   } catch (error) {
-    const known =
-      error instanceof CommandError ||
-      error instanceof ForecastInputError ||
-      error instanceof TrainerError ||
-      error instanceof ModelArtifactError ||
-      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`understudy: ${(error as Error).message}\n`);
-    if (!known || process.env.UNDERSTUDY_DEBUG === '1') process.stderr.write(`${(error as Error).stack}\n`);
-    process.exit(1);
+    exitWithError(error, {
+      expected:
+        error instanceof CommandError ||
+        error instanceof ForecastInputError ||
+        error instanceof TrainerError ||
+        error instanceof ModelArtifactError ||
+        isArgumentError(error),
+      code: 1,
+    });
   }
 }
 

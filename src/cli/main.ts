@@ -10,6 +10,7 @@ import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
 import { runDemo } from '../demo/demo.js';
+import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 import {
   PairCommandError,
@@ -268,16 +269,14 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),
-  (error: unknown) => {
-    const known =
-      error instanceof ConfigError ||
-      error instanceof ServiceError ||
-      error instanceof UsageError ||
-      error instanceof PairCommandError;
-    const argumentError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`understudy: ${(error as Error).message}\n`);
-    if (process.env.UNDERSTUDY_DEBUG === '1' || !(known || argumentError))
-      process.stderr.write(`${(error as Error).stack}\n`);
-    process.exit(error instanceof ServiceError ? 2 : 1);
-  },
+  (error: unknown) =>
+    exitWithError(error, {
+      expected:
+        error instanceof ConfigError ||
+        error instanceof ServiceError ||
+        error instanceof UsageError ||
+        error instanceof PairCommandError ||
+        isArgumentError(error),
+      code: error instanceof ServiceError ? 2 : 1,
+    }),
 );

@@ -4,6 +4,7 @@
  *   temporal workflow query  --workflow-id rollout --type rolloutState
  *   temporal workflow signal --workflow-id rollout --name pauseRollout
  */
+import { exitWithError, isArgumentError } from './exit.js';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -70,17 +71,15 @@ export async function runRolloutCommand(argv: string[]): Promise<void> {
   try {
     await dispatch(argv);
   } catch (error) {
-    const known =
-      error instanceof RolloutCommandError ||
-      error instanceof WorkflowNotFoundError ||
-      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    const message =
-      error instanceof WorkflowNotFoundError
-        ? `no such rollout or maintenance running (${error.message})`
-        : (error as Error).message;
-    process.stderr.write(`understudy: ${message}\n`);
-    if (!known || process.env.UNDERSTUDY_DEBUG === '1') process.stderr.write(`${(error as Error).stack}\n`);
-    process.exit(1);
+    exitWithError(error, {
+      expected:
+        error instanceof RolloutCommandError || error instanceof WorkflowNotFoundError || isArgumentError(error),
+      code: 1,
+      message:
+        error instanceof WorkflowNotFoundError
+          ? `no such rollout or maintenance running (${error.message})`
+          : undefined,
+    });
   }
 }
 
