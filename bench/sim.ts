@@ -10,7 +10,6 @@
  *
  * Usage: npm run bench:sim [-- --json] [-- --hosts 10000] [-- --seconds 60] [-- --read-seconds 10]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +19,7 @@ import { loadConfig } from '../src/config/load.js';
 import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { HttpFleetProvider } from '../src/provider/client.js';
 import { SimulatorControl } from '../src/simulator/control.js';
-import { PROJECT_ROOT } from '../src/stack/paths.js';
+import { spawnSimulator } from '../src/stack/simulator.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,41 +48,6 @@ async function influxQuery(q: string): Promise<void> {
   if (!response.ok) throw new Error(`InfluxDB: ${q}: ${await response.text()}`);
 }
 
-function startSimulator(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(PROJECT_ROOT, 'src', 'simulator', 'main.ts'),
-      '--port',
-      '0',
-      '--state-dir',
-      stateDir,
-      '--speed',
-      String(SPEED),
-      '--metrics-interval-seconds',
-      String(METRICS_INTERVAL_SECONDS),
-      '--influx-url',
-      influxUrl,
-      '--influx-database',
-      database,
-      '--token-env',
-      'BENCH_SIM_NO_TOKEN',
-    ],
-    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (match?.[1]) resolve({ child, url: match[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`simulator exited with ${code}: ${out}`)));
-  });
-}
-
 /** utime + stime of a process, in seconds (Linux /proc). */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -98,7 +62,13 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 
 await influxQuery(`CREATE DATABASE "${database}"`);
 const stateDir = mkdtempSync(join(tmpdir(), 'understudy-bench-sim-'));
-const { child, url } = await startSimulator(stateDir);
+const { child, url } = await spawnSimulator({
+  stateDir,
+  speed: SPEED,
+  metricsIntervalSeconds: METRICS_INTERVAL_SECONDS,
+  influx: { url: influxUrl, database },
+  tokenEnv: 'BENCH_SIM_NO_TOKEN',
+});
 const stopSimulator = async () => {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));

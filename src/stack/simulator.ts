@@ -2,6 +2,7 @@
  * The embedded fleet simulator: its own Node process (TypeScript through tsx's loader, so one pid to stop), state
  * under the stack's folder, metrics into the embedded InfluxDB, the API token (if any) from the configured variable.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { UnderstudyConfig } from '../config/schema.js';
 import { PROJECT_ROOT, type StackPaths } from './paths.js';
@@ -84,3 +85,64 @@ export async function startSimulatorService(config: UnderstudyConfig, paths: Sta
 }
 
 export const stopSimulatorService = (paths: StackPaths): Promise<boolean> => stopProcess(simulatorProcess(paths));
+
+export interface SimulatorLaunch {
+  stateDir: string;
+  speed: number;
+  metricsIntervalSeconds?: number;
+  startAt?: string;
+  influx?: { url: string; database: string };
+  /** The variable the simulator reads its API token from; the token itself, if any, goes in `env`. */
+  tokenEnv: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a simulator of its own on a free port (tests, benchmarks) and resolves with the URL it reports once it
+ * listens; a simulator that exits or stays silent during start-up rejects with what it printed.
+ */
+export function spawnSimulator(launch: SimulatorLaunch): Promise<{ child: ChildProcess; url: string }> {
+  const args = [
+    '--import',
+    'tsx',
+    join(PROJECT_ROOT, 'src', 'simulator', 'main.ts'),
+    '--port',
+    '0',
+    '--state-dir',
+    launch.stateDir,
+    '--speed',
+    String(launch.speed),
+    '--metrics-interval-seconds',
+    String(launch.metricsIntervalSeconds ?? 60),
+    '--token-env',
+    launch.tokenEnv,
+  ];
+  if (launch.startAt) args.push('--start-at', launch.startAt);
+  if (launch.influx) args.push('--influx-url', launch.influx.url, '--influx-database', launch.influx.database);
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...launch.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`simulator did not start within ${SIMULATOR_START_TIMEOUT_MS} ms:\n${output}`));
+    }, SIMULATOR_START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`simulator exited with ${code} during start-up:\n${output}`));
+    });
+  });
+}

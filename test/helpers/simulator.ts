@@ -2,7 +2,7 @@
  * Test plumbing for the fleet simulator: each test gets its own simulator process (a free port, its own state
  * folder) and, when it wants metrics, its own InfluxDB database on the embedded server, so tests run in parallel.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +11,9 @@ import { expect } from 'vitest';
 import { HttpFleetProvider, ProviderError } from '../../src/provider/client.js';
 import type { Operation, OperationKind, ProviderErrorCode } from '../../src/provider/types.js';
 import { SimulatorControl } from '../../src/simulator/control.js';
-import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { spawnSimulator } from '../../src/stack/simulator.js';
 import { testConfig } from './temporal.js';
 
-const SIMULATOR_START_TIMEOUT_MS = 30_000;
 export const INFLUX_URL = testConfig().config.influx.version === 1 ? testConfig().config.influx.url : '';
 
 export interface SimulatorProcessOptions {
@@ -37,45 +36,14 @@ export interface TestSimulator {
 }
 
 function launch(stateDir: string, options: SimulatorProcessOptions): Promise<{ child: ChildProcess; url: string }> {
-  const args = [
-    '--import',
-    'tsx',
-    join(PROJECT_ROOT, 'src', 'simulator', 'main.ts'),
-    '--port',
-    '0',
-    '--state-dir',
+  return spawnSimulator({
     stateDir,
-    '--speed',
-    String(options.speed ?? 1),
-    '--metrics-interval-seconds',
-    String(options.metricsIntervalSeconds ?? 60),
-    '--token-env',
-    'TEST_SIMULATOR_TOKEN',
-  ];
-  if (options.startAt) args.push('--start-at', options.startAt);
-  if (options.influxDatabase) args.push('--influx-url', INFLUX_URL, '--influx-database', options.influxDatabase);
-  const env = { ...process.env, TEST_SIMULATOR_TOKEN: options.token ?? '' };
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`simulator did not start within ${SIMULATOR_START_TIMEOUT_MS} ms:\n${output}`));
-    }, SIMULATOR_START_TIMEOUT_MS);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/[\d.]+:\d+)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1] });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`simulator exited with ${code} during start-up:\n${output}`));
-    });
+    speed: options.speed ?? 1,
+    metricsIntervalSeconds: options.metricsIntervalSeconds,
+    startAt: options.startAt,
+    influx: options.influxDatabase ? { url: INFLUX_URL, database: options.influxDatabase } : undefined,
+    tokenEnv: 'TEST_SIMULATOR_TOKEN',
+    env: { TEST_SIMULATOR_TOKEN: options.token ?? '' },
   });
 }
 
