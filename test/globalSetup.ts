@@ -2,7 +2,7 @@
  * Starts the embedded stack once per test run (reusing services that already run, e.g. from `npm start`) and
  * bundles the workflow code once for every worker the tests create. Stops only what it started.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config/load.js';
@@ -22,13 +22,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!('code' in bundle)) throw new Error('expected an in-memory workflow bundle');
   const dir = join(stackPaths(config).stateDir, 'test');
   mkdirSync(dir, { recursive: true });
-  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  // One file per run: two runs at once (two developers' terminals, or CI beside a benchmark) must not overwrite
+  // each other's bundle while a worker is loading it.
+  const workflowBundlePath = join(dir, `workflow-bundle-${process.pid}.js`);
   writeFileSync(workflowBundlePath, bundle.code);
   project.provide('workflowBundlePath', workflowBundlePath);
 
   // Only what this run started is stopped: services someone else brought up (npm start) keep running.
   const startedHere = stack.services.filter((s) => !s.reused).map((s) => s.name);
   return async () => {
+    rmSync(workflowBundlePath, { force: true });
     if (startedHere.length > 0 && process.env.UNDERSTUDY_KEEP_STACK !== '1') await stackDown(config, startedHere);
   };
 }
