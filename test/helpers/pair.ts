@@ -2,9 +2,8 @@
  * A host pair on a real simulator, watched by the real dev server and InfluxDB: builds the hosts and workloads,
  * runs a worker wired to that simulator and a database of the test's own, and starts `hostPairWorkflow`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
@@ -20,8 +19,8 @@ import {
   type PairPolicy,
   type PairState,
 } from '../../src/shared/pair.js';
-import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { createWorker, MODEL_ARTIFACTS_DIR } from '../../src/worker.js';
+import { spawnWorkerProcess } from '../../src/workerProcess.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
 import {
   INFLUX_URL,
@@ -31,7 +30,6 @@ import {
   type TestSimulator,
 } from './simulator.js';
 import { testConfig, uniqueTaskQueue } from './temporal.js';
-import type { WorkerProcessArgs } from './workerProcess.js';
 
 export const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 
@@ -98,32 +96,14 @@ export async function createOrchestrationHarness(
       }
     },
     async startWorkerProcess() {
-      const args: WorkerProcessArgs = {
+      const child = await spawnWorkerProcess({
         taskQueue,
         simulatorUrl: sim.url,
         influxUrl: INFLUX_URL,
         database: database.name,
         bundlePath: inject('workflowBundlePath'),
-      };
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', join(PROJECT_ROOT, 'test', 'helpers', 'workerProcess.ts'), JSON.stringify(args)],
-        {
-          cwd: PROJECT_ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      children.push(child);
-      await new Promise<void>((resolve, reject) => {
-        let output = '';
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString();
-          if (output.includes('worker ready')) resolve();
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`worker process exited with ${code}:\n${output}`)));
       });
+      children.push(child);
       return child;
     },
     async startWorker() {
