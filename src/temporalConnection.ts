@@ -5,14 +5,27 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import type { LoadedConfig } from './config/load.js';
 import { ConfigError } from './config/load.js';
 
+const READ_FAILURES: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a folder, not a file',
+};
+
+/** Reads a PEM file named by the configuration; a problem names the field and the file, never the content. */
 function readPem(source: string, field: string, file: string): Buffer {
+  let pem: Buffer;
   try {
-    return readFileSync(file);
+    pem = readFileSync(file);
   } catch (error) {
-    throw new ConfigError(source, [
-      `${field}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    ]);
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = (code && READ_FAILURES[code]) ?? code ?? (error as Error).message;
+    throw new ConfigError(source, [`${field}: cannot read ${file}: ${reason}`]);
   }
+  // Checked here rather than left to the TLS handshake, whose error names neither the field nor the file.
+  if (!pem.includes('-----BEGIN ')) {
+    throw new ConfigError(source, [`${field}: ${file} is not a PEM file (no "-----BEGIN" line)`]);
+  }
+  return pem;
 }
 
 /** Options shared by the client `Connection` and the worker's `NativeConnection`. */

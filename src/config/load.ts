@@ -75,6 +75,10 @@ function describeIssue(issue: z.core.$ZodIssue): string | undefined {
     const where = issue.path.length > 0 ? `${field}: ` : '';
     return `${where}unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
   }
+  // zod says "expected string, received undefined" for a field that is missing altogether.
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) {
+    return `${field}: is required (expected ${issue.expected})`;
+  }
   return `${field}: ${issue.message}`;
 }
 
@@ -132,7 +136,40 @@ export function parseConfigText(text: string, source: string, env: NodeJS.Proces
       }),
     );
   }
-  return validateConfig(document.toJS(), source, env);
+  let value: unknown;
+  try {
+    value = document.toJS();
+  } catch (error) {
+    // The YAML library refuses documents whose aliases expand without bound ("billion laughs").
+    throw new ConfigError(source, [`YAML: ${(error as Error).message}`]);
+  }
+  const problem = findUnplainValue(value);
+  if (problem !== undefined) throw new ConfigError(source, [problem]);
+  return validateConfig(value, source, env);
+}
+
+/**
+ * The first value that is not plain data, described, or undefined: a node that contains itself (an anchor used
+ * inside its own node parses into a cyclic object that every later check would recurse into without end), or a
+ * tagged value such as `!!binary` that becomes a Buffer.
+ */
+function findUnplainValue(value: unknown, path: string[] = [], open = new Set<object>()): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const where = path.join('.') || '(top level)';
+  if (open.has(value)) {
+    return `${where}: a YAML alias refers to a node that contains it; the configuration must not be recursive`;
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) {
+    return `${where}: must be plain YAML (a mapping, list, string, number or boolean), not a tagged ${value.constructor.name}`;
+  }
+  open.add(value);
+  for (const [key, child] of Object.entries(value)) {
+    const found = findUnplainValue(child, [...path, key], open);
+    if (found !== undefined) return found;
+  }
+  open.delete(value);
+  return undefined;
 }
 
 /**
