@@ -6,6 +6,7 @@ import { HttpFleetProvider, type HttpFleetProviderOptions } from '../provider/cl
 import type { Capacity, DemandProfile, Host, Workload } from '../provider/types.js';
 import type { TraceSummary } from './demand.js';
 import type { Delays, FaultSettings, ReplicationSettings, UtilisationSample } from './fleet.js';
+import type { HistoryEvent, HistoryPage } from './history.js';
 import type { WriterStats } from './telegraf.js';
 
 export interface SimulatorStatus {
@@ -39,6 +40,18 @@ export class SimulatorControl {
   setSpeed = (speed: number) => this.http.request<SimulatorStatus>('PUT', '/sim/clock', { speed });
   /** Jumps the simulated clock forward, running everything due on the way (operations, metrics). */
   advance = (seconds: number) => this.http.request<SimulatorStatus>('POST', '/sim/clock/advance', { seconds });
+  /** One page of the fleet's history after `afterSeq` (see ./history.ts). */
+  historyPage = (afterSeq = 0) => this.http.request<HistoryPage>('GET', `/sim/history?afterSeq=${afterSeq}`);
+  /** Every event after `afterSeq` still held, page by page. */
+  history = async (afterSeq = 0): Promise<HistoryEvent[]> => {
+    const events: HistoryEvent[] = [];
+    for (let seq = afterSeq; ;) {
+      const page = await this.historyPage(seq);
+      events.push(...page.events);
+      if (page.events.length === 0 || page.lastSeq === seq) return events;
+      seq = page.lastSeq;
+    }
+  };
   setDelays = (delays: Partial<Delays>) => this.http.request<Delays>('PUT', '/sim/delays', delays);
   setApiFaults = (faults: Partial<FaultSettings>) => this.http.request<FaultSettings>('PUT', '/sim/faults/api', faults);
   setReplication = (settings: Partial<ReplicationSettings>) =>

@@ -40,6 +40,7 @@ import type {
 import { HEALTHY_STATUSES } from '../provider/types.js';
 import { syntheticDemand, traceDemand, type Trace } from './demand.js';
 import { SimulatorError, conflict, notFound } from './errors.js';
+import { History, emptyHistory, type HistoryState } from './history.js';
 
 export interface Delays {
   provisionSeconds: number;
@@ -137,6 +138,8 @@ export interface FleetState {
   downZones: string[];
   downRegions: string[];
   flapping: Record<string, { periodSeconds: number; nextToggleMs: number }>;
+  /** What happened, for `GET /sim/history` (absent in state files written before it existed). */
+  history?: HistoryState;
 }
 
 export function initialFleetState(simulatedMs: number): FleetState {
@@ -226,6 +229,7 @@ export class Fleet {
   /** Ids of running operations: the clock checks these on every tick, not the whole (long) operation history. */
   private readonly running = new Set<string>();
   private operationCount: number;
+  readonly history: History;
 
   constructor(
     readonly state: FleetState,
@@ -236,6 +240,7 @@ export class Fleet {
   ) {
     for (const op of Object.values(state.operations)) if (op.status === 'running') this.running.add(op.id);
     this.operationCount = Object.keys(state.operations).length;
+    this.history = new History((state.history ??= emptyHistory()));
   }
 
   private nextMetricsMs(): number {
@@ -830,6 +835,38 @@ export class Fleet {
       if (this.state.idempotency[op.idempotencyKey] === op.id) delete this.state.idempotency[op.idempotencyKey];
     }
     op.finishedAt = iso(this.state.simulatedMs);
+    this.recordFinished(op);
+  }
+
+  private recordFinished(op: OperationRecord): void {
+    const now = this.state.simulatedMs;
+    const host = op.hostId === undefined ? undefined : this.state.hosts[op.hostId];
+    const sourceHostId = op.params.sourceHostId;
+    this.history.record({
+      kind: 'operation',
+      atMs: now,
+      startedAtMs: op.startedAtMs,
+      operationId: op.id,
+      operation: op.kind,
+      status: op.status,
+      ...(op.hostId !== undefined ? { hostId: op.hostId } : {}),
+      ...(host?.pairId !== undefined ? { pairId: host.pairId } : {}),
+      ...(op.workloadId !== undefined ? { workloadId: op.workloadId } : {}),
+      ...(typeof sourceHostId === 'string' ? { sourceHostId } : {}),
+    });
+    // Reconfiguring a serving host restarts its services: what ran there was down while the sync ran.
+    if (op.kind === 'syncConfiguration' && op.status === 'succeeded' && host?.status === 'active') {
+      for (const workloadId of host.workloadIds) {
+        this.history.record({
+          kind: 'workload-interrupted',
+          atMs: now,
+          startedAtMs: op.startedAtMs,
+          workloadId,
+          hostId: host.id,
+          cause: 'configuration',
+        });
+      }
+    }
   }
 
   private undo(op: OperationRecord): void {
@@ -899,6 +936,7 @@ export class Fleet {
       }
       case 'fenceHost':
         needStatus(['provisioning', 'active', 'inactive', 'failed', 'fenced']);
+        this.history.hostDown(host.id, host.workloadIds, this.state.simulatedMs);
         host.status = 'fenced';
         delete host.statusBeforeFailure;
         delete host.failureCause;
@@ -985,6 +1023,7 @@ export class Fleet {
     target.workloadIds.push(workload.id);
     workload.hostId = target.id;
     delete workload.migratingTo;
+    this.history.serving([workload.id], this.state.simulatedMs);
     target.updatedAt = iso(this.state.simulatedMs);
     source.updatedAt = target.updatedAt;
     const lostVersions = restoredFromReplica ? this.recordDataLoss(source, target) : 0;
@@ -1005,11 +1044,13 @@ export class Fleet {
     host.failureCause = cause;
     host.status = 'failed';
     host.updatedAt = iso(this.state.simulatedMs);
+    this.history.hostDown(host.id, host.workloadIds, this.state.simulatedMs);
   }
 
   private recoverHostRecord(host: HostRecord): void {
     if (host.status !== 'failed') return;
     host.status = host.statusBeforeFailure ?? 'active';
+    if (host.status === 'active') this.history.serving(host.workloadIds, this.state.simulatedMs);
     delete host.statusBeforeFailure;
     delete host.failureCause;
     // A host that comes back has rebooted: its cumulative counters start again from zero.

@@ -209,6 +209,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ['POST', /^\/v1\/replication$/, action(s.startReplicationSchema, (b) => fleet.startReplication(b))],
     // ---- simulator control
     ['GET', /^\/sim\/status$/, () => [200, status()]],
+    ['GET', /^\/sim\/history$/, ({ url }) => [200, fleet.history.page(afterSeqOf(url))]],
     [
       'PUT',
       /^\/sim\/clock$/,
@@ -260,6 +261,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       ({ params }) => [200, fleet.utilisationOf(fleet.host(p0(params)), state.simulatedMs)],
     ],
   ];
+
+  function afterSeqOf(url: URL): number {
+    const given = url.searchParams.get('afterSeq') ?? '0';
+    if (!/^\d{1,15}$/.test(given))
+      throw new SimulatorError('bad_request', `afterSeq must be a whole number >= 0 (got "${given}")`);
+    return Number(given);
+  }
 
   function traceSummary(traceId: string) {
     const stored = storedTraces.get(traceId);
