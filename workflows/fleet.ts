@@ -31,11 +31,13 @@ import {
   type PairPolicy,
   fleetStateQuery,
   pairWorkflowId,
+  primaryAddedProblem,
   primaryAddedSignal,
+  shadowConsumedProblem,
   shadowConsumedSignal,
   shadowReplacedSignal,
 } from '../src/shared/pair.js';
-import { pairsUnderRolloutSignal } from '../src/shared/rollout.js';
+import { pairsUnderRolloutProblem, pairsUnderRolloutSignal } from '../src/shared/rollout.js';
 import type { hostPairWorkflow } from './hostPair.js';
 import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
@@ -69,9 +71,18 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   const added: { fromPairId: string; primary: HostRef }[] = [];
 
   setHandler(fleetStateQuery, () => state);
-  setHandler(shadowConsumedSignal, (message) => void consumed.push(message));
-  setHandler(primaryAddedSignal, (message) => void added.push(message));
+  // Signals cannot be refused: a malformed payload is dropped with a warning instead of failing the workflow task.
+  const accepts = (problem: string | undefined): boolean => {
+    if (problem !== undefined) log.warn(`fleet: signal ignored: ${problem}`);
+    return problem === undefined;
+  };
+  setHandler(
+    shadowConsumedSignal,
+    (message) => void (accepts(shadowConsumedProblem(message)) && consumed.push(message)),
+  );
+  setHandler(primaryAddedSignal, (message) => void (accepts(primaryAddedProblem(message)) && added.push(message)));
   setHandler(pairsUnderRolloutSignal, (message) => {
+    if (!accepts(pairsUnderRolloutProblem(message))) return;
     state.underRollout = message.pairIds.length > 0 ? message : undefined;
   });
 

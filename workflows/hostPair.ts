@@ -33,8 +33,11 @@ import {
   type PairState,
   type SwapNowResult,
   failoverUpdate,
+  forceSwapRequestProblem,
   forceSwapSignal,
+  hostRefProblem,
   offPeakSwapSignal,
+  pauseRequestProblem,
   pauseSignal,
   resumeSignal,
   setPolicyUpdate,
@@ -127,7 +130,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
 
   // ---- operator messages ----------------------------------------------------------------------------------------------
   setHandler(stateQuery, () => state);
+  // Signals cannot be refused: a malformed payload is dropped with a warning, and nothing changes.
+  const ignored = (problem: string): void => log.warn(`pair ${state.pairId}: signal ignored: ${problem}`);
   setHandler(pauseSignal, (request) => {
+    const problem = pauseRequestProblem(request);
+    if (problem !== undefined) return ignored(problem);
     state.paused = true;
     if (request?.disableFailover) state.failoverEnabled = false;
     publish();
@@ -139,6 +146,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     wake = true;
   });
   setHandler(forceSwapSignal, (request) => {
+    const problem = forceSwapRequestProblem(request);
+    if (problem !== undefined) return ignored(problem);
     swapRequest = `operator: ${request?.reason ?? 'forceSwap signal'}`;
     wake = true;
   });
@@ -147,6 +156,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     wake = true;
   });
   setHandler(shadowReplacedSignal, (shadow) => {
+    const problem = hostRefProblem(shadow, 'shadowReplaced');
+    if (problem !== undefined) return ignored(problem);
     state.shadow = shadow;
     if (state.phase === 'unprotected') setPhase('steady');
     else publish();

@@ -12,6 +12,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  log,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -35,6 +36,7 @@ import {
   type RolloutPhase,
   type RolloutState,
   type RolloutTarget,
+  abortRolloutRequestProblem,
   abortRolloutSignal,
   pairsUnderRolloutSignal,
   pauseRolloutSignal,
@@ -81,6 +83,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
     state.haltReason = undefined;
   });
   setHandler(abortRolloutSignal, (request) => {
+    // Signals cannot be refused: a malformed payload is dropped with a warning, and nothing changes.
+    const problem = abortRolloutRequestProblem(request);
+    if (problem !== undefined) return log.warn(`rollout ${state.rolloutId}: signal ignored: ${problem}`);
     aborted = request?.reason ?? 'operator abort';
   });
   publish();

@@ -153,6 +153,81 @@ export interface FailoverResult {
   workloadsRestored: string[];
 }
 
+// ---- payload checks -----------------------------------------------------------------------------------------------
+// A signal cannot be refused the way an update is: its handler drops a malformed payload with a warning naming what
+// is wrong, so a typo sent with the official `temporal` CLI changes nothing and never fails the workflow task.
+
+type FieldKind = 'string' | 'boolean';
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+const describeValue = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'a list' : `${typeof value} ${JSON.stringify(value)}`;
+
+/**
+ * What is wrong with an optional request object whose every field is optional, or undefined when it is fine:
+ * absent is fine; otherwise an object with only the known fields, strings non-empty.
+ */
+export function optionalRequestProblem(
+  message: string,
+  value: unknown,
+  fields: Record<string, FieldKind>,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (!isPlainObject(value)) return `${message} takes an object, got ${describeValue(value)}`;
+  for (const [key, field] of Object.entries(value)) {
+    const kind = fields[key];
+    if (kind === undefined)
+      return `${message}: unknown field "${key}" (known: ${Object.keys(fields).join(', ') || 'none'})`;
+    if (field === undefined) continue;
+    if (typeof field !== kind) return `${message}: ${key} must be a ${kind}, got ${describeValue(field)}`;
+    if (kind === 'string' && (field as string).trim() === '') return `${message}: ${key} must not be empty`;
+  }
+  return undefined;
+}
+
+export const pauseRequestProblem = (value: unknown): string | undefined =>
+  optionalRequestProblem('pause', value, { disableFailover: 'boolean', reason: 'string' });
+
+export const forceSwapRequestProblem = (value: unknown): string | undefined =>
+  optionalRequestProblem('forceSwap', value, { reason: 'string' });
+
+const CAPACITY_FIELDS = ['cpuCores', 'memoryGiB', 'storageIops', 'networkMbps'] as const;
+
+/** What is wrong with `value` as a host reference (`what` names it in the message), or undefined. */
+export function hostRefProblem(value: unknown, what: string): string | undefined {
+  if (!isPlainObject(value))
+    return `${what} must be a host (hostId, region, zone, capacity), got ${describeValue(value)}`;
+  for (const key of ['hostId', 'region', 'zone'] as const) {
+    const field = value[key];
+    if (typeof field !== 'string' || field.trim() === '')
+      return `${what}.${key} must be a non-empty string, got ${describeValue(field)}`;
+  }
+  const capacity = value.capacity;
+  if (!isPlainObject(capacity)) return `${what}.capacity must be an object, got ${describeValue(capacity)}`;
+  for (const key of CAPACITY_FIELDS) {
+    const field = capacity[key];
+    if (typeof field !== 'number' || !Number.isFinite(field) || field <= 0)
+      return `${what}.capacity.${key} must be a positive number, got ${describeValue(field)}`;
+  }
+  return undefined;
+}
+
+export function shadowConsumedProblem(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return `shadowConsumed takes {pairId, newPrimary}, got ${describeValue(value)}`;
+  if (typeof value.pairId !== 'string' || value.pairId === '')
+    return `shadowConsumed: pairId must be a non-empty string, got ${describeValue(value.pairId)}`;
+  return hostRefProblem(value.newPrimary, 'shadowConsumed: newPrimary');
+}
+
+export function primaryAddedProblem(value: unknown): string | undefined {
+  if (!isPlainObject(value)) return `primaryAdded takes {fromPairId, primary}, got ${describeValue(value)}`;
+  if (typeof value.fromPairId !== 'string' || value.fromPairId === '')
+    return `primaryAdded: fromPairId must be a non-empty string, got ${describeValue(value.fromPairId)}`;
+  return hostRefProblem(value.primary, 'primaryAdded: primary');
+}
+
 // ---- messages between workflows ------------------------------------------------------------------------------------
 
 /** Sent by the off-peak swap schedule's workflow to its pair. */

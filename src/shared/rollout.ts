@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ConfigurationValue, RolloutBudget, RolloutWindow } from '../policy/rollout.js';
-import type { HostRef } from './pair.js';
+import { optionalRequestProblem, type HostRef } from './pair.js';
 
 /** One rollout at a time: the CLI starts every rollout under this id, so a second one is refused while one runs. */
 export const ROLLOUT_WORKFLOW_ID = 'rollout';
@@ -93,6 +93,21 @@ export const abortRolloutSignal = defineSignal<[{ reason?: string }?]>('abortRol
 
 /** Sent by a rollout to its fleet: drift correction leaves these pairs alone (and reports drift) until cleared. */
 export const pairsUnderRolloutSignal = defineSignal<[{ rolloutId: string; pairIds: string[] }]>('pairsUnderRollout');
+
+/** What is wrong with an abortRollout payload, or undefined (the signal's handler drops a bad one with a warning). */
+export const abortRolloutRequestProblem = (value: unknown): string | undefined =>
+  optionalRequestProblem('abortRollout', value, { reason: 'string' });
+
+export function pairsUnderRolloutProblem(value: unknown): string | undefined {
+  const message = value as { rolloutId?: unknown; pairIds?: unknown } | null | undefined;
+  if (message === null || typeof message !== 'object' || Array.isArray(message))
+    return 'pairsUnderRollout takes {rolloutId, pairIds}';
+  if (typeof message.rolloutId !== 'string' || message.rolloutId === '')
+    return 'pairsUnderRollout: rolloutId must be a non-empty string';
+  if (!Array.isArray(message.pairIds) || !message.pairIds.every((id) => typeof id === 'string' && id !== ''))
+    return 'pairsUnderRollout: pairIds must be a list of pair ids';
+  return undefined;
+}
 
 // ---- host maintenance ----------------------------------------------------------------------------------------------
 
