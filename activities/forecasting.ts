@@ -18,13 +18,13 @@ import {
   MEASURED_RESOURCE,
 } from '../src/forecast/types.js';
 import { MicroBatcher } from '../src/forecast/microBatcher.js';
+import { windowHistory } from '../src/metrics/utilisation.js';
 import type {
-  AnomalyEvent,
   ForecastPoint as StoredForecastPoint,
   MetricsStore,
   UtilisationWindow,
 } from '../src/metrics/types.js';
-import { assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
+import { anomalyEvents, assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
 import { FailureType } from '../src/shared/failures.js';
 
 export interface ForecastingDependencies {
@@ -53,19 +53,6 @@ export interface ForecastHostResult {
 }
 
 const STEP_SECONDS = 300;
-
-function historyOf(window: UtilisationWindow): { timestamps: number[]; values: number[] } {
-  const start = Date.parse(window.start);
-  const timestamps: number[] = [];
-  const values: number[] = [];
-  window.values.forEach((v, i) => {
-    if (v !== null) {
-      timestamps.push(start + i * window.stepSeconds * 1000);
-      values.push(v);
-    }
-  });
-  return { timestamps, values };
-}
 
 /**
  * Forecasts whole hosts: concurrent calls (one per pair workflow) with the same data window share ONE metrics
@@ -109,7 +96,7 @@ async function forecastHosts(
       );
       out[i] = { hostId: input.hostId, forecasts: {}, issues };
       const histories = mine
-        .map((w) => ({ resource: FORECAST_RESOURCE[w.resource], history: historyOf(w) }))
+        .map((w) => ({ resource: FORECAST_RESOURCE[w.resource], history: windowHistory(w) }))
         .filter((h) => h.history.values.length > 0);
       for (const h of histories) {
         requests.push({
@@ -206,16 +193,7 @@ export function createForecastingActivities({ forecaster, metrics }: Forecasting
         }));
         await metrics.writeForecasts(points);
       }
-      const events: AnomalyEvent[] = assessment.flags.map((f) => ({
-        hostId: forecast.hostId,
-        resource,
-        time: new Date(f.timestamp),
-        kind: assessment.kind === 'sustained_shift' ? 'sustained-shift' : f.direction === 'above' ? 'spike' : 'drop',
-        actual: f.actual,
-        expected: f.yhat,
-        deviation: f.direction === 'above' ? f.actual - f.upper : f.actual - f.lower,
-        detail: assessment.reason,
-      }));
+      const events = anomalyEvents(forecast.hostId, resource, assessment);
       if (events.length > 0) await metrics.writeAnomalies(events);
       return assessment;
     },

@@ -7,7 +7,9 @@
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
-import type { MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import { pairDemandWindow, windowHistory } from '../src/metrics/utilisation.js';
+import { anomalyEvents, assessDeviation } from '../src/shared/anomaly.js';
 import type {
   FleetProvider,
   Host,
@@ -125,6 +127,137 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
   }
 }
 
+/** Recent actuals the live anomaly check compares with the forecast made just before them (30 min of 5-min steps). */
+const ANOMALY_WINDOW_STEPS = 6;
+
+/**
+ * Forecasts the pair's whole demand per resource (the primary's load plus what its moved workloads put on the
+ * shadow), so a scale-out does not erase the peak from the history the next day's forecast learns from. Reports
+ * the primary's peaks (the pair's scaled by the share of the load still on the primary now) and the pair's own,
+ * which scale-back is judged on. Also checks the latest actuals against the forecast made just before them: the
+ * deviations are written to the metrics store, and an isolated spike is marked so the policy does not act on it.
+ * Returns undefined (with the reasons in `issues`) when any resource could not be forecast.
+ */
+async function forecastPairDemand(args: {
+  forecaster: Forecaster;
+  metrics: MetricsStore;
+  primary: Host;
+  shadow: Host | undefined;
+  windows: UtilisationWindow[];
+  shadowWindows: UtilisationWindow[];
+  horizonsMinutes: number[];
+  issuedAt: number;
+  now: number;
+  issues: string[];
+}): Promise<ForecastSummary | undefined> {
+  const { forecaster, primary, shadow, issues } = args;
+  const horizon = Math.max(...args.horizonsMinutes);
+  const pairWindows: UtilisationWindow[] = [];
+  for (const window of args.windows) {
+    const key = CAPACITY_KEY[window.resource];
+    const shadowWindow = args.shadowWindows.find((w) => w.resource === window.resource);
+    const ratio =
+      shadow !== undefined && primary.capacity[key] > 0
+        ? (shadow.capacity[key] * shadow.allocationFraction) / primary.capacity[key]
+        : 0;
+    try {
+      pairWindows.push(pairDemandWindow(window, shadowWindow, ratio));
+    } catch (error) {
+      issues.push((error as Error).message);
+      return undefined;
+    }
+  }
+  const histories = pairWindows.map((w) => ({ window: w, history: windowHistory(w) }));
+  const contextOf = (resource: UtilisationWindow['resource']) =>
+    Object.fromEntries(
+      histories
+        .filter((h) => h.window.resource !== resource)
+        .map((h) => [FORECAST_RESOURCE[h.window.resource], h.history]),
+    );
+  // Both requests per resource go out at once: the forecaster batches concurrent calls (from every pair on this
+  // worker) into one run per model.
+  const results = await Promise.all(
+    histories.map(async ({ window, history }) => {
+      const request = {
+        hostId: primary.id,
+        resource: FORECAST_RESOURCE[window.resource],
+        history,
+        horizonMinutes: horizon,
+        now: args.now,
+        context: contextOf(window.resource),
+      };
+      const cut = history.values.length - ANOMALY_WINDOW_STEPS;
+      const earlier = {
+        ...request,
+        history: { timestamps: history.timestamps.slice(0, cut), values: history.values.slice(0, cut) },
+        horizonMinutes: ANOMALY_WINDOW_STEPS * 5,
+        context: undefined,
+      };
+      const [ahead, before] = await Promise.allSettled([
+        forecaster.forecast(request),
+        cut > 0 ? forecaster.forecast(earlier) : Promise.reject(new Error('history too short for the anomaly check')),
+      ]);
+      return { window, history, ahead, before };
+    }),
+  );
+
+  const peaks: ForecastSummary['peaks'] = [];
+  const pairPeaks: ForecastSummary['peaks'] = [];
+  const anomalies: AnomalyEvent[] = [];
+  let spike = false;
+  let sustained = false;
+  let model: ForecastSummary['model'];
+  for (const { window, history, ahead, before } of results) {
+    if (ahead.status === 'rejected') {
+      issues.push(`${window.resource} forecast failed: ${(ahead.reason as Error).message}`);
+      return undefined;
+    }
+    const result = ahead.value;
+    for (const w of result.warnings) issues.push(`${window.resource} forecast: ${w}`);
+    model ??= { modelType: result.model, version: result.modelVersion, parameters: {}, predictionHorizon: horizon };
+    // The share of the pair's load the primary carries now: its forecast is the pair's, scaled by it.
+    const primaryNow = lastValue(args.windows.find((w) => w.resource === window.resource) ?? window) ?? 0;
+    const pairNow = history.values[history.values.length - 1] ?? 0;
+    const residentShare = pairNow > 0 ? Math.min(1, primaryNow / pairNow) : 1;
+    for (const h of args.horizonsMinutes) {
+      const within = result.points.filter((p) => p.timestamp <= args.issuedAt + h * 60_000);
+      const peak = within.reduce((best, p) => (p.yhat > best.yhat ? p : best), within[0] ?? result.peak);
+      pairPeaks.push({ horizonMinutes: h, resource: window.resource, peakPercent: peak.yhat, peakAt: peak.timestamp });
+      peaks.push({
+        horizonMinutes: h,
+        resource: window.resource,
+        peakPercent: peak.yhat * residentShare,
+        peakAt: peak.timestamp,
+      });
+    }
+    if (before.status === 'fulfilled') {
+      const actuals = history.timestamps.slice(-ANOMALY_WINDOW_STEPS).map((timestamp, i) => ({
+        timestamp,
+        value: history.values[history.values.length - ANOMALY_WINDOW_STEPS + i]!,
+      }));
+      const assessment = assessDeviation(before.value.points, actuals);
+      const newest = actuals[actuals.length - 1];
+      const newestFlag = assessment.flags.find((f) => f.timestamp === newest?.timestamp);
+      if (assessment.kind === 'sustained_shift') sustained = true;
+      else if (assessment.kind === 'isolated_spike' && newestFlag?.direction === 'above') spike = true;
+      anomalies.push(...anomalyEvents(primary.id, window.resource, assessment));
+    }
+  }
+  // Flags are keyed by host, resource and time: writing the same ones again on the next tick overwrites them.
+  if (anomalies.length > 0)
+    await args.metrics.writeAnomalies(anomalies).catch((error: unknown) => {
+      issues.push(`anomalies not recorded: ${(error as Error).message}`);
+    });
+  return {
+    issuedAt: args.issuedAt,
+    peaks,
+    pairPeaks,
+    // A sustained shift on any resource outweighs a spike on another: the shift must move the decision.
+    ...(spike && !sustained ? { isolatedSpike: true } : {}),
+    ...(model ? { model } : {}),
+  };
+}
+
 export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
   /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
   async function runOperation<K extends OperationKind>(
@@ -218,45 +351,18 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
 
       let forecast: ForecastSummary | undefined;
       if (complete && lastSampleAt !== undefined) {
-        const horizon = Math.max(...input.horizonsMinutes);
-        const newest = lastSampleAt;
-        const peaks: ForecastSummary['peaks'] = [];
-        for (const window of windows) {
-          const start = Date.parse(window.start);
-          const timestamps: number[] = [];
-          const values: number[] = [];
-          window.values.forEach((v, i) => {
-            if (v !== null) {
-              timestamps.push(start + i * window.stepSeconds * 1000);
-              values.push(v);
-            }
-          });
-          try {
-            const result = await forecaster.forecast({
-              hostId: primaryHost.id,
-              resource: FORECAST_RESOURCE[window.resource],
-              history: { timestamps, values },
-              horizonMinutes: horizon,
-              now,
-            });
-            for (const w of result.warnings) issues.push(`${window.resource} forecast: ${w}`);
-            for (const h of input.horizonsMinutes) {
-              const within = result.points.filter((p) => p.timestamp <= newest + h * 60_000);
-              const peak = within.reduce((best, p) => (p.yhat > best.yhat ? p : best), within[0] ?? result.peak);
-              peaks.push({
-                horizonMinutes: h,
-                resource: window.resource,
-                peakPercent: peak.yhat,
-                peakAt: peak.timestamp,
-              });
-            }
-          } catch (error) {
-            issues.push(`${window.resource} forecast failed: ${(error as Error).message}`);
-          }
-        }
-        if (peaks.length === input.horizonsMinutes.length * RESOURCES.length) {
-          forecast = { issuedAt: lastSampleAt, peaks };
-        }
+        forecast = await forecastPairDemand({
+          forecaster,
+          metrics,
+          primary: primaryHost,
+          shadow: shadowServes ? shadowHost : undefined,
+          windows,
+          shadowWindows,
+          horizonsMinutes: input.horizonsMinutes,
+          issuedAt: lastSampleAt,
+          now,
+          issues,
+        });
       } else if (windows.length > 0 && !stale) {
         issues.push('no recent samples for every resource: no forecast this tick');
       }

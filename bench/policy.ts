@@ -5,12 +5,13 @@
  * over the same traces:
  *  (a) understudy: the pure `decideScaling` the pair workflow calls on every tick, fed the way `hostPair.tick()` feeds
  *      it (memory carried tick to tick, movedToShadow updated when an action executes, forecast peaks per horizon of
- *      the primary's own observed utilisation) with the TypeScript baselines the forecaster falls back on;
+ *      the pair's whole demand, scaled by the share still on the primary, as observePair reports them) with the
+ *      TypeScript baselines the forecaster falls back on;
  *  (b) reactive: threshold scaling on CURRENT utilisation with a boot delay (HPA + cluster autoscaler, or AWS target
  *      tracking);
  *  (c) static: a fixed capacity sized with hindsight so the trace's 95th percentile stays under the threshold.
- * A fourth, diagnostic run (understudyPairDemand) is (a) with the baselines fitted on the pair's total demand instead
- * of the primary's observed utilisation, to show how much the forecast's input costs the policy.
+ * A fourth, diagnostic run (understudyPrimaryOnly) is (a) with the baselines fitted on the primary's own observed
+ * utilisation instead, as observePair did before it forecast the pair's demand: it shows what that input cost.
  *
  * Usage: npm run bench:policy [-- --json]
  */
@@ -333,9 +334,9 @@ interface UnderstudyResult extends StrategyResult {
 }
 
 /**
- * What the forecast is fitted on. `primary-observed` is what the pair workflow does today (observePair forecasts the
- * primary host's own utilisation, which drops once workloads move off it). `pair-demand` is a diagnostic: the same
- * baselines on the pair's total demand (wherever its workloads run), scaled by the share still on the primary.
+ * What the forecast is fitted on. `pair-demand` is what the pair workflow does: observePair forecasts the pair's total
+ * demand (wherever its workloads run) and scales it by the share still on the primary. `primary-observed` is the
+ * diagnostic: the primary host's own utilisation, which drops once workloads move off it.
  */
 type ForecastInput = 'primary-observed' | 'pair-demand';
 
@@ -374,7 +375,10 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
     const load = new Map<string, number>();
     for (const [id, host] of location) load.set(host, (load.get(host) ?? 0) + demand[step]! * (shareOf.get(id) ?? 0));
     const primaryPercent = load.get('primary') ?? 0;
-    if (Math.max(0, ...load.values()) > OVERLOAD_PERCENT) overloadSteps++;
+    // The shadow runs at its allocated size: its utilisation is its load over that share of a host.
+    const shadowPercent = (load.get('shadow') ?? 0) / shadowAllocation;
+    const serving = [...load.entries()].map(([host, value]) => (host === 'shadow' ? shadowPercent : value));
+    if (Math.max(0, ...serving) > OVERLOAD_PERCENT) overloadSteps++;
     hostHours += (1 + (shadowStatus === 'active' ? shadowAllocation : POLICY.shadowFraction) + provisioned) * stepHours;
     observedPrimary[step] = primaryPercent;
 
@@ -384,6 +388,7 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
     const { forecast, model } = forecastPeaks(history, now);
     if (forecastInput === 'pair-demand') {
       const residentShare = demand[step]! > 0 ? primaryPercent / demand[step]! : residentShareOf(location);
+      forecast.pairPeaks = forecast.peaks.map((peak) => ({ ...peak }));
       for (const peak of forecast.peaks) peak.peakPercent *= residentShare;
     }
     if (model === 'seasonal_naive') seasonalTicks++;
@@ -396,7 +401,7 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
           workloadId: id,
           resourceRequirements: requirementOf(id),
           hostId: onShadow ? 'shadow' : 'primary',
-          ...(onShadow ? { utilisation: { cpu: demand[step]! * (shareOf.get(id) ?? 0) } } : {}),
+          ...(onShadow ? { utilisation: { cpu: (demand[step]! * (shareOf.get(id) ?? 0)) / shadowAllocation } } : {}),
         };
       });
     const decision = decideScaling({
@@ -520,7 +525,7 @@ function runStatic(trace: Trace): StrategyResult {
 
 // ---- report -------------------------------------------------------------------------------------------------------
 
-const STRATEGIES = ['understudy', 'reactive', 'static', 'understudyPairDemand'] as const;
+const STRATEGIES = ['understudy', 'reactive', 'static', 'understudyPrimaryOnly'] as const;
 type StrategyName = (typeof STRATEGIES)[number];
 
 const median = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : quantile(values, 0.5));
@@ -534,10 +539,10 @@ const perTrace = traces.map((trace) => {
     0,
   );
   const results: Record<StrategyName, StrategyResult> = {
-    understudy: runUnderstudy(trace, 'primary-observed'),
+    understudy: runUnderstudy(trace, 'pair-demand'),
     reactive: runReactive(trace),
     static: runStatic(trace),
-    understudyPairDemand: runUnderstudy(trace, 'pair-demand'),
+    understudyPrimaryOnly: runUnderstudy(trace, 'primary-observed'),
   };
   return { trace, crossings, results };
 });
@@ -629,19 +634,19 @@ if (args.json) {
   const leadText = (leads: number[]): string => (leads.length === 0 ? '-' : String(round(median(leads))));
   console.log('Policy benchmark: Understudy (U) vs reactive threshold scaling (R) vs static headroom (S)');
   console.log(
-    'Ud (diagnostic): Understudy with the same baselines fitted on the pair demand instead of the primary host',
+    "Up (diagnostic): Understudy forecasting the primary's own utilisation instead of the pair's demand (the former input)",
   );
   console.log(
     `reactive boot ${REACTIVE_BOOT_STEPS * STEP_MINUTES} min; ${config.static}; overload = a serving host above ${OVERLOAD_PERCENT}%\n`,
   );
-  const header = `${'trace'.padEnd(40)} ${pad('x80', 4)} | ${'over90 min U/R/S/Ud'.padStart(27)} | ${'host-hours U/R/S'.padStart(20)} | ${'actions U/R'.padStart(11)} | ${'lead med U/R'.padStart(12)}`;
+  const header = `${'trace'.padEnd(40)} ${pad('x80', 4)} | ${'over90 min U/R/S/Up'.padStart(27)} | ${'host-hours U/R/S'.padStart(20)} | ${'actions U/R'.padStart(11)} | ${'lead med U/R'.padStart(12)}`;
   console.log(header);
   console.log('-'.repeat(header.length));
   for (const { trace, crossings, results } of perTrace) {
     const u = results.understudy;
     const r = results.reactive;
     const s = results.static;
-    const d = results.understudyPairDemand;
+    const d = results.understudyPrimaryOnly;
     console.log(
       `${trace.name.padEnd(40)} ${pad(crossings, 4)} | ${triple([u.overloadMinutes, r.overloadMinutes, s.overloadMinutes, d.overloadMinutes], 6)} | ${triple([round(u.hostHours, 0), round(r.hostHours, 0), round(s.hostHours, 0)], 6)} | ${triple([u.actions, r.actions], 5)} | ${triple([leadText(u.leadMinutes), leadText(r.leadMinutes)], 5)}`,
     );

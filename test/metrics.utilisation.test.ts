@@ -1,6 +1,14 @@
 /** The pure conversion rules of the metrics store: rates, resets, gaps and invalid samples, without a server. */
 import { describe, expect, it } from 'vitest';
-import { combineSteps, counterRateSteps, gaugeSteps, toWindow } from '../src/metrics/utilisation.js';
+import {
+  combineSteps,
+  counterRateSteps,
+  gaugeSteps,
+  pairDemandWindow,
+  toWindow,
+  windowHistory,
+} from '../src/metrics/utilisation.js';
+import type { UtilisationWindow } from '../src/metrics/types.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const MIN = 60_000;
@@ -50,5 +58,42 @@ describe('utilisation steps', () => {
     const b = { values: [2, 5, null, null, null], issues: [] };
     expect(combineSteps([a, b], 'max').values).toEqual([2, 5, 3, null, null]);
     expect(combineSteps([a, b], 'sum').values).toEqual([3, 5, 3, null, null]);
+  });
+});
+
+describe("a pair's whole demand", () => {
+  const window = (
+    hostId: string,
+    values: (number | null)[],
+    start = '2026-11-28T10:00:00.000Z',
+  ): UtilisationWindow => ({
+    hostId,
+    resource: 'cpu',
+    start,
+    stepSeconds: 300,
+    values,
+    issues: [],
+  });
+
+  it("adds the shadow's load converted to the primary's capacity, keeping the primary's gaps", () => {
+    // A half-size shadow at 40% carries 20% of a primary.
+    const pair = pairDemandWindow(window('p', [50, null, 30, 30]), window('s', [0, 10, 40, null]), 0.5);
+    expect(pair.values).toEqual([50, null, 50, 30]);
+    expect(pair.hostId).toBe('p');
+    expect(windowHistory(pair)).toEqual({
+      timestamps: [0, 2, 3].map((i) => Date.parse('2026-11-28T10:00:00.000Z') + i * 300_000),
+      values: [50, 50, 30],
+    });
+  });
+
+  it('is the primary alone without a serving shadow', () => {
+    const primary = window('p', [50, 60]);
+    expect(pairDemandWindow(primary, undefined, 1)).toBe(primary);
+  });
+
+  it('refuses windows on different grids, naming the series', () => {
+    expect(() => pairDemandWindow(window('p', [1]), window('s', [1], '2026-11-28T10:01:00.000Z'), 1)).toThrow(
+      /pair demand of p\/cpu: the shadow's window .* is not on the primary's grid/,
+    );
   });
 });

@@ -49,10 +49,14 @@ describe('hostPairWorkflow: predictive scaling', () => {
     expect(scaleOut!.actualPercent).toBeGreaterThan(0);
     expect(scaleOut!.actualPercent).toBeLessThan(80);
 
+    // The shadow is sized for what it carries, as the reason says, above its standby size.
+    const sizedPercent = Number(/activate shadow \S+ at ([\d.]+)%/.exec(scaleOut!.detail)?.[1]);
+    expect(sizedPercent).toBeGreaterThan(15);
+    expect(sizedPercent).toBeLessThanOrEqual(100);
     const fleet = await f.sim.provider.describeFleet();
     expect(fleet.hosts.find((h) => h.id === f.shadow.hostId)).toMatchObject({
       status: 'active',
-      allocationFraction: 1,
+      allocationFraction: sizedPercent / 100,
     });
     for (const id of state.movedToShadow)
       expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.shadow.hostId);

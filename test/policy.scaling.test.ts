@@ -95,17 +95,18 @@ const decide = (overrides: Partial<ScalingInput> = {}) =>
 describe('decideScaling: the pseudocode branches', () => {
   it('activates an inactive shadow at full size and moves the fewest workloads that bring the peak under the band', () => {
     const decision = decide();
-    // 91.2% × (1 − 30/60) = 45.6% ≤ 70%: moving w-1 alone is enough.
+    // 91.2% × (1 − 30/60) = 45.6% ≤ 70%: moving w-1 alone is enough. The shadow (same size as the primary) then
+    // carries 45.6% of a host, which it holds under the 70% target at 45.6 / 70 = 65.1%, rounded up to 70%.
     expect(decision.action).toEqual({
       kind: 'activate-shadow-and-migrate',
-      allocationFraction: 1,
+      allocationFraction: 0.7,
       workloadIds: ['w-1'],
     });
     expect(decision.execute).toBe(true);
     expect(decision.bindingResource).toBe('cpu');
     expect(decision.peakPercent).toBeCloseTo(91.2);
     expect(decision.reason).toContain('cpu forecast peaks at 91.2% within 15 min (threshold 80%)');
-    expect(decision.reason).toContain('activate shadow h-7 and move w-1');
+    expect(decision.reason).toContain('activate shadow h-7 at 70% and move w-1');
     expect(decision.memory.lastActionAt).toBe(NOW);
     expect(decision.memory.highSince).toBe(NOW);
   });
@@ -120,9 +121,10 @@ describe('decideScaling: the pseudocode branches', () => {
       }),
       forecast: forecast({ cpu: 85 }),
     });
-    // Residents w-2, w-3, w-4 carry 15/30, 10/30, 5/30 of the load; 85 × 0.5 = 42.5 ≤ 70 with w-2 alone.
-    expect(decision.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 1, workloadIds: ['w-2'] });
-    expect(decision.reason).toContain('scale active shadow h-7 up from 50% to full size');
+    // Residents w-2, w-3, w-4 carry 15/30, 10/30, 5/30 of the load; 85 × 0.5 = 42.5 ≤ 70 with w-2 alone. The shadow
+    // then carries 42.5% of a host (w-1 measures nothing there): 42.5 / 70 = 60.7%, rounded up to 65%.
+    expect(decision.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.65, workloadIds: ['w-2'] });
+    expect(decision.reason).toContain('scale active shadow h-7 up from 50% to 65%');
   });
 
   it('provisions a new primary the size of the old one when there is no shadow', () => {
@@ -428,5 +430,93 @@ describe('decideScaling: spikes, forecast-only, bad input', () => {
     const d = decide({ policy: policy({ thresholdPercent: 0 }) });
     expect(d.action.kind).toBe('none');
     expect(d.reason).toContain('Invalid scaling policy');
+  });
+});
+
+describe("decideScaling: measured utilisation, the pair's whole demand, the shadow's own load", () => {
+  const scaledOut = (shadowFraction: number): PairView =>
+    pair({
+      primary: primary({ utilisation: { cpu: 30, memory: 20, storage: 10, network: 5 } }),
+      shadow: shadow({ status: 'active', allocationFraction: shadowFraction }),
+      workloads: [workload('w-1', 40, {}, 'h-7'), workload('w-2', 15), workload('w-3', 10), workload('w-4', 5)],
+      movedToShadow: ['w-1'],
+    });
+
+  it('scales out on the measured utilisation when the forecast lags a burst, and names both', () => {
+    const d = decide({
+      pair: pair({ primary: primary({ utilisation: { cpu: 88, memory: 40, storage: 20, network: 10 } }) }),
+      forecast: forecast({ cpu: 60 }),
+    });
+    expect(d.action.kind).toBe('activate-shadow-and-migrate');
+    expect(d.peakPercent).toBe(88);
+    expect(d.reason).toContain('cpu is at 88% now, above its forecast peak of 60%');
+  });
+
+  it('does not scale out on a measured burst the anomaly check calls an isolated spike', () => {
+    const d = decide({
+      pair: pair({ primary: primary({ utilisation: { cpu: 88, memory: 40, storage: 20, network: 10 } }) }),
+      forecast: forecast({ cpu: 60 }, { isolatedSpike: true }),
+    });
+    expect(d.action.kind).toBe('none');
+    expect(d.reason).toContain('isolated spike');
+  });
+
+  it("keeps a scaled-out pair out while the pair's whole demand would not fit home under the band", () => {
+    const d = decide({
+      pair: scaledOut(1),
+      // The primary alone is forecast low (its moved load is gone), the whole pair is not.
+      forecast: forecast({ cpu: 35 }, { pairPeaks: forecast({ cpu: 75 }).peaks }),
+      memory: { lowSince: NOW - 120 * MINUTE },
+    });
+    expect(d.action.kind).toBe('none');
+    expect(d.memory.lowSince).toBeUndefined();
+    expect(d.reason).toContain('holding steady');
+  });
+
+  it("scales back once the pair's whole demand has stayed under the band for scaleBackAfterMinutes", () => {
+    const low = { cpu: 30 };
+    const whole = { pairPeaks: forecast({ cpu: 62 }).peaks };
+    const first = decide({ pair: scaledOut(1), forecast: forecast(low, whole), memory: {} });
+    expect(first.action.kind).toBe('none');
+    expect(first.memory.lowSince).toBe(NOW);
+    expect(first.reason).toContain("Every forecast peak of the pair's whole demand is below 70% (highest: cpu 62%)");
+    const later = decide({
+      pair: scaledOut(1),
+      forecast: forecast(low, whole),
+      memory: first.memory,
+      now: NOW + 30 * MINUTE,
+    });
+    expect(later.action).toEqual({ kind: 'scale-back', workloadIds: ['w-1'], allocationFraction: 0.15 });
+  });
+
+  it('grows an active shadow whose own forecast load crosses the threshold, before moving anything else', () => {
+    // The pair peaks at 90% of a primary, 45 of which stay home: the shadow carries 45% of a host, which at half
+    // size is 90% of it. Holding it under 70% takes 45 / 70 = 64.3% of a host, rounded up to 65%.
+    const d = decide({
+      pair: scaledOut(0.5),
+      forecast: forecast({ cpu: 45 }, { pairPeaks: forecast({ cpu: 90 }).peaks }),
+    });
+    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.65, workloadIds: [] });
+    expect(d.reason).toContain('active shadow h-7 is forecast to peak at 90% cpu at 50% size');
+  });
+
+  it('uses the whole shadow before provisioning a new primary, and provisions once the shadow is at full size', () => {
+    // A peak of 190%: even moving w-1 and w-2 leaves the shadow far above the threshold.
+    const first = decide({ forecast: forecast({ cpu: 190 }) });
+    expect(first.action.kind).toBe('activate-shadow-and-migrate');
+    if (first.action.kind !== 'activate-shadow-and-migrate') return;
+    expect(first.action.allocationFraction).toBe(1);
+    expect(first.reason).toContain('the whole shadow first, a new primary if that is not enough');
+
+    const moved = first.action.workloadIds;
+    const next = decide({
+      pair: pair({
+        shadow: shadow({ status: 'active', allocationFraction: 1 }),
+        workloads: pair().workloads.map((w) => (moved.includes(w.workloadId) ? { ...w, hostId: 'h-7' } : w)),
+        movedToShadow: moved,
+      }),
+      forecast: forecast({ cpu: 120 }, { pairPeaks: forecast({ cpu: 190 }).peaks }),
+    });
+    expect(next.action.kind).toBe('provision-primary');
   });
 });

@@ -371,3 +371,41 @@ export function anomalyLines(events: AnomalyEvent[]): string[] {
     return `${ANOMALY_MEASUREMENT},host=${escapeTag(e.hostId)},resource=${e.resource},kind=${e.kind} ${fields.join(',')} ${e.time.getTime()}`;
   });
 }
+
+/** A window's non-null steps as a forecaster history: each value at the start of its step, oldest first. */
+export function windowHistory(window: UtilisationWindow): { timestamps: number[]; values: number[] } {
+  const start = Date.parse(window.start);
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  window.values.forEach((v, i) => {
+    if (v !== null) {
+      timestamps.push(start + i * window.stepSeconds * 1000);
+      values.push(v);
+    }
+  });
+  return { timestamps, values };
+}
+
+/**
+ * A host pair's whole demand of one resource, in percent of the primary's capacity: the primary's window plus the
+ * shadow's (same grid) converted by `shadowToPrimary` — the shadow's allocated capacity over the primary's. A step
+ * the primary has no data for stays a gap; a step only the shadow lacks counts the primary alone, as a shadow that
+ * reports nothing carries nothing that can be measured.
+ */
+export function pairDemandWindow(
+  primary: UtilisationWindow,
+  shadow: UtilisationWindow | undefined,
+  shadowToPrimary: number,
+): UtilisationWindow {
+  if (shadow === undefined) return primary;
+  if (shadow.start !== primary.start || shadow.stepSeconds !== primary.stepSeconds)
+    throw new Error(
+      `pair demand of ${primary.hostId}/${primary.resource}: the shadow's window (${shadow.start}, ${shadow.stepSeconds} s) is not on the primary's grid (${primary.start}, ${primary.stepSeconds} s)`,
+    );
+  return {
+    ...primary,
+    values: primary.values.map((value, i) =>
+      value === null ? null : value + (shadow.values[i] ?? 0) * shadowToPrimary,
+    ),
+  };
+}

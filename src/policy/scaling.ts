@@ -234,8 +234,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
     return none(`Invalid scaling policy, taking no action: ${policyFaults.join('; ')}.`, memory);
   if (!Number.isFinite(now)) return none(`Invalid decision time ${String(now)}, taking no action.`, memory);
 
-  const binding = bindingPeak(forecast, policy.horizonsMinutes);
-  if (binding === undefined) {
+  const forecastBinding = bindingPeak(forecast, policy.horizonsMinutes);
+  if (forecastBinding === undefined) {
     const offered = [...new Set(forecast.peaks.map((p) => p.horizonMinutes))].sort((a, b) => a - b);
     return none(
       `No forecast peak for the policy's horizons (${policy.horizonsMinutes.join(', ')} min; the forecast has ${offered.length > 0 ? offered.join(', ') + ' min' : 'none'}), taking no action.`,
@@ -246,8 +246,21 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const threshold = policy.thresholdPercent;
   const lowLine = threshold - policy.hysteresisPercent;
   const wanted = new Set(policy.horizonsMinutes);
-  const relevantPeaks = forecast.peaks.filter((p) => wanted.has(p.horizonMinutes) && Number.isFinite(p.peakPercent));
-  const allLow = relevantPeaks.every((p) => p.peakPercent < lowLine);
+  const inHorizons = (peaks: ForecastSummary['peaks']): ForecastSummary['peaks'] =>
+    peaks.filter((p) => wanted.has(p.horizonMinutes) && Number.isFinite(p.peakPercent));
+  const relevantPeaks = inHorizons(forecast.peaks);
+  // A forecast that lags a burst must not hold the pair back while the primary is already past the threshold: the
+  // measured utilisation is a floor under the forecast peak (the anomaly check below still vetoes a lone spike).
+  const current = currentPeak(pair.primary);
+  const binding: BindingPeak =
+    current !== undefined && current.peakPercent > forecastBinding.peakPercent
+      ? { ...current, horizonMinutes: 0, peakAt: now }
+      : forecastBinding;
+  // Low means low with every workload home: judged on the pair's whole demand when the forecast carries it, so a
+  // scaled-out pair comes back only when the primary could take it all, and never on the primary's relief alone.
+  const homePeaks = forecast.pairPeaks !== undefined ? inHorizons(forecast.pairPeaks) : relevantPeaks;
+  const allLow =
+    homePeaks.every((p) => p.peakPercent < lowLine) && (current === undefined || current.peakPercent < lowLine);
   const isHigh = binding.peakPercent > threshold;
   const spikeOnly = forecast.isolatedSpike === true;
 
@@ -258,26 +271,33 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   else if (!spikeOnly) delete nextMemory.lowSince;
   if (isHigh && !spikeOnly) nextMemory.highSince = now;
 
-  const peakText = `${binding.resource} forecast peaks at ${formatNumber(binding.peakPercent)}% within ${formatNumber(binding.horizonMinutes)} min`;
+  const peakText =
+    binding === forecastBinding
+      ? `${binding.resource} forecast peaks at ${formatNumber(binding.peakPercent)}% within ${formatNumber(binding.horizonMinutes)} min`
+      : `${binding.resource} is at ${formatNumber(binding.peakPercent)}% now, above its forecast peak of ${formatNumber(forecastBinding.peakPercent)}%`;
   const context = { bindingResource: binding.resource, peakPercent: binding.peakPercent };
 
   let action: ScalingAction;
   let why: string;
-  if (isHigh) {
+  const shadowGrowth = isHigh || spikeOnly ? undefined : growShadowFor(pair, forecast, wanted, threshold, lowLine);
+  if (shadowGrowth !== undefined) {
+    ({ action, why } = shadowGrowth);
+  } else if (isHigh) {
     if (spikeOnly)
       return none(
         `${peakText} (threshold ${formatNumber(threshold)}%), but the anomaly check calls it an isolated spike: not scaling out on it.`,
         nextMemory,
         context,
       );
-    ({ action, why } = scaleOut(pair, binding, threshold, lowLine));
+    ({ action, why } = scaleOut(pair, forecast, wanted, binding, policy));
     why = `${peakText} (threshold ${formatNumber(threshold)}%): ${why}`;
   } else if (allLow) {
     const lowSince = nextMemory.lowSince ?? now;
     const lowForMinutes = (now - lowSince) / MINUTE_MS;
     const shadow = pair.shadow;
     const moved = pair.movedToShadow;
-    const lowText = `every forecast peak is below ${formatNumber(lowLine)}% (highest: ${binding.resource} ${formatNumber(binding.peakPercent)}%)`;
+    const highestHome = homePeaks.reduce((a, b) => (b.peakPercent > a.peakPercent ? b : a), forecastBinding);
+    const lowText = `every forecast peak${forecast.pairPeaks ? " of the pair's whole demand" : ''} is below ${formatNumber(lowLine)}% (highest: ${highestHome.resource} ${formatNumber(highestHome.peakPercent)}%)`;
     if (shadow === undefined || shadow.status !== 'active' || moved.length === 0)
       return none(
         `${capitalise(lowText)}; the shadow holds no moved workloads, nothing to scale back.`,
@@ -290,7 +310,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
         nextMemory,
         context,
       );
-    const returning = scaleBackLoad(pair, relevantPeaks);
+    // Without the pair's demand in the forecast, estimate what the moved workloads would add back.
+    const returning = forecast.pairPeaks === undefined ? scaleBackLoad(pair, relevantPeaks) : undefined;
     if (returning !== undefined && returning.peakAfter >= lowLine)
       return none(
         `${capitalise(lowText)}, but moving ${listIds(moved)} home would bring ${returning.resource} to about ${formatNumber(returning.peakAfter)}%: staying scaled out.`,
@@ -334,14 +355,27 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
 
 const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 
+/** The primary's most utilised resource right now (ties: resource order), or undefined without a measurement. */
+function currentPeak(primary: HostData): { resource: Resource; peakPercent: number } | undefined {
+  let best: { resource: Resource; peakPercent: number } | undefined;
+  for (const resource of POLICY_RESOURCES) {
+    const value = primary.utilisation?.[resource];
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    if (best === undefined || value > best.peakPercent) best = { resource, peakPercent: value };
+  }
+  return best;
+}
+
 /** The scale-out branches of the pseudocode, for a binding peak above the threshold. */
 function scaleOut(
   pair: PairView,
+  forecast: ForecastSummary,
+  horizons: ReadonlySet<number>,
   binding: BindingPeak,
-  threshold: number,
-  targetPercent: number,
+  policy: ScalingPolicy,
 ): { action: ScalingAction; why: string } {
   const { primary, shadow } = pair;
+  const targetPercent = policy.thresholdPercent - policy.hysteresisPercent;
   const moved = new Set(pair.movedToShadow);
   const residents = pair.workloads.filter((w) => w.hostId === primary.hostId && !moved.has(w.workloadId));
   const packingArgs = {
@@ -379,22 +413,150 @@ function scaleOut(
   const fullRoom = subtractCapacity(scaleCapacity(shadow.capacity, 1), shadowLoad);
   const packing = packWorkloads({ ...packingArgs, room: fullRoom });
   const target = `${formatNumber(targetPercent)}%`;
-  if (!packing.reachesTarget)
-    return provision(
-      `even at full size shadow ${shadow.hostId} cannot take enough workloads to bring ${binding.resource} below ${target}`,
-    );
+
+  // Size the shadow for what it will carry (its moved workloads' predicted load kept under the same target, and their
+  // reservations), not always at full size: capacity that would sit idle is what a right-sized reactive host saves.
+  const picked = new Set(packing.workloadIds);
+  const carried = pair.workloads.filter((w) => picked.has(w.workloadId));
+  const movedLoad = Math.max(0, binding.peakPercent - packing.predictedPeakAfter);
+  const loadOnShadow = shadowLoadInPrimaryPercent(pair, forecast, horizons, binding.resource) + movedLoad;
+  const needed = fractionToCarry(
+    primary,
+    shadow,
+    binding.resource,
+    loadOnShadow,
+    addCapacity(shadowLoad, sumRequirements(carried)),
+    targetPercent,
+  );
+  // Sized for the target, but a full-size shadow that would stay under the threshold is still enough.
+  const shortfall = !packing.reachesTarget
+    ? `even at full size shadow ${shadow.hostId} cannot take enough workloads to bring ${binding.resource} below ${target}`
+    : needed * targetPercent > policy.thresholdPercent
+      ? `even at full size shadow ${shadow.hostId} would run ${binding.resource} above the ${formatNumber(policy.thresholdPercent)}% threshold with ${listIds(packing.workloadIds)} on it`
+      : undefined;
+  // A new primary is a whole host for good (it becomes a pair of its own), a shadow grows and shrinks back: use the
+  // whole shadow first, and provision only when the shadow is already at full size and the peak is still too high.
+  const shadowAtFullSize = shadow.status === 'active' && shadow.allocationFraction >= 1;
+  if (shortfall !== undefined && (shadowAtFullSize || packing.workloadIds.length === 0)) return provision(shortfall);
+  const floor = shadow.status === 'active' ? shadow.allocationFraction : policy.shadowFraction;
+  const allocationFraction = shortfall !== undefined ? 1 : Math.max(floor, roundUpFraction(needed));
+  const after =
+    shortfall === undefined
+      ? `predicted ${binding.resource} after: ${formatNumber(packing.predictedPeakAfter)}% on ${primary.hostId}`
+      : `${shortfall}: the whole shadow first, a new primary if that is not enough`;
 
   if (shadow.status === 'inactive')
     return {
-      action: { kind: 'activate-shadow-and-migrate', allocationFraction: 1, workloadIds: packing.workloadIds },
-      why: `activate shadow ${shadow.hostId} and move ${listIds(packing.workloadIds)} (predicted ${binding.resource} after: ${formatNumber(packing.predictedPeakAfter)}%)`,
+      action: { kind: 'activate-shadow-and-migrate', allocationFraction, workloadIds: packing.workloadIds },
+      why: `activate shadow ${shadow.hostId} at ${formatNumber(allocationFraction * 100)}% and move ${listIds(packing.workloadIds)} (${after})`,
     };
-  const grow = shadow.allocationFraction < 1;
+  const grow = allocationFraction > shadow.allocationFraction;
   return {
-    action: { kind: 'scale-up-shadow', allocationFraction: 1, workloadIds: packing.workloadIds },
+    action: { kind: 'scale-up-shadow', allocationFraction, workloadIds: packing.workloadIds },
     why: grow
-      ? `scale active shadow ${shadow.hostId} up from ${formatNumber(shadow.allocationFraction * 100)}% to full size and move ${listIds(packing.workloadIds)} (predicted ${binding.resource} after: ${formatNumber(packing.predictedPeakAfter)}%)`
-      : `active shadow ${shadow.hostId} is already at full size; move ${listIds(packing.workloadIds)} to it (predicted ${binding.resource} after: ${formatNumber(packing.predictedPeakAfter)}%)`,
+      ? `scale active shadow ${shadow.hostId} up from ${formatNumber(shadow.allocationFraction * 100)}% to ${formatNumber(allocationFraction * 100)}% and move ${listIds(packing.workloadIds)} (${after})`
+      : `active shadow ${shadow.hostId} has room at ${formatNumber(shadow.allocationFraction * 100)}%; move ${listIds(packing.workloadIds)} to it (${after})`,
+  };
+}
+
+const sumRequirements = (workloads: readonly WorkloadData[]): Capacity =>
+  workloads.reduce((sum, w) => addCapacity(sum, w.resourceRequirements), zeroCapacity());
+
+/** Allocation steps of 5%: finer steps would resize the shadow on every wobble of the forecast. */
+const roundUpFraction = (fraction: number): number => Math.min(1, Math.ceil(fraction * 20 - 1e-9) / 20);
+
+/**
+ * The share of the shadow's full capacity it needs to carry `loadPercentOfPrimary` (a load in percent of the
+ * primary's capacity of `resource`) at no more than `targetPercent`, and to hold `reserved` — whichever is larger.
+ * Above 1 means even a full-size shadow is too small.
+ */
+function fractionToCarry(
+  primary: HostData,
+  shadow: HostData,
+  resource: Resource,
+  loadPercentOfPrimary: number,
+  reserved: Capacity,
+  targetPercent: number,
+): number {
+  const shadowAmount = amountOf(shadow.capacity, resource);
+  const forLoad =
+    shadowAmount > 0
+      ? (loadPercentOfPrimary * amountOf(primary.capacity, resource)) / (shadowAmount * targetPercent)
+      : 0;
+  let forReservations = 0;
+  for (const r of POLICY_RESOURCES) {
+    const amount = amountOf(shadow.capacity, r);
+    if (amount > 0) forReservations = Math.max(forReservations, amountOf(reserved, r) / amount);
+  }
+  return Math.max(forLoad, forReservations);
+}
+
+/**
+ * The load the moved workloads are predicted to put on the shadow, in percent of the primary's capacity of
+ * `resource`: the pair's whole-demand peak minus the primary's when the forecast carries both (the highest over the
+ * policy's horizons), otherwise what the moved workloads measure now.
+ */
+function shadowLoadInPrimaryPercent(
+  pair: PairView,
+  forecast: ForecastSummary,
+  horizons: ReadonlySet<number>,
+  resource: Resource,
+): number {
+  const { primary, shadow } = pair;
+  if (shadow === undefined || pair.movedToShadow.length === 0) return 0;
+  if (forecast.pairPeaks !== undefined) {
+    let most = 0;
+    for (const whole of forecast.pairPeaks) {
+      if (whole.resource !== resource || !horizons.has(whole.horizonMinutes)) continue;
+      const own = forecast.peaks.find((p) => p.resource === resource && p.horizonMinutes === whole.horizonMinutes);
+      if (own !== undefined && Number.isFinite(whole.peakPercent) && Number.isFinite(own.peakPercent))
+        most = Math.max(most, whole.peakPercent - own.peakPercent);
+    }
+    return most;
+  }
+  const moved = new Set(pair.movedToShadow);
+  const measured = pair.workloads
+    .filter((w) => moved.has(w.workloadId))
+    .reduce((sum, w) => sum + (w.utilisation?.[resource] ?? 0), 0);
+  const primaryAmount = amountOf(primary.capacity, resource);
+  return primaryAmount > 0
+    ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount
+    : 0;
+}
+
+/**
+ * An active shadow whose own predicted peak crosses the threshold is grown (before anything else moves), sized so
+ * that peak comes back under the target. Undefined when the shadow is fine, or when it cannot grow any further
+ * (then the primary's own branch decides, and the shadow's overload shows in its metrics).
+ */
+function growShadowFor(
+  pair: PairView,
+  forecast: ForecastSummary,
+  horizons: ReadonlySet<number>,
+  threshold: number,
+  targetPercent: number,
+): { action: ScalingAction; why: string } | undefined {
+  const { primary, shadow } = pair;
+  if (shadow === undefined || shadow.status !== 'active' || pair.movedToShadow.length === 0) return undefined;
+  let worst: { resource: Resource; percent: number; needed: number } | undefined;
+  for (const resource of POLICY_RESOURCES) {
+    const load = shadowLoadInPrimaryPercent(pair, forecast, horizons, resource);
+    const shadowAmount = amountOf(shadow.capacity, resource) * shadow.allocationFraction;
+    if (shadowAmount <= 0) continue;
+    const percent = (load * amountOf(primary.capacity, resource)) / shadowAmount;
+    if (percent <= threshold || (worst !== undefined && percent <= worst.percent)) continue;
+    worst = {
+      resource,
+      percent,
+      needed: fractionToCarry(primary, shadow, resource, load, zeroCapacity(), targetPercent),
+    };
+  }
+  if (worst === undefined) return undefined;
+  const allocationFraction = roundUpFraction(worst.needed);
+  if (allocationFraction <= shadow.allocationFraction) return undefined;
+  return {
+    action: { kind: 'scale-up-shadow', allocationFraction, workloadIds: [] },
+    why: `active shadow ${shadow.hostId} is forecast to peak at ${formatNumber(worst.percent)}% ${worst.resource} at ${formatNumber(shadow.allocationFraction * 100)}% size (threshold ${formatNumber(threshold)}%): scale it up to ${formatNumber(allocationFraction * 100)}%`,
   };
 }
 

@@ -161,6 +161,12 @@ export interface ForecastSummary {
   issuedAt: number;
   /** Peak of yhat within each horizon, keyed by horizon in minutes, per resource. */
   peaks: { horizonMinutes: number; resource: Resource; peakPercent: number; peakAt: number }[];
+  /**
+   * Peak of the pair's whole demand (the primary's load plus what its workloads put on the activated shadow), in
+   * percent of the primary's capacity: what the primary would carry with every workload home. Scale-back is judged on
+   * it. Absent in forecasts of the primary's own utilisation alone (histories recorded before it existed).
+   */
+  pairPeaks?: { horizonMinutes: number; resource: Resource; peakPercent: number; peakAt: number }[];
   /** True when an anomaly assessment said the latest deviation is an isolated spike (must not move the decision). */
   isolatedSpike?: boolean;
   model?: PredictionModel;

@@ -5,6 +5,7 @@
  * deterministic: workflow code, the policy and the benchmarks may all call it.
  */
 import type { AnomalyFlag, DeviationAssessment, ForecastPoint } from '../forecast/types.js';
+import type { AnomalyEvent, Resource } from '../metrics/types.js';
 
 export interface DeviationOptions {
   /** Consecutive latest actuals outside the interval, same side, that make a sustained shift (default 3 = 15 min). */
@@ -85,4 +86,18 @@ export function assessDeviation(
     };
   }
   return { kind: 'none', flags, affectsScaling: false, reason: 'every actual within the forecast interval' };
+}
+
+/** An assessment's flags as the events stored beside the actuals (one per flagged actual, keyed by host, resource, time). */
+export function anomalyEvents(hostId: string, resource: Resource, assessment: DeviationAssessment): AnomalyEvent[] {
+  return assessment.flags.map((f) => ({
+    hostId,
+    resource,
+    time: new Date(f.timestamp),
+    kind: assessment.kind === 'sustained_shift' ? 'sustained-shift' : f.direction === 'above' ? 'spike' : 'drop',
+    actual: f.actual,
+    expected: f.yhat,
+    deviation: f.direction === 'above' ? f.actual - f.upper : f.actual - f.lower,
+    detail: assessment.reason,
+  }));
 }

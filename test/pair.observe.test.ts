@@ -1,0 +1,173 @@
+// observePair's forecast input and live anomaly check, with the real ONNX forecaster over crafted metric windows:
+// the pair's whole demand is forecast (the shadow's load counted back in), a lone burst is flagged and vetoed, a
+// sustained one moves the decision. The pair loop runs the same code end to end in pair.scaling.test.ts.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
+import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import { decideScaling } from '../src/policy/scaling.js';
+import type { ScalingPolicy } from '../src/policy/types.js';
+import type { FleetProvider, FleetSnapshot, Host } from '../src/provider/types.js';
+import { PROJECT_ROOT } from '../src/stack/paths.js';
+
+const STEP_MS = 300_000;
+const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
+const STEPS = 576; // two days, as the pair workflow reads
+const CAPACITY = { cpuCores: 16, memoryGiB: 64, storageIops: 8_000, networkMbps: 10_000 };
+const POLICY: ScalingPolicy = {
+  thresholdPercent: 80,
+  hysteresisPercent: 10,
+  scaleBackAfterMinutes: 30,
+  horizonsMinutes: [15, 60],
+  cooldownMinutes: 10,
+  shadowFraction: 0.15,
+  forecastOnly: false,
+};
+
+const host = (
+  id: string,
+  role: Host['role'],
+  status: Host['status'],
+  allocationFraction: number,
+  workloadIds: string[],
+): Host => ({
+  id,
+  region: role === 'primary' ? 'eu-west' : 'us-east',
+  zone: role === 'primary' ? 'eu-west-a' : 'us-east-a',
+  capacity: CAPACITY,
+  allocationFraction,
+  role,
+  status,
+  pairId: 'pair-obs',
+  workloadIds,
+  dataVersion: 1,
+  createdAt: new Date(NOW - 3 * 86_400_000).toISOString(),
+  updatedAt: new Date(NOW).toISOString(),
+});
+
+const workload = (id: string, hostId: string) => ({
+  id,
+  requirements: { cpuCores: 4, memoryGiB: 16, storageIops: 2_000, networkMbps: 2_500 },
+  demand: { kind: 'synthetic' as const, base: 0.5 },
+  hostId,
+  createdAt: new Date(NOW - 3 * 86_400_000).toISOString(),
+});
+
+/** A flat, slightly noisy cpu at `level`, with `tail` replacing the newest steps; the other resources stay quiet. */
+function windowsFor(hostId: string, level: number, tail: number[] = []): UtilisationWindow[] {
+  const start = new Date(NOW - (STEPS - 1) * STEP_MS).toISOString();
+  return (['cpu', 'memory', 'storage', 'network'] as const).map((resource) => {
+    const values: number[] = Array.from({ length: STEPS }, (_, i) => (resource === 'cpu' ? level : 20) + (i % 3));
+    if (resource === 'cpu') tail.forEach((v, k) => (values[STEPS - tail.length + k] = v));
+    return {
+      hostId,
+      resource,
+      start,
+      stepSeconds: 300,
+      values,
+      lastSampleAt: new Date(NOW).toISOString(),
+      issues: [],
+    };
+  });
+}
+
+function observeWith(fleet: FleetSnapshot, windows: Record<string, UtilisationWindow[]>) {
+  const anomalies: AnomalyEvent[] = [];
+  const provider = {
+    describeFleet: () => Promise.resolve(fleet),
+    getHost: (id: string) => Promise.resolve(fleet.hosts.find((h) => h.id === id)!),
+  } as unknown as FleetProvider;
+  const metrics = {
+    readUtilisation: (query: { hosts: { hostId: string }[] }) =>
+      Promise.resolve(query.hosts.flatMap((h) => windows[h.hostId] ?? [])),
+    writeAnomalies: (events: AnomalyEvent[]) => {
+      anomalies.push(...events);
+      return Promise.resolve();
+    },
+    writeForecasts: () => Promise.resolve(),
+  } as unknown as MetricsStore;
+  return { provider, metrics, anomalies };
+}
+
+describe('observePair: what the policy is fed', () => {
+  let forecaster: OnnxForecaster;
+  beforeAll(async () => {
+    forecaster = await createForecaster({ artifactsDir: join(PROJECT_ROOT, 'models', 'artifacts'), pollIntervalMs: 0 });
+  });
+  afterAll(() => forecaster.close());
+
+  const primaryRef = { hostId: 'p-obs', region: 'eu-west', zone: 'eu-west-a', capacity: CAPACITY };
+  const input = {
+    pairId: 'pair-obs',
+    primary: primaryRef,
+    shadowHostId: 's-obs',
+    horizonsMinutes: [15, 60],
+    historyMinutes: STEPS * 5,
+    stepSeconds: 300,
+  };
+
+  async function observe(primaryTail: number[]) {
+    const fleet: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('p-obs', 'primary', 'active', 1, ['w-1', 'w-2']), host('s-obs', 'shadow', 'inactive', 0.15, [])],
+      workloads: [workload('w-1', 'p-obs'), workload('w-2', 'p-obs')],
+    };
+    const { provider, metrics, anomalies } = observeWith(fleet, { 'p-obs': windowsFor('p-obs', 40, primaryTail) });
+    const activities = createOrchestrationActivities({ provider, metrics, forecaster });
+    const observation = await activities.observePair(input);
+    const decision = decideScaling({
+      pair: {
+        pairId: 'pair-obs',
+        primary: observation.primary,
+        shadow: observation.shadow,
+        workloads: observation.workloads,
+        movedToShadow: [],
+      },
+      forecast: observation.forecast!,
+      policy: POLICY,
+      memory: {},
+      now: observation.now,
+    });
+    return { observation, decision, anomalies };
+  }
+
+  it('flags a lone burst live, writes it, and keeps it from moving the decision', async () => {
+    const { observation, decision, anomalies } = await observe([95]);
+    expect(observation.forecast?.isolatedSpike).toBe(true);
+    const cpu = anomalies.filter((a) => a.resource === 'cpu');
+    expect(cpu.map((a) => [a.kind, a.actual])).toEqual([['spike', 95]]);
+    expect(decision.action.kind).toBe('none');
+    expect(decision.reason).toContain('isolated spike');
+  });
+
+  it('acts on a sustained burst at once, even before the forecast catches up', async () => {
+    const { observation, decision, anomalies } = await observe([95, 95, 95]);
+    expect(observation.forecast?.isolatedSpike).toBeUndefined();
+    expect(anomalies.filter((a) => a.kind === 'sustained-shift')).toHaveLength(3);
+    expect(decision.action.kind).toBe('activate-shadow-and-migrate');
+  });
+
+  it("forecasts the pair's whole demand once workloads have moved, and the primary's share of it", async () => {
+    // w-1 runs on a half-size shadow at 50% (a quarter of a primary); the primary carries 40% with w-2.
+    const fleet: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('p-obs', 'primary', 'active', 1, ['w-2']), host('s-obs', 'shadow', 'active', 0.5, ['w-1'])],
+      workloads: [workload('w-1', 's-obs'), workload('w-2', 'p-obs')],
+    };
+    const { provider, metrics } = observeWith(fleet, {
+      'p-obs': windowsFor('p-obs', 40),
+      's-obs': windowsFor('s-obs', 50),
+    });
+    const observation = await createOrchestrationActivities({ provider, metrics, forecaster }).observePair(input);
+    const cpu = (peaks: { resource: string; horizonMinutes: number; peakPercent: number }[] = []) =>
+      peaks.find((p) => p.resource === 'cpu' && p.horizonMinutes === 15)!.peakPercent;
+    const whole = cpu(observation.forecast?.pairPeaks);
+    const own = cpu(observation.forecast?.peaks);
+    // About 40-42 + 25-26: the shadow's load counted back in, converted to the primary's capacity.
+    expect(whole).toBeGreaterThan(62);
+    expect(whole).toBeLessThan(72);
+    // The primary's own peak is the pair's times the share it carries now (41 of 66.5 at the newest step).
+    expect(own / whole).toBeCloseTo(41 / (41 + 25.5), 2);
+  });
+});
