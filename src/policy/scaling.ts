@@ -3,13 +3,18 @@
  * and forecast-only mode the design adds. Pure and deterministic: the clock comes in as `now`, so a workflow can call
  * it on every tick and a replay takes the same decision.
  *
- * Branches (peak = the highest forecast peak over the policy's horizons, its resource the binding one):
- * - peak > threshold, shadow inactive         → activate the shadow at full size and migrate workloads to it;
- * - peak > threshold, shadow already active   → scale it up (and move more workloads);
- * - peak > threshold, shadow cannot absorb it → provision a new primary of the same size (no shadow, a shadow that
- *   failed or is still being built, or one that even at full size cannot take enough workloads);
- * - every peak < threshold − hysteresis for scaleBackAfterMinutes, shadow active with moved workloads → scale back;
+ * Branches (peak = the highest forecast peak over the policy's horizons, or the primary's measured utilisation when
+ * that is higher — a forecast lagging a burst must not hold the pair back; its resource is the binding one):
+ * - peak > threshold, shadow inactive         → activate the shadow, sized for the load it takes, and migrate
+ *   workloads to it;
+ * - peak > threshold, shadow already active   → grow it as needed and move more workloads;
+ * - an active shadow's own forecast peak > threshold → grow the shadow;
+ * - peak > threshold, shadow cannot absorb it → use the whole shadow first; once it is at full size (or when there is
+ *   no shadow, or it failed or is still being built), provision a new primary of the same size;
+ * - every peak of the pair's whole demand < threshold − hysteresis for scaleBackAfterMinutes, shadow active with moved
+ *   workloads → scale back;
  * - anything in between does nothing, so a forecast hovering around the threshold cannot make the pair flap.
+ * An isolated spike (the live anomaly check's verdict) moves nothing.
  */
 import {
   CAPACITY_KEY,
