@@ -161,6 +161,10 @@ export function parseCsv(text: string, file: string): SeriesHistory {
     const t = Date.parse(iso);
     if (!Number.isFinite(t)) throw new ForecastInputError(file, `line ${i + 1}: unparseable timestamp "${ts}"`);
     const value = v === undefined || v === '' ? Number.NaN : Number(v);
+    // Named here, with its line and text; left for checkHistory it would only say "NaN" at some timestamp.
+    if (!Number.isFinite(value)) {
+      throw new ForecastInputError(file, `line ${i + 1}: ${v ? `value "${v}" is not a number` : 'no value'}`);
+    }
     timestamps.push(t);
     values.push(value);
   }
