@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { threeRegionTopology } from '../src/demo/topology.js';
+import { placeShadows } from '../src/policy/placement.js';
 import {
+  pairsBreakingSpare,
   planWaves,
+  proveSpareDuringWave,
+  regionAllowance,
   validateBudget,
   validateConfiguration,
   validateWindows,
@@ -18,7 +23,70 @@ const PAIRS: RolloutPairRef[] = REGIONS.flatMap((region, r) =>
   })),
 );
 
+const HOST = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
+
+/** A fleet of `perRegion` primaries in three regions, shadows placed by the placement policy. */
+function placedFleet(perRegion: number, shadowHostsPerRegion: number) {
+  const topology = threeRegionTopology({
+    perRegion,
+    hostCapacity: HOST,
+    shadowHostsPerRegion,
+    hostId: (region, n) => `${region}-${n}`,
+  });
+  const placement = placeShadows(topology, { shadowFraction: 0.15 });
+  if (!placement.ok) throw new Error(placement.problems.map((p) => p.message).join('; '));
+  const pairs: RolloutPairRef[] = topology.primaries.map((p) => ({
+    pairId: p.hostId,
+    primaryRegion: p.region,
+    shadowRegion: placement.assignments.find((a) => a.primaryHostId === p.hostId)!.region,
+    capacity: p.capacity,
+  }));
+  return { pairs, spare: { regions: topology.regions, shadowFraction: 0.15 } };
+}
+
 describe('rollout policy', () => {
+  it('with the spare capacity known, admits a wave only while every regional outage stays covered', () => {
+    const { pairs, spare } = placedFleet(8, 7);
+    for (const budget of [{ maxPairs: 6 }, { maxPercentOfRegion: 25 }, { maxPairs: 4, maxPercentOfRegion: 50 }]) {
+      const waves = planWaves(pairs, budget, spare);
+      expect(waves.flat().sort()).toEqual(pairs.map((p) => p.pairId).sort());
+      const allowance = regionAllowance(budget, pairs);
+      for (const wave of waves) {
+        const refs = wave.map((id) => pairs.find((p) => p.pairId === id)!);
+        expect(wave.length).toBeLessThanOrEqual(budget.maxPairs ?? Infinity);
+        for (const [region, allowed] of Object.entries(allowance))
+          expect(refs.filter((p) => p.primaryRegion === region).length, region).toBeLessThanOrEqual(allowed);
+        expect(proveSpareDuringWave(pairs, refs, spare).resilient, wave.join()).toBe(true);
+      }
+    }
+    // The percentage is what limits a region: 25% of 8 is two at once, more than the region-safe rule's one.
+    const byPercent = planWaves(pairs, { maxPercentOfRegion: 25 }, spare);
+    const perRegion = byPercent[0]!.map((id) => pairs.find((p) => p.pairId === id)!.primaryRegion);
+    expect(Math.max(...['us-east', 'eu-west', 'ap-south'].map((r) => perRegion.filter((x) => x === r).length))).toBe(2);
+  });
+
+  it('keeps waves small when spare capacity is tight, and refuses pairs that cannot change without breaking it', () => {
+    // Eight primaries per region; seven shadow hosts' worth per region leaves room for about one swap per region.
+    const tight = placedFleet(8, 7);
+    expect(pairsBreakingSpare(tight.pairs, tight.spare)).toEqual([]);
+    const roomy = placedFleet(8, 9);
+    const tightWaves = planWaves(tight.pairs, { maxPairs: 24 }, tight.spare);
+    const roomyWaves = planWaves(roomy.pairs, { maxPairs: 24 }, roomy.spare);
+    expect(tightWaves.length).toBeGreaterThan(roomyWaves.length);
+    for (const wave of tightWaves) {
+      const refs = wave.map((id) => tight.pairs.find((p) => p.pairId === id)!);
+      expect(proveSpareDuringWave(tight.pairs, refs, tight.spare).resilient).toBe(true);
+    }
+    // Three hosts' worth: the fleet survives an outage at rest, but no shadow can grow for a swap on top of it.
+    const tooTight = placedFleet(4, 3);
+    expect(pairsBreakingSpare(tooTight.pairs, tooTight.spare).join('\n')).toMatch(
+      /upgrading pair \S+ would leave too little spare capacity: If region \S+ fails/,
+    );
+    // A fleet without room for a regional outage in the first place: every rollout is refused, with the reason.
+    const none = { ...tight.spare, regions: tight.spare.regions.map((r) => ({ ...r, shadowCapacity: HOST })) };
+    expect(pairsBreakingSpare(tight.pairs, none).join()).toMatch(/no spare capacity for a regional outage even before/);
+  });
+
   it('plans waves within the budget, one pair per primary and per shadow region, every pair once', () => {
     for (const maxPairs of [1, 2, 3, 12]) {
       const waves = planWaves(PAIRS, { maxPairs });

@@ -3,14 +3,16 @@
  * rollout request before anything changes, plans its waves under the disruption budget in a region-safe order, and
  * tells whether an allowed window is open.
  *
- * Region-safe rule: a pair under upgrade has its standby busy (being reconfigured, or briefly carrying the
- * workloads during the swap). A wave therefore holds at most one pair per primary region and at most one per
- * shadow region: whichever single region fails mid-wave, at most one of its primaries is without a settled standby,
- * and every region's spare (standby) capacity is short by at most one shadow — the margin the placement policy's
- * regional-outage proof (proveRegionalResilience) keeps with one spare host's worth per region
- * (threeRegionTopology's `perRegion + 1`).
+ * Spare capacity: a pair under upgrade swaps, so its shadow grows to full size in the shadow's region while the
+ * wave runs. When the regions' spare capacity is known (`SpareCapacity`, the fleet's topology), a wave is admitted
+ * only if the placement policy's regional-outage proof (proveRegionalResilience) still holds with the wave's
+ * shadows at full size: whichever region fails mid-wave, every primary still has a shadow that can take it. Without it, the conservative region-safe rule applies instead: at most one pair per
+ * primary region and one per shadow region in a wave.
  */
+import { zeroCapacity } from './capacity.js';
 import { nextCronTime, validateCron, validateTimeZone } from './offPeak.js';
+import { proveRegionalResilience } from './placement.js';
+import type { Capacity, RegionSpec, ResilienceReport, Topology } from './types.js';
 
 export type ConfigurationValue = string | number | boolean;
 
@@ -36,6 +38,14 @@ export interface RolloutPairRef {
   pairId: string;
   primaryRegion: string;
   shadowRegion?: string;
+  /** The primary's size: its shadow must be able to grow to it (needed for the spare-capacity proof). */
+  capacity?: Capacity;
+}
+
+/** The fleet's regions and standby fraction: what the spare-capacity proof needs beyond the pairs. */
+export interface SpareCapacity {
+  regions: RegionSpec[];
+  shadowFraction: number;
 }
 
 const CONFIG_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,99}$/;
@@ -109,11 +119,65 @@ export function validateWindows(windows: readonly RolloutWindow[], nowMs: number
 }
 
 /**
- * Splits the pairs into waves, in order: each wave within the budget (whole-fleet cap and per-region allowance)
- * and the region-safe rule above. Pairs are taken in pairId order within their region, regions interleaved, so
- * one region's pairs are spread over the rollout rather than all in its first waves.
+ * The regional-outage proof for the fleet while `wave` changes. A pair going through its swap has its shadow at full
+ * size in the shadow's region (carrying the workloads), so each of the wave's shadows counts at full size there:
+ * it takes that much of the region's spare capacity, and needs no growth if its own primary's region fails.
  */
-export function planWaves(pairs: readonly RolloutPairRef[], budget: RolloutBudget): string[][] {
+export function proveSpareDuringWave(
+  pairs: readonly RolloutPairRef[],
+  wave: readonly RolloutPairRef[],
+  spare: SpareCapacity,
+): ResilienceReport {
+  const changing = new Set(wave.map((p) => p.pairId));
+  const topology: Topology = {
+    regions: spare.regions,
+    primaries: pairs.map((p) => ({ hostId: p.pairId, region: p.primaryRegion, zone: '', capacity: capacityOf(p) })),
+  };
+  const assignments = pairs.flatMap((p) =>
+    p.shadowRegion === undefined
+      ? []
+      : [
+          {
+            primaryHostId: p.pairId,
+            region: p.shadowRegion,
+            zone: '',
+            allocationFraction: changing.has(p.pairId) ? 1 : spare.shadowFraction,
+          },
+        ],
+  );
+  return proveRegionalResilience(topology, assignments, spare.shadowFraction);
+}
+
+const capacityOf = (p: RolloutPairRef): Capacity => p.capacity ?? zeroCapacity();
+
+/**
+ * Pairs that cannot change even alone without the fleet losing its regional-outage guarantee (or every pair, when
+ * the fleet has no such guarantee to begin with), each with the proof's first reason: a rollout refuses them.
+ */
+export function pairsBreakingSpare(pairs: readonly RolloutPairRef[], spare: SpareCapacity): string[] {
+  const before = proveSpareDuringWave(pairs, [], spare);
+  if (!before.resilient)
+    return [
+      `the fleet has no spare capacity for a regional outage even before the rollout: ${before.problems[0]?.message ?? ''}`,
+    ];
+  const problems: string[] = [];
+  for (const pair of pairs) {
+    const report = proveSpareDuringWave(pairs, [pair], spare);
+    if (!report.resilient)
+      problems.push(
+        `upgrading pair ${pair.pairId} would leave too little spare capacity: ${report.problems[0]?.message ?? ''}`,
+      );
+  }
+  return problems;
+}
+
+/**
+ * Splits the pairs into waves, in order: each wave within the budget (whole-fleet cap and per-region allowance)
+ * and, with `spare`, the spare-capacity proof above, else the region-safe rule. Pairs are taken in pairId order.
+ * A pair that fits no wave even alone (see pairsBreakingSpare, which callers check first) still gets a wave of its
+ * own, so planning always ends.
+ */
+export function planWaves(pairs: readonly RolloutPairRef[], budget: RolloutBudget, spare?: SpareCapacity): string[][] {
   const allowance = regionAllowance(budget, pairs);
   const cap = budget.maxPairs ?? pairs.length;
   const pending = [...pairs].sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
@@ -123,13 +187,17 @@ export function planWaves(pairs: readonly RolloutPairRef[], budget: RolloutBudge
     for (let i = 0; i < pending.length && wave.length < cap;) {
       const pair = pending[i]!;
       const samePrimaryRegion = wave.filter((p) => p.primaryRegion === pair.primaryRegion).length;
-      const sameShadowRegion = wave.some((p) => p.shadowRegion !== undefined && p.shadowRegion === pair.shadowRegion);
-      const regionSafe = samePrimaryRegion === 0 && !sameShadowRegion;
-      if (regionSafe && samePrimaryRegion < (allowance[pair.primaryRegion] ?? 1)) {
+      const withinRegionBudget = samePrimaryRegion < (allowance[pair.primaryRegion] ?? 1);
+      const safe = spare
+        ? proveSpareDuringWave(pairs, [...wave, pair], spare).resilient
+        : samePrimaryRegion === 0 &&
+          !wave.some((p) => p.shadowRegion !== undefined && p.shadowRegion === pair.shadowRegion);
+      if (withinRegionBudget && safe) {
         wave.push(pair);
         pending.splice(i, 1);
       } else i++;
     }
+    if (wave.length === 0) wave.push(pending.shift()!);
     waves.push(wave.map((p) => p.pairId));
   }
   return waves;
