@@ -66,6 +66,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     );
   }
   const state: FleetState = input.state ?? { pairs: [], replacements: 0, driftCorrections: 0, problems: [] };
+  state.spareCapacity = { regions: topology.regions, shadowFraction: input.policy.shadowFraction };
   const info = workflowInfo();
   const consumed: { pairId: string; newPrimary: HostRef }[] = [];
   const added: { fromPairId: string; primary: HostRef }[] = [];

@@ -6,7 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Capacity } from '../provider/types.js';
-import type { ForecastSummary, ScalingAction } from '../policy/types.js';
+import type { ForecastSummary, RegionSpec, ScalingAction } from '../policy/types.js';
 
 /** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
 export const pairWorkflowId = (pairId: string): string => `pair:${pairId}`;
@@ -260,6 +260,8 @@ export interface FleetState {
   driftUnderRollout?: string[];
   /** Problems the fleet could not solve on its own (e.g. no region left for a replacement shadow). */
   problems: string[];
+  /** The regions' shadow capacity and the standby fraction: a rollout keeps its waves within them. */
+  spareCapacity?: { regions: RegionSpec[]; shadowFraction: number };
 }
 
 export const fleetStateQuery = defineQuery<FleetState>('fleetState');
