@@ -36,6 +36,8 @@ export interface OrchestrationDependencies {
   temporal?: Client;
 }
 
+/** How often a running provider operation is polled (the client's default is 250 ms). */
+const OPERATION_POLL_INTERVAL_MS = 100;
 /** Days of the primary's history the quietest-window search averages over. */
 const QUIET_WINDOW_HISTORY_DAYS = 7;
 
@@ -271,6 +273,8 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       const operation = resumed?.operationId ? await provider.getOperation<K>(resumed.operationId) : await start();
       heartbeat({ operationId: operation.id, progress: operation.progress });
       return await provider.waitForOperation(operation, {
+        // Polled often: a failover's fence and activation wait on it, and each poll is one cheap GET.
+        pollIntervalMs: OPERATION_POLL_INTERVAL_MS,
         onProgress: (op) => heartbeat({ operationId: op.id, progress: op.progress }),
         signal: context.cancellationSignal,
       });
@@ -282,7 +286,12 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
   const hostOf = (operation: Operation): Host => operation.result as Host;
 
   return {
-    async checkHealth(hostId: string): Promise<{ healthy: boolean; status: string; checkedAt: number }> {
+    /** `afterMs`: a check confirming a failed one waits this long first (a workflow timer would round it up). */
+    async checkHealth(
+      hostId: string,
+      options?: { afterMs?: number },
+    ): Promise<{ healthy: boolean; status: string; checkedAt: number }> {
+      if (options?.afterMs) await Context.current().sleep(options.afterMs);
       try {
         const report = await provider.healthCheck(hostId);
         return { healthy: report.healthy, status: report.status, checkedAt: Date.parse(report.checkedAt) };
