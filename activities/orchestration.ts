@@ -8,6 +8,7 @@ import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
 import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import { batchUtilisationReads } from '../src/metrics/batchedReads.js';
 import { pairDemandWindow, windowHistory } from '../src/metrics/utilisation.js';
 import { anomalyEvents, assessDeviation } from '../src/shared/anomaly.js';
 import type {
@@ -261,6 +262,8 @@ async function forecastPairDemand(args: {
 }
 
 export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
+  // Every pair's tick reads its hosts' windows: concurrent ticks on this worker share one read per 100 hosts.
+  const readUtilisation = batchUtilisationReads(metrics);
   /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
   async function runOperation<K extends OperationKind>(
     what: string,
@@ -324,14 +327,18 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         shadowHost !== undefined && shadowHost.status === 'active' && shadowHost.workloadIds.length > 0;
       let windows: UtilisationWindow[] = [];
       let shadowWindows: UtilisationWindow[] = [];
+      // The window ends on the step grid after now, so pairs observing within the same step read the same window
+      // and their reads are batched (the trailing steps with no samples yet are gaps, which nothing acts on).
+      const stepMs = input.stepSeconds * 1000;
+      const windowEnd = Math.ceil((now + 1) / stepMs) * stepMs;
       try {
-        const all = await metrics.readUtilisation({
+        const all = await readUtilisation({
           hosts: [
             { hostId: primaryHost.id, networkMbps: primaryHost.capacity.networkMbps },
             ...(shadowServes ? [{ hostId: shadowHost.id, networkMbps: shadowHost.capacity.networkMbps }] : []),
           ],
-          start: new Date(now - input.historyMinutes * 60_000),
-          end: new Date(now + 1),
+          start: new Date(windowEnd - input.historyMinutes * 60_000),
+          end: new Date(windowEnd),
           stepSeconds: input.stepSeconds,
         });
         windows = all.filter((w) => w.hostId === primaryHost.id);
