@@ -1,0 +1,429 @@
+/**
+ * One round of the fault campaign: an empty simulator, a fresh fleet of three pairs (one primary per region, the
+ * shadows placed and started by `fleetWorkflow`), one fault from the plan aimed at an action in flight, then the
+ * wait for every pair to be steady again with every invariant holding, within a stated bound.
+ */
+import { forceSwapSignal, pairWorkflowId, stateQuery, swapScheduleId } from '../shared/pair.js';
+import type { PairState } from '../shared/pair.js';
+import { configSchema } from '../config/schema.js';
+import { threeRegionTopology } from '../demo/topology.js';
+import type { Capacity } from '../provider/types.js';
+import type { Topology } from '../policy/types.js';
+import {
+  checkFleet,
+  checkNoActionDuringOutage,
+  checkSteady,
+  type ChaosViolation,
+  type OutageActions,
+  type PairView,
+} from './invariants.js';
+import { API_ERROR_RATE, type RoundSpec } from './plan.js';
+import { pause, type ChaosStack } from './stack.js';
+
+/** After the fault is lifted (worker back, server back, region recovered…), every pair is steady within this. */
+export const STEADY_BOUND_MS = 90_000;
+export const PAIRS_PER_ROUND = 3;
+export const REGIONS_PER_ROUND = 3;
+
+/** Fast loops, so a round takes seconds: a health check every second, a tick every two. */
+export const CHAOS_POLICY = configSchema.parse({
+  policy: { tickSeconds: 2, healthCheckIntervalSeconds: 1, failuresBeforeFailover: 2, cooldownMinutes: 0 },
+}).policy;
+
+const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
+const WORKLOAD_SIZE: Capacity = { cpuCores: 2, memoryGiB: 8, storageIops: 1_000, networkMbps: 500 };
+const WORKLOADS_PER_PRIMARY = 2;
+/** A migration of 8 GiB then takes 81 simulated seconds, about 1.4 real: long enough to strike in the middle. */
+const MIGRATE_SECONDS_PER_GIB = 10;
+/** Simulated hours of metrics an InfluxDB-outage round builds first, so its pairs forecast and decide before. */
+const OUTAGE_ROUND_HISTORY_HOURS = 3;
+const SETUP_TIMEOUT_MS = 90_000;
+const IN_FLIGHT_TIMEOUT_MS = 30_000;
+const POLL_MS = 200;
+
+export interface RoundResult {
+  round: number;
+  fault: RoundSpec['fault'];
+  /** What broke: invariants seen broken at any moment (running twice, two primaries) or still broken at the end. */
+  violations: ChaosViolation[];
+  /** From the fault being lifted to every pair steady with every invariant holding; absent when not reached. */
+  timeToSteadyMs?: number;
+  /** What the drill observed (e.g. the phase the kill hit), for the log. */
+  notes: string[];
+  /** A round whose fleet could not be built, or whose drill found nothing in flight to strike. */
+  error?: string;
+  durationMs: number;
+}
+
+interface RoundFleet {
+  tag: string;
+  topology: Topology;
+  fleetWorkflowId: string;
+  pairIds: string[];
+  workloadIds: string[];
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+async function until<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+  pollMs = POLL_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await pause(pollMs);
+  }
+}
+
+export function pairView(state: PairState): PairView {
+  return {
+    pairId: state.pairId,
+    phase: state.phase,
+    primaryHostId: state.primary.hostId,
+    ...(state.shadow ? { shadowHostId: state.shadow.hostId } : {}),
+  };
+}
+
+async function buildFleet(stack: ChaosStack, spec: RoundSpec, runTag: string): Promise<RoundFleet> {
+  await stack.resetSimulator();
+  await stack.control.setDelays({ migrateSecondsPerGiB: MIGRATE_SECONDS_PER_GIB });
+  const tag = `${runTag}-r${spec.round}`;
+  const topology = threeRegionTopology({
+    perRegion: PAIRS_PER_ROUND / REGIONS_PER_ROUND,
+    hostCapacity: HOST_SIZE,
+    shadowHostsPerRegion: 3,
+    hostId: (region) => `${region}-${tag}`,
+  });
+  const workloadIds: string[] = [];
+  await Promise.all(
+    topology.primaries.map(async (primary) => {
+      const { provider, control } = stack;
+      await provider.waitForOperation(
+        await provider.provisionHost({
+          hostId: primary.hostId,
+          region: primary.region,
+          zone: primary.zone,
+          capacity: primary.capacity,
+          role: 'primary',
+          idempotencyKey: `create:${primary.hostId}`,
+        }),
+      );
+      await provider.waitForOperation(
+        await provider.syncConfiguration({
+          hostId: primary.hostId,
+          desired: { image: 'app:1.0' },
+          idempotencyKey: `configure:${primary.hostId}`,
+        }),
+      );
+      for (let n = 1; n <= WORKLOADS_PER_PRIMARY; n++) {
+        const workloadId = `${primary.hostId}-w${n}`;
+        await control.createWorkload({
+          workloadId,
+          hostId: primary.hostId,
+          requirements: WORKLOAD_SIZE,
+          demand: { kind: 'synthetic', base: 0.4, noise: 0.02, seed: n },
+        });
+        workloadIds.push(workloadId);
+      }
+    }),
+  );
+  if (spec.fault === 'influx-outage') await stack.control.advance(OUTAGE_ROUND_HISTORY_HOURS * 3600);
+
+  const fleetWorkflowId = `fleet-${tag}`;
+  await stack.client.workflow.start('fleetWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: fleetWorkflowId,
+    args: [{ topology, policy: CHAOS_POLICY }],
+  });
+  const pairIds = topology.primaries.map((p) => p.hostId).sort();
+  const fleet: RoundFleet = { tag, topology, fleetWorkflowId, pairIds, workloadIds: workloadIds.sort() };
+  await until(
+    async () => {
+      const states = await pairStates(stack, fleet);
+      return states.every((s) => s && s.phase === 'steady' && s.shadow && s.counters.ticks >= 1) ? true : undefined;
+    },
+    SETUP_TIMEOUT_MS,
+    `round ${spec.round}: the fleet's ${PAIRS_PER_ROUND} pairs steady`,
+    500,
+  );
+  return fleet;
+}
+
+const pairStates = (stack: ChaosStack, fleet: RoundFleet): Promise<(PairState | undefined)[]> =>
+  Promise.all(
+    fleet.pairIds.map((id) =>
+      stack.client.workflow
+        .getHandle(pairWorkflowId(id))
+        .query(stateQuery)
+        .catch(() => undefined),
+    ),
+  );
+
+async function tearDown(stack: ChaosStack, fleet: RoundFleet): Promise<void> {
+  const terminate = (workflowId: string) =>
+    stack.client.workflow
+      .getHandle(workflowId)
+      .terminate('fault campaign round finished')
+      .catch(() => undefined);
+  await terminate(fleet.fleetWorkflowId);
+  await Promise.all(fleet.pairIds.map((id) => terminate(pairWorkflowId(id))));
+  await Promise.all(
+    fleet.pairIds.map((id) =>
+      stack.client.schedule
+        .getHandle(swapScheduleId(id))
+        .delete()
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/**
+ * Watches the fleet while the fault and the recovery run: a workload on two hosts or two unfenced primaries for
+ * one pair break the invariants at any moment, not only at the end (a lost workload is only judged at the end:
+ * while a host is down its workloads are down until a failover restores them).
+ */
+function watchFleet(stack: ChaosStack, fleet: RoundFleet): { stop(): Promise<ChaosViolation[]> } {
+  const seen = new Map<string, ChaosViolation>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const snapshot = await stack.provider.describeFleet().catch(() => undefined);
+      if (snapshot) {
+        for (const v of checkFleet(snapshot, fleet.workloadIds)) {
+          if (v.kind !== 'workload-lost') seen.set(v.message, v);
+        }
+      }
+      await pause(500);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return [...seen.values()];
+    },
+  };
+}
+
+interface DrillOutcome {
+  faultLiftedAt: number;
+  notes: string[];
+  violations: ChaosViolation[];
+}
+
+async function forceSwapOf(stack: ChaosStack, pairId: string, reason: string): Promise<void> {
+  await stack.client.workflow.getHandle(pairWorkflowId(pairId)).signal(forceSwapSignal, { reason });
+}
+
+async function phaseOf(stack: ChaosStack, pairId: string): Promise<PairState['phase'] | undefined> {
+  const state = await stack.client.workflow
+    .getHandle(pairWorkflowId(pairId))
+    .query(stateQuery)
+    .catch(() => undefined);
+  return state?.phase;
+}
+
+async function waitForPhase(stack: ChaosStack, pairId: string, phase: PairState['phase']): Promise<void> {
+  await until(
+    async () => ((await phaseOf(stack, pairId)) === phase ? true : undefined),
+    IN_FLIGHT_TIMEOUT_MS,
+    `pair ${pairId} ${phase}`,
+    50,
+  );
+}
+
+/** Kills the worker `strikeDelayMs` after the moment, keeps it down `downtimeMs`, and brings another up. */
+async function killWorker(stack: ChaosStack, spec: RoundSpec, pairId: string, notes: string[]): Promise<void> {
+  await pause(spec.strikeDelayMs);
+  const phase = await phaseOf(stack, pairId);
+  await stack.worker.kill();
+  notes.push(`worker killed (SIGKILL) with pair ${pairId} ${phase ?? 'unknown'}`);
+  await pause(spec.downtimeMs);
+  await stack.worker.start();
+}
+
+async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): Promise<DrillOutcome> {
+  const notes: string[] = [];
+  const violations: ChaosViolation[] = [];
+  const target = fleet.pairIds[spec.targetPair % fleet.pairIds.length]!;
+  const targetPrimary = (await stack.client.workflow.getHandle(pairWorkflowId(target)).query(stateQuery)).primary
+    .hostId;
+  switch (spec.fault) {
+    case 'worker-kill-mid-failover': {
+      await stack.control.failHost(targetPrimary);
+      await waitForPhase(stack, target, 'failing-over');
+      await killWorker(stack, spec, target, notes);
+      break;
+    }
+    case 'worker-kill-mid-migration': {
+      await forceSwapOf(stack, target, 'fault campaign: kill mid-migration');
+      const migrating = await until(
+        async () =>
+          (await stack.provider.describeFleet()).workloads.find(
+            (w) => w.migratingTo !== undefined && fleet.workloadIds.includes(w.id),
+          )?.id,
+        IN_FLIGHT_TIMEOUT_MS,
+        `a migration of pair ${target} in flight`,
+        50,
+      );
+      notes.push(`migration of ${migrating} in flight`);
+      await killWorker(stack, spec, target, notes);
+      break;
+    }
+    case 'worker-kill-mid-swap': {
+      await forceSwapOf(stack, target, 'fault campaign: kill mid-swap');
+      await waitForPhase(stack, target, 'swapping');
+      await killWorker(stack, spec, target, notes);
+      break;
+    }
+    case 'temporal-restart-mid-swap': {
+      await forceSwapOf(stack, target, 'fault campaign: Temporal restart mid-swap');
+      await waitForPhase(stack, target, 'swapping');
+      await pause(spec.strikeDelayMs);
+      await stack.stopTemporal();
+      notes.push(`Temporal dev server stopped with pair ${target} swapping (SQLite kept)`);
+      await pause(spec.downtimeMs);
+      await stack.startTemporal();
+      break;
+    }
+    case 'influx-outage': {
+      // Pairs must be deciding before the outage, or "no action without data" would say nothing.
+      await until(
+        async () => ((await pairStates(stack, fleet)).every((s) => s?.lastDecision) ? true : undefined),
+        SETUP_TIMEOUT_MS,
+        'every pair deciding on its forecast before the outage',
+        500,
+      );
+      const before = await pairStates(stack, fleet);
+      await stack.stopInflux();
+      await pause(spec.faultDurationMs);
+      const after = await pairStates(stack, fleet);
+      await stack.startInflux();
+      const outage: OutageActions[] = fleet.pairIds.map((pairId, i) => ({
+        pairId,
+        before: before[i]?.recentActions ?? [],
+        after: after[i]?.recentActions ?? [],
+      }));
+      violations.push(...checkNoActionDuringOutage(outage));
+      const noticed = after.filter((s) => s && s.mirror.dataIssues.length > 0).length;
+      notes.push(
+        `InfluxDB down ${spec.faultDurationMs / 1000} s; ${noticed}/${fleet.pairIds.length} pairs reported missing data`,
+      );
+      break;
+    }
+    case 'slow-failing-api': {
+      await stack.control.setApiFaults({ apiLatencyMs: spec.apiLatencyMs, apiErrorRate: API_ERROR_RATE });
+      await forceSwapOf(stack, target, 'fault campaign: swap through a slow, failing provider API');
+      await pause(spec.faultDurationMs);
+      await stack.control.setApiFaults({ apiLatencyMs: 0, apiErrorRate: 0 });
+      notes.push(`API +${spec.apiLatencyMs} ms, ${API_ERROR_RATE * 100}% 503s for ${spec.faultDurationMs / 1000} s`);
+      break;
+    }
+    case 'region-failure': {
+      const region = fleet.topology.regions[spec.targetRegion % fleet.topology.regions.length]!.name;
+      const { affectedHostIds } = await stack.control.failRegion(region);
+      await pause(spec.faultDurationMs);
+      await stack.control.recoverRegion(region);
+      notes.push(`region ${region} down ${spec.faultDurationMs / 1000} s (${affectedHostIds.length} hosts)`);
+      break;
+    }
+    case 'host-flap': {
+      await stack.control.flapHost(targetPrimary, spec.flapPeriodSeconds);
+      await pause(spec.faultDurationMs);
+      await stack.control.stopFlapping(targetPrimary).catch(() => undefined);
+      notes.push(
+        `${targetPrimary} flapped every ${spec.flapPeriodSeconds} simulated s for ${spec.faultDurationMs / 1000} s`,
+      );
+      break;
+    }
+  }
+  return { faultLiftedAt: Date.now(), notes, violations };
+}
+
+/** Every invariant and the steady state, as they stand now; empty when the round is over and well. */
+async function standing(stack: ChaosStack, fleet: RoundFleet): Promise<ChaosViolation[]> {
+  const [snapshot, report, states] = await Promise.all([
+    stack.provider.describeFleet(),
+    stack.provider.invariants(),
+    pairStates(stack, fleet),
+  ]);
+  const views = states.map((s, i): PairView =>
+    s ? pairView(s) : { pairId: fleet.pairIds[i]!, phase: 'unprotected', primaryHostId: '?' },
+  );
+  return [
+    ...checkFleet(snapshot, fleet.workloadIds),
+    ...checkSteady(snapshot, views),
+    ...report.violations.map((v): ChaosViolation => ({ kind: 'simulator-invariant', message: v.message })),
+  ];
+}
+
+/** The pairs' actions in this round, counted by kind and outcome ("failover succeeded ×1"), for the log. */
+async function actionsTaken(stack: ChaosStack, fleet: RoundFleet): Promise<string> {
+  const counts = new Map<string, number>();
+  for (const state of await pairStates(stack, fleet)) {
+    for (const a of state?.recentActions ?? []) {
+      const key = `${a.kind} ${a.outcome}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+  }
+  return [...counts].map(([key, n]) => `${key} ×${n}`).join(', ') || 'none';
+}
+
+export async function runRound(stack: ChaosStack, spec: RoundSpec, runTag: string): Promise<RoundResult> {
+  const startedAt = Date.now();
+  const result = (r: Omit<RoundResult, 'round' | 'fault' | 'durationMs'>): RoundResult => ({
+    round: spec.round,
+    fault: spec.fault,
+    ...r,
+    durationMs: Date.now() - startedAt,
+  });
+  if (!stack.worker.running) await stack.worker.start();
+  let fleet: RoundFleet;
+  try {
+    fleet = await buildFleet(stack, spec, runTag);
+  } catch (error) {
+    return result({ violations: [], notes: [], error: `setting up the round failed: ${errorText(error)}` });
+  }
+  const watcher = watchFleet(stack, fleet);
+  try {
+    let drill: DrillOutcome;
+    try {
+      drill = await runDrill(stack, spec, fleet);
+    } catch (error) {
+      // Whatever the drill broke is still lifted, so the next round starts clean.
+      await stack.control.setApiFaults({ apiLatencyMs: 0, apiErrorRate: 0 }).catch(() => undefined);
+      if (!stack.worker.running) await stack.worker.start().catch(() => undefined);
+      await stack.startTemporal().catch(() => undefined);
+      await stack.startInflux().catch(() => undefined);
+      return result({ violations: await watcher.stop(), notes: [], error: `drill failed: ${errorText(error)}` });
+    }
+    let last: ChaosViolation[] = [];
+    let timeToSteadyMs: number | undefined;
+    const deadline = drill.faultLiftedAt + STEADY_BOUND_MS;
+    while (Date.now() <= deadline) {
+      last = await standing(stack, fleet).catch((error: unknown) => [
+        { kind: 'pair-not-steady' as const, message: `could not read the fleet: ${errorText(error)}` },
+      ]);
+      if (last.length === 0) {
+        timeToSteadyMs = Date.now() - drill.faultLiftedAt;
+        break;
+      }
+      await pause(500);
+    }
+    const transient = await watcher.stop();
+    drill.notes.push(`actions: ${await actionsTaken(stack, fleet)}`);
+    return result({
+      violations: [...drill.violations, ...transient, ...(timeToSteadyMs === undefined ? last : [])],
+      ...(timeToSteadyMs !== undefined ? { timeToSteadyMs } : {}),
+      notes: drill.notes,
+    });
+  } finally {
+    await watcher.stop();
+    await tearDown(stack, fleet);
+  }
+}
