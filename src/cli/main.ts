@@ -14,11 +14,14 @@ import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 import {
   PairCommandError,
+  checkFailoverReason,
+  checkPairId,
   failOverPair,
   listPairs,
   pairState,
   pausePair,
   resumePair,
+  parsePolicyAssignments,
   setPairPolicy,
   swapPair,
 } from './pairCommands.js';
@@ -196,6 +199,12 @@ async function main(argv: string[]): Promise<void> {
     if (extra.length > 0)
       throw new UsageError(`unexpected argument "${extra[0]}" after "${positionals.slice(0, n).join(' ')}"`);
   };
+  // A pair command's own arguments are checked before connecting, so a typo is named even when Temporal is down.
+  if (['pause', 'resume', 'swap', 'failover', 'policy'].includes(command ?? '') || (command === 'status' && sub)) {
+    checkPairId(sub);
+    if (command === 'failover') checkFailoverReason(values.reason);
+    if (command === 'policy') parsePolicyAssignments(rest);
+  }
   switch (command) {
     case 'up':
       noMoreArguments(1);

@@ -23,7 +23,7 @@ export class PairCommandError extends Error {}
 
 const PAIR_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-function checkPairId(pairId: string | undefined): string {
+export function checkPairId(pairId: string | undefined): string {
   if (pairId === undefined) throw new PairCommandError('name the pair, e.g. `understudy pause h-use1-01`');
   if (!PAIR_ID.test(pairId)) {
     throw new PairCommandError(
@@ -88,10 +88,14 @@ export async function swapPair(client: Client, pairId: string | undefined, reaso
 
 export async function failOverPair(client: Client, pairId: string | undefined, reason: string | undefined) {
   const id = checkPairId(pairId);
-  if (!reason?.trim())
-    throw new PairCommandError('failover needs --reason "…" (it is recorded in the pair\'s history)');
+  checkFailoverReason(reason);
   const handle = await runningHandle(client, id);
   return onPair(client, id, () => handle.executeUpdate(failoverUpdate, { args: [{ reason }] }));
+}
+
+export function checkFailoverReason(reason: string | undefined): void {
+  if (!reason?.trim())
+    throw new PairCommandError('failover needs --reason "…" (it is recorded in the pair\'s history)');
 }
 
 /** Parses `key=value` pairs into a policy patch: numbers, booleans and JSON values (for horizonsMinutes, offPeak). */
