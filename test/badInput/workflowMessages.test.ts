@@ -16,6 +16,7 @@ import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import { createPrimaries, threeRegionTopology } from '../helpers/fleet.js';
 import { FAST_POLICY, HOST_SIZE, createOrchestrationHarness, type OrchestrationHarness } from '../helpers/pair.js';
+import { pollUntil } from '../helpers/poll.js';
 import { expectUpdateRejected } from '../helpers/temporal.js';
 
 type Target = 'pair' | 'fleet' | 'rollout';
@@ -139,17 +140,6 @@ describe('bad input: signals and updates to running workflows', () => {
     },
   };
 
-  async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 90_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await read().catch(() => last);
-      if (last !== undefined && ok(last)) return last;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    return expect.fail(`never reached: ${what}; last: ${JSON.stringify(last)}`);
-  }
-
   const signalEvents = async (handle: WorkflowHandle, name: string) =>
     ((await handle.fetchHistory()).events ?? []).filter(
       (e) => e.workflowExecutionSignaledEventAttributes?.signalName === name,
@@ -189,7 +179,7 @@ describe('bad input: signals and updates to running workflows', () => {
       workflowId: fleetId,
       args: [{ topology, policy: FAST_POLICY }],
     });
-    await waitFor(
+    await pollUntil(
       () => handles.pair().query(stateQuery),
       (s) => s.counters.ticks >= 1 && s.swapSchedule !== undefined,
       'the first pair ticking',
@@ -209,7 +199,7 @@ describe('bad input: signals and updates to running workflows', () => {
       workflowId: rolloutId,
       args: [input],
     });
-    await waitFor(
+    await pollUntil(
       () => handles.rollout().query(rolloutStateQuery),
       (s) => s.phase === 'waiting-for-window',
       'the rollout waiting for its window',
@@ -232,6 +222,15 @@ describe('bad input: signals and updates to running workflows', () => {
     const sent = await signalEvents(handle, name);
     await handle.signal(name, ...(payload === undefined ? [] : [payload]));
     await settled(handle, name, sent);
+    if (target === 'pair') {
+      // Two more loop iterations: an action the signal would have started (a swap) shows in the state by then.
+      const ticks = (await handles.pair().query(stateQuery)).counters.ticks;
+      await pollUntil(
+        () => handles.pair().query(stateQuery),
+        (s) => s.counters.ticks >= ticks + 2,
+        'two more ticks',
+      );
+    }
     expect(await stable[target]()).toEqual(before);
     expect((await handle.describe()).status.name).toBe('RUNNING');
   });
@@ -248,7 +247,7 @@ describe('bad input: signals and updates to running workflows', () => {
 
   it('after the whole corpus, every workflow still makes progress', async () => {
     const ticks = (await handles.pair().query(stateQuery)).counters.ticks;
-    await waitFor(
+    await pollUntil(
       () => handles.pair().query(stateQuery),
       (s) => s.counters.ticks > ticks + 1,
       'the pair ticking on',
@@ -256,13 +255,13 @@ describe('bad input: signals and updates to running workflows', () => {
     );
     // Good messages still work: the rollout pauses, the fleet answers, the pair pauses.
     await handles.rollout().signal('pauseRollout');
-    await waitFor(
+    await pollUntil(
       () => handles.rollout().query(rolloutStateQuery),
       (s) => s.phase === 'paused',
       'rollout paused',
     );
     await handles.pair().signal('pause', { reason: 'a good one' });
-    await waitFor(
+    await pollUntil(
       () => handles.pair().query(stateQuery),
       (s) => s.paused,
       'pair paused',
