@@ -113,3 +113,189 @@ def load_dir(
 
 def epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
     return (index - pd.Timestamp("1970-01-01")).total_seconds().to_numpy(dtype=np.float64)
+
+
+# ---- training from InfluxDB: the Telegraf measurements the metrics store reads (src/metrics/utilisation.ts) ----
+
+# InfluxDB 1.x /query answers, per statement, one result per GROUP BY series.
+INFLUX_TIMEOUT_SECONDS = 120
+# Gauges a hair outside 0..100 are rounding; further out they are broken samples (as in src/metrics/utilisation.ts).
+GAUGE_TOLERANCE = 0.5
+# Telegraf's cpu input reports each core and the total; utilisation is the total's.
+CPU_TOTAL = "\"cpu\" = 'cpu-total'"
+
+
+class InfluxError(RuntimeError):
+    """InfluxDB could not be reached or did not answer (worth retrying, unlike a SeriesError)."""
+
+
+@dataclass
+class InfluxSource:
+    """Where and what to read: ``[start, end)`` of ``database`` at ``url``, all hosts or only ``hosts``."""
+
+    url: str
+    database: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    hosts: list[str] | None = None
+    # Telegraf does not report link speed; without it the network's utilisation is unknown and `net` is not trained.
+    network_mbps: float | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def describe(self) -> dict:
+        return {
+            "source": "influxdb",
+            "url": self.url,
+            "database": self.database,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "hosts": self.hosts,
+        }
+
+
+def _influx_query(src: InfluxSource, query: str) -> list[dict]:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    params = {"db": src.database, "q": query, "epoch": "s"}
+    if src.username is not None:
+        params["u"] = src.username
+        params["p"] = src.password or ""
+    request = urllib.request.Request(
+        src.url.rstrip("/") + "/query", data=urllib.parse.urlencode(params).encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=INFLUX_TIMEOUT_SECONDS) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        if exc.code in (400, 401, 403, 404):
+            raise SeriesError(f"InfluxDB {src.url} database {src.database}: HTTP {exc.code}: {detail}") from exc
+        raise InfluxError(f"InfluxDB {src.url}: HTTP {exc.code}: {detail}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise InfluxError(f"cannot reach InfluxDB at {src.url}: {exc}") from exc
+    result = (body.get("results") or [{}])[0]
+    if "error" in result:
+        raise SeriesError(f"InfluxDB {src.url} database {src.database}: {result['error']}")
+    return result.get("series", [])
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _where(src: InfluxSource, extra: str = "") -> str:
+    rfc3339 = "%Y-%m-%dT%H:%M:%SZ"
+    clauses = [f"time >= {_quote(src.start.strftime(rfc3339))}", f"time < {_quote(src.end.strftime(rfc3339))}"]
+    if extra:
+        clauses.insert(0, extra)
+    if src.hosts:
+        clauses.append("(" + " OR ".join(f'"host" = {_quote(h)}' for h in src.hosts) + ")")
+    return " AND ".join(clauses)
+
+
+def _frames(rows: list[dict]) -> list[tuple[dict, pd.DataFrame]]:
+    """(tags, frame indexed by naive UTC time) per series of a query answer."""
+    out = []
+    for r in rows:
+        frame = pd.DataFrame(r.get("values", []), columns=r["columns"])
+        frame.index = pd.to_datetime(frame.pop("time"), unit="s")
+        out.append((r.get("tags", {}), frame.astype(float)))
+    return out
+
+
+def _counter_rate(counter: pd.Series) -> pd.Series:
+    """Per-second rate between consecutive bucket values; none across a counter reset (a decrease)."""
+    seconds = counter.index.to_series().diff().dt.total_seconds()
+    rate = counter.diff() / seconds
+    return rate.where(rate >= 0)
+
+
+def latest_sample(src: InfluxSource) -> pd.Timestamp | None:
+    """Time of the newest cpu sample of the source's hosts (naive UTC), or None when there is none."""
+    hosts = "(" + " OR ".join(f'"host" = {_quote(h)}' for h in src.hosts) + ") AND " if src.hosts else ""
+    rows = _influx_query(src, f'SELECT last("usage_idle") FROM "cpu" WHERE {hosts}{CPU_TOTAL}')
+    if not rows or not rows[0].get("values"):
+        return None
+    return pd.to_datetime(rows[0]["values"][0][0], unit="s")
+
+
+def load_influx(src: InfluxSource, log=lambda m: None) -> tuple[list[Series], dict[str, str]]:
+    """Reads every host's cpu, mem, diskio (and net, given a link speed) utilisation in percent at 5-minute steps.
+
+    Returns the series (ids ``<host>/<resource>``, as the forecaster names them) and, per series left out, why.
+    Broken samples (gauges outside 0..100, counter resets) are dropped and logged with the series' name, not
+    fatal: one bad host must not stop a fleet's retraining.
+    """
+    if not src.end > src.start:
+        raise SeriesError(f"InfluxDB training window: end {src.end} is not after start {src.start}")
+    step = "GROUP BY time(5m), "
+    per_host: dict[tuple[str, str], pd.Series] = {}
+    left_out: dict[str, str] = {}
+
+    def gauge(resource: str, rows: list[dict], to_percent) -> None:
+        for tags, frame in _frames(rows):
+            host = tags.get("host", "")
+            percent = to_percent(frame.iloc[:, 0]).dropna()
+            broken = (percent < -GAUGE_TOLERANCE) | (percent > 100 + GAUGE_TOLERANCE)
+            if broken.any():
+                log(f"influx: series {host}/{resource}: {int(broken.sum())} samples outside 0-100% dropped")
+            per_host[(host, resource)] = percent[~broken].clip(0, 100)
+
+    gauge(
+        "cpu",
+        _influx_query(
+            src, f'SELECT mean("usage_idle") FROM "cpu" WHERE {_where(src, CPU_TOTAL)} {step}"host" fill(none)'
+        ),
+        lambda idle: 100 - idle,
+    )
+    gauge(
+        "mem",
+        _influx_query(src, f'SELECT mean("used_percent") FROM "mem" WHERE {_where(src)} {step}"host" fill(none)'),
+        lambda p: p,
+    )
+
+    # io_time counts the device's busy milliseconds: its rate per second / 10 is percent busy; the busiest disk counts.
+    disks: dict[str, list[pd.Series]] = {}
+    for tags, frame in _frames(
+        _influx_query(src, f'SELECT max("io_time") FROM "diskio" WHERE {_where(src)} {step}"host", "name" fill(none)')
+    ):
+        disks.setdefault(tags.get("host", ""), []).append(_counter_rate(frame.iloc[:, 0]) / 10)
+    for host, parts in disks.items():
+        per_host[(host, "diskio")] = pd.concat(parts, axis=1).max(axis=1).dropna().clip(0, 100)
+
+    if src.network_mbps:
+        links: dict[str, list[pd.DataFrame]] = {}
+        for tags, frame in _frames(
+            _influx_query(
+                src,
+                f'SELECT max("bytes_recv") AS recv, max("bytes_sent") AS sent FROM "net" WHERE {_where(src)} '
+                f'{step}"host", "interface" fill(none)',
+            )
+        ):
+            links.setdefault(tags.get("host", ""), []).append(frame.apply(_counter_rate))
+        for host, parts in links.items():
+            total = pd.concat(parts).groupby(level=0).sum(min_count=1)
+            busier = total.max(axis=1)  # a full-duplex link: the busier direction is the utilisation
+            per_host[(host, "net")] = (busier * 8 * 100 / (src.network_mbps * 1e6)).dropna().clip(0, 100)
+    else:
+        log("influx: no network link speed given; net is not trained")
+
+    series = []
+    for (host, resource), values in sorted(per_host.items()):
+        sid = f"{host}/{resource}"
+        if len(values) < 2:
+            left_out[sid] = f"series {sid}: {len(values)} samples in the window"
+            continue
+        series.append(Series(sid, resource, regularise(values, f"series {sid}")))
+    if not series and not left_out:
+        raise SeriesError(
+            f"InfluxDB {src.url} database {src.database}: no cpu, mem or diskio samples between "
+            f"{src.start.isoformat()} and {src.end.isoformat()}"
+            + (f" for hosts {', '.join(src.hosts)}" if src.hosts else "")
+        )
+    for why in left_out.values():
+        log(f"influx: left out {why}")
+    return series, left_out

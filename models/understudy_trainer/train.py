@@ -1,8 +1,9 @@
 """Trains a new model version: Prophet per series and the global LSTM, both exported to ONNX with manifests.
 
 For each series the first ``fit_fraction`` is the training data (the rest is never read). Its last
-``validation_fraction`` scores every candidate (Prophet, LSTM and the three baselines) by MASE over horizon steps
-1..12, so the TypeScript selector can pick per series the model that forecast it best; then Prophet is refitted
+``validation_fraction`` scores every candidate (Prophet, LSTM and the three baselines) by MASE at 15 minutes and at
+1 hour ahead (what the backtest reports), and ``select`` picks per series and horizon the model the TypeScript
+forecaster serves it with (the simplest one within a small margin of the best); then Prophet is refitted
 on all the training data (the LSTM keeps the weights trained before the validation part: it reads the recent
 window at inference time anyway).
 
@@ -11,6 +12,8 @@ each through a temporary folder renamed into place, so a worker hot-reloading ne
 
 Usage: python -m understudy_trainer.train --data-dir DIR --artifacts DIR [--labels FILE] [--fit-fraction 1.0]
        [--epochs 12] [--only ID,ID] [--limit N] [--json]
+       python -m understudy_trainer.train --influx-url URL [--influx-db understudy] [--days 14] [--until ISO]
+       [--hosts H,H] [--network-mbps N] --artifacts DIR [--json]    (the Telegraf measurements in InfluxDB 1.x)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import sys
@@ -27,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pandas as pd
 import torch
 
 from . import lstm
-from .data import Series, SeriesError, epoch_seconds, load_dir
+from .data import InfluxError, InfluxSource, Series, SeriesError, epoch_seconds, latest_sample, load_dir, load_influx
 from .prophet_onnx import INTERVAL_WIDTH, _z, build_graph, fit_prophet, parameters, prophet_predict
 
 HORIZON_STEPS = 12
@@ -70,22 +75,21 @@ def lstm_input(values_by_resource: dict[str, np.ndarray], seconds: np.ndarray, o
     return x
 
 
-# Selection buckets: a request for at most 15 minutes is served by the model that validated best over steps 1..3,
-# longer ones by the best over steps 1..12 (a short-horizon winner, like a short mean, often differs).
+# Selection buckets, as the backtest scores them: a request for at most 15 minutes is served by the model whose
+# validation error at 15 minutes ahead (step 3) was lowest, longer ones by the best at 1 hour ahead (step 12).
 HORIZON_BUCKETS = {"15": 3, "60": HORIZON_STEPS}
 
 
-def validate(
-    series: Series, fit_end: int, prophet_fit, lstm_model, stride: int = 3, steps: int = HORIZON_STEPS
-) -> dict[str, float]:
-    """MASE (mean over steps 1..steps) of every model on series.values[fit_end:], origins every ``stride``."""
+def validate(series: Series, fit_end: int, prophet_fit, lstm_model, leads: list[int]) -> dict[int, dict[str, float]]:
+    """MASE of every model at each lead (in steps) on series.values[fit_end:], from every origin there: the
+    metric the backtest reports, at the same horizons. Prophet is left out when it has no fit for the series."""
     raw = series.values.to_numpy(dtype=np.float64)
     target = series.masked().to_numpy(dtype=np.float64)
     seconds = epoch_seconds(series.values.index)
     scale = mase_scale(raw[:fit_end])
     prophet_yhat = prophet_predict(prophet_fit, series.values.index[fit_end:]) if prophet_fit else None
     errors: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
-    origins = list(range(fit_end - 1, len(raw) - HORIZON_STEPS, stride))
+    origins = list(range(fit_end - 1, len(raw) - HORIZON_STEPS))
     xs, lstm_rows = [], []
     for o in origins:
         actual = target[o + 1 : o + 1 + HORIZON_STEPS]
@@ -102,29 +106,38 @@ def validate(
     if lstm_model is not None and xs:
         yhat = lstm.predict(lstm_model, np.stack(xs))[:, :, lstm.RESOURCES.index(series.resource)]
         errors["lstm"] = [np.abs(p - a) for p, a in zip(yhat, lstm_rows)]
-    out = {}
+    out: dict[int, dict[str, float]] = {lead: {} for lead in leads}
     for name, errs in errors.items():
-        if errs:
-            per_step = np.nanmean(np.stack(errs), axis=0)
-            if np.isfinite(per_step).all():
-                out[name] = float(per_step[:steps].mean() / scale)
+        if not errs:
+            continue
+        stacked = np.stack(errs)
+        for lead in leads:
+            column = stacked[:, lead - 1]
+            if np.isfinite(column).any():
+                out[lead][name] = float(np.nanmean(column) / scale)
     return out
 
 
-# A series leaves the global default only for a model at least this much better on its validation part: with a
-# day or two of validation, smaller differences are noise, and a wrong pick (Prophet extrapolating a trend) is
-# far more costly than a slightly suboptimal default.
-SELECTION_MARGIN = 0.10
+# A validation part of a day or two ranks close models by chance. Among the models within this margin of the best,
+# the simplest one wins: it has the least to get wrong on data it has not seen (a weakly seasonal series is not
+# handed a seasonal or learned model for a difference that is noise).
+NEAR_BEST_MARGIN = 0.05
+SIMPLEST_FIRST = ["naive", "short_mean", "seasonal_naive", "lstm"]
+# Prophet is fitted per series and extrapolates its trend, so a wrong pick costs far more than a slightly
+# suboptimal one: it must beat every other model on the series' validation part by this much to be chosen.
+PER_SERIES_FIT_MARGIN = 0.10
 
 
-def select(scores: dict[str, float], medians: dict[str, float]) -> str:
-    """The model for one series: its best by validation MASE, unless that is not clearly better than the global
-    default (the model with the best median MASE that needs no per-series fit)."""
-    best = min(scores, key=scores.get)
-    default = min((m for m in medians if m != "prophet"), key=medians.get, default=None)
-    if default is None or default not in scores or best == default:
-        return best
-    return best if scores[best] < (1 - SELECTION_MARGIN) * scores[default] else default
+def select(scores: dict[str, float]) -> str:
+    """The model for one series from its validation MASE at the bucket's horizon: Prophet when it is clearly
+    better than every other model, else the simplest model within NEAR_BEST_MARGIN of the best."""
+    others = {m: v for m, v in scores.items() if m != "prophet"}
+    if not others:
+        return "prophet"
+    best = min(others.values())
+    if "prophet" in scores and scores["prophet"] < (1 - PER_SERIES_FIT_MARGIN) * best:
+        return "prophet"
+    return next(m for m in SIMPLEST_FIRST if m in others and others[m] <= (1 + NEAR_BEST_MARGIN) * best)
 
 
 def next_version(root: Path) -> int:
@@ -151,17 +164,22 @@ def train_all(
     validation_fraction: float = 0.2,
     epochs: int = 12,
     log=lambda m: print(m, file=sys.stderr),
+    source: dict | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> dict:
+    """``source`` describes where the series came from (recorded in the training window); ``left_out`` names
+    series the loader could not use and why (recorded with the ones Prophet skipped)."""
     started = time.monotonic()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     train_parts = [s.head_fraction(fit_fraction) for s in series]
-    fits_val, fits, skipped, val_ends = {}, [], {}, {}
+    fits_val, fits, skipped, val_ends = {}, [], dict(left_out or {}), {}
     for s in train_parts:
         n = len(s.values)
         val_ends[s.series_id] = int(n * (1 - validation_fraction))
         try:
-            fits_val[s.series_id] = fit_prophet(s.head_fraction(1 - validation_fraction))
+            fit_val = fit_prophet(s.head_fraction(1 - validation_fraction))
             fits.append(fit_prophet(s))
+            fits_val[s.series_id] = fit_val
         except SeriesError as exc:
             skipped[s.series_id] = str(exc)
             log(f"prophet: skipping {exc}")
@@ -181,25 +199,28 @@ def train_all(
     lstm.calibrate(model, val_parts, INTERVAL_WIDTH)
     log(f"lstm: trained in {time.monotonic() - t0:.1f} s")
 
+    # Every series is validated, also one too short for Prophet: the other models can still be compared on it.
+    leads = sorted(HORIZON_BUCKETS.values())
+    validated = {
+        s.series_id: validate(s, val_ends[s.series_id], fits_val.get(s.series_id), model, leads) for s in train_parts
+    }
     by_horizon = {}
-    for bucket, steps in HORIZON_BUCKETS.items():
-        per_series = {
-            s.series_id: validate(s, val_ends[s.series_id], fits_val[s.series_id], model, steps=steps)
-            for s in train_parts
-            if s.series_id not in skipped
-        }
+    for bucket, lead in HORIZON_BUCKETS.items():
+        per_series = {sid: scores[lead] for sid, scores in validated.items() if scores[lead]}
         medians = {
             m: float(np.median([v[m] for v in per_series.values() if m in v]))
             for m in MODELS
             if any(m in v for v in per_series.values())
         }
-        selected = {sid: select(scores, medians) for sid, scores in per_series.items()}
-        by_horizon[bucket] = {"max_steps": steps, "per_series": per_series, "selected": selected, "median": medians}
+        selected = {sid: select(scores) for sid, scores in per_series.items()}
+        by_horizon[bucket] = {"lead_steps": lead, "per_series": per_series, "selected": selected, "median": medians}
     # The 1-hour bucket is also the table for any longer horizon.
     per_series, selected, medians = (by_horizon["60"][k] for k in ("per_series", "selected", "median"))
     metrics = {
-        "metric": "MASE, mean over horizon steps 1..12 (5-minute steps), scale = mean |one-step change| of the fit part",
-        "selection": f"lowest validation MASE if at least {SELECTION_MARGIN:.0%} below the global default's, else the default",
+        "metric": "MASE at the bucket's lead time (15 min: step 3, 60 min: step 12; 5-minute steps), from every origin "
+        "of the validation part; scale = mean |one-step change| of the fit part",
+        "selection": f"Prophet if {PER_SERIES_FIT_MARGIN:.0%} below every other model, else the simplest of "
+        f"{', '.join(SIMPLEST_FIRST)} within {NEAR_BEST_MARGIN:.0%} of the best validation MASE",
         "validation_fraction": validation_fraction,
         "per_series": per_series,
         "selected": selected,
@@ -210,6 +231,7 @@ def train_all(
     version = next_version(artifacts)
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     window = {
+        **(source or {"source": "csv"}),
         "fit_fraction": fit_fraction,
         "series": {s.series_id: [str(s.values.index[0]), str(s.values.index[-1])] for s in train_parts},
     }
@@ -285,9 +307,73 @@ def train_all(
     return summary
 
 
+def influx_source(
+    url: str,
+    database: str,
+    days: float = 14.0,
+    until: str | None = None,
+    hosts: list[str] | None = None,
+    network_mbps: float | None = None,
+    username_env: str = "UNDERSTUDY_INFLUX_USERNAME",
+    password_env: str = "UNDERSTUDY_INFLUX_PASSWORD",
+) -> InfluxSource:
+    """The window ``[until - days, until)``; ``until`` defaults to just after the newest cpu sample (the data's own
+    "now": a simulator's clock may run ahead of the wall clock). Credentials come from the named variables."""
+    if not days > 0:
+        raise SeriesError(f"InfluxDB training window: days must be above 0, got {days}")
+    src = InfluxSource(
+        url,
+        database,
+        pd.Timestamp(0),
+        pd.Timestamp(0),
+        hosts,
+        network_mbps,
+        os.environ.get(username_env) or None,
+        os.environ.get(password_env),
+    )
+    if until:
+        try:
+            end = pd.Timestamp(until)
+        except ValueError as exc:
+            raise SeriesError(f"InfluxDB training window: cannot read the end time {until!r}") from exc
+        end = end.tz_convert("UTC").tz_localize(None) if end.tzinfo else end
+    else:
+        latest = latest_sample(src)
+        if latest is None:
+            for_hosts = f" for hosts {', '.join(hosts)}" if hosts else ""
+            raise SeriesError(f"InfluxDB {url} database {database}: no cpu samples{for_hosts}")
+        end = latest + pd.Timedelta(minutes=5)
+    src.start, src.end = end - pd.Timedelta(days=days), end
+    return src
+
+
+def train_from_influx(
+    src: InfluxSource, artifacts: Path, fit_fraction: float = 1.0, validation_fraction: float = 0.2, epochs: int = 12,
+    log=lambda m: print(m, file=sys.stderr),
+) -> dict:
+    series, left_out = load_influx(src, log)
+    if not series:
+        raise SeriesError(
+            f"InfluxDB {src.url} database {src.database}: no usable series: "
+            + "; ".join(f"{k}: {v}" for k, v in left_out.items())
+        )
+    log(f"influx: {len(series)} series from {src.database} between {src.start} and {src.end}")
+    return train_all(
+        series, artifacts, fit_fraction, validation_fraction, epochs, log, source=src.describe(), left_out=left_out
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--data-dir", type=Path, help="a folder of timestamp,value CSVs (or --influx-url)")
+    p.add_argument("--influx-url", help="train on the Telegraf measurements in this InfluxDB 1.x instead")
+    p.add_argument("--influx-db", default="understudy")
+    p.add_argument("--days", type=float, default=14.0, help="InfluxDB: how much history, ending at --until")
+    p.add_argument("--until", default=None, help="InfluxDB: end of the window (ISO-8601 UTC; default now)")
+    p.add_argument("--hosts", default=None, help="InfluxDB: comma-separated host tags (default all)")
+    p.add_argument("--network-mbps", type=float, default=None, help="InfluxDB: link speed, to train net")
+    p.add_argument("--influx-username-env", default="UNDERSTUDY_INFLUX_USERNAME")
+    p.add_argument("--influx-password-env", default="UNDERSTUDY_INFLUX_PASSWORD")
     p.add_argument("--labels", type=Path, default=None)
     p.add_argument("--artifacts", required=True, type=Path)
     p.add_argument("--fit-fraction", type=float, default=1.0)
@@ -297,12 +383,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     a = p.parse_args(argv)
+    if (a.data_dir is None) == (a.influx_url is None):
+        p.error("give one of --data-dir DIR and --influx-url URL")
     try:
-        series = load_dir(a.data_dir, a.labels, a.only.split(",") if a.only else None, a.limit)
-        if not series:
-            raise SeriesError(f"{a.data_dir}: no .csv series found")
-        summary = train_all(series, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs)
-    except SeriesError as exc:
+        if a.influx_url:
+            src = influx_source(
+                a.influx_url, a.influx_db, a.days, a.until, a.hosts.split(",") if a.hosts else None,
+                a.network_mbps, a.influx_username_env, a.influx_password_env,
+            )
+            summary = train_from_influx(src, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs)
+        else:
+            series = load_dir(a.data_dir, a.labels, a.only.split(",") if a.only else None, a.limit)
+            if not series:
+                raise SeriesError(f"{a.data_dir}: no .csv series found")
+            summary = train_all(series, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs)
+    except (SeriesError, InfluxError) as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary) if a.json else json.dumps(summary, indent=2))

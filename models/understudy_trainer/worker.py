@@ -2,7 +2,9 @@
 
 ``retrainModelsWorkflow`` (TypeScript, on the ``understudy`` queue) calls it; training runs in a thread while the
 activity heartbeats, so a killed trainer is noticed within the heartbeat timeout and the attempt is retried.
-A series problem (too short, NaN, negative, unreadable file) is a non-retryable ``InvalidInput`` failure.
+It trains on a folder of CSVs (``dataDir``) or on the Telegraf measurements in InfluxDB (``influx``). A series
+problem (too short, NaN, negative, unreadable file, unknown database) is a non-retryable ``InvalidInput`` failure;
+an InfluxDB that cannot be reached is an ordinary failure, retried.
 
 Usage: python -m understudy_trainer.worker [--address 127.0.0.1:7233] [--namespace default]
        [--task-queue understudy-training]
@@ -21,7 +23,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from .data import SeriesError, load_dir
-from .train import train_all
 
 TRAINING_TASK_QUEUE = "understudy-training"
 
@@ -29,6 +30,30 @@ TRAINING_TASK_QUEUE = "understudy-training"
 @activity.defn(name="trainModels")
 async def train_models(params: dict) -> dict:
     def run() -> dict:
+        # Imported here, not at the top: PyTorch and Prophet take seconds to load, and the worker should be
+        # polling (and `understudy up` on its way) well before the first training run needs them.
+        from .train import influx_source, train_all, train_from_influx
+
+        common = {
+            "fit_fraction": float(params.get("fitFraction", 1.0)),
+            "epochs": int(params.get("epochs", 12)),
+            "log": lambda m: activity.logger.info(m),
+        }
+        influx = params.get("influx")
+        if influx:
+            src = influx_source(
+                influx["url"],
+                influx.get("database", "understudy"),
+                float(influx.get("days", 14)),
+                influx.get("until"),
+                influx.get("hosts"),
+                influx.get("networkMbps"),
+                influx.get("usernameEnv", "UNDERSTUDY_INFLUX_USERNAME"),
+                influx.get("passwordEnv", "UNDERSTUDY_INFLUX_PASSWORD"),
+            )
+            return train_from_influx(src, Path(params["artifactsDir"]), **common)
+        if not params.get("dataDir"):
+            raise SeriesError("trainModels needs dataDir (a folder of CSVs) or influx (an InfluxDB to read)")
         only = params.get("only")
         series = load_dir(
             Path(params["dataDir"]),
@@ -38,13 +63,7 @@ async def train_models(params: dict) -> dict:
         )
         if not series:
             raise SeriesError(f"{params['dataDir']}: no .csv series found")
-        return train_all(
-            series,
-            Path(params["artifactsDir"]),
-            fit_fraction=float(params.get("fitFraction", 1.0)),
-            epochs=int(params.get("epochs", 12)),
-            log=lambda m: activity.logger.info(m),
-        )
+        return train_all(series, Path(params["artifactsDir"]), **common)
 
     loop = asyncio.get_running_loop()
     job = loop.run_in_executor(None, run)

@@ -7,7 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../shared/temporal.js';
-import { RETRAIN_SCHEDULE_ID, type RetrainModelsInput, type TrainModelsResult } from '../shared/training.js';
+import {
+  RETRAIN_SCHEDULE_ID,
+  type InfluxTrainingSource,
+  type RetrainModelsInput,
+  type TrainModelsResult,
+} from '../shared/training.js';
 import { PROJECT_ROOT } from '../stack/paths.js';
 
 export const MODELS_DIR = join(PROJECT_ROOT, 'models');
@@ -27,7 +32,9 @@ export class TrainerError extends Error {
 
 export interface TrainOptions {
   python: string;
-  dataDir: string;
+  /** A folder of CSVs, or `influx` (exactly one of the two). */
+  dataDir?: string;
+  influx?: InfluxTrainingSource;
   artifactsDir: string;
   labelsFile?: string;
   fitFraction?: number;
@@ -45,8 +52,18 @@ function pythonEnv(): NodeJS.ProcessEnv {
 
 /** Runs `python -m understudy_trainer.train` and returns its JSON summary. */
 export function trainModels(options: TrainOptions): Promise<TrainModelsResult> {
-  const args = ['-m', 'understudy_trainer.train', '--json', '--data-dir', options.dataDir];
-  args.push('--artifacts', options.artifactsDir);
+  const args = ['-m', 'understudy_trainer.train', '--json', '--artifacts', options.artifactsDir];
+  if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
+  const influx = options.influx;
+  if (influx) {
+    args.push('--influx-url', influx.url, '--influx-db', influx.database);
+    if (influx.days !== undefined) args.push('--days', String(influx.days));
+    if (influx.until !== undefined) args.push('--until', influx.until);
+    if (influx.hosts?.length) args.push('--hosts', influx.hosts.join(','));
+    if (influx.networkMbps !== undefined) args.push('--network-mbps', String(influx.networkMbps));
+    if (influx.usernameEnv !== undefined) args.push('--influx-username-env', influx.usernameEnv);
+    if (influx.passwordEnv !== undefined) args.push('--influx-password-env', influx.passwordEnv);
+  }
   if (options.labelsFile) args.push('--labels', options.labelsFile);
   if (options.fitFraction !== undefined) args.push('--fit-fraction', String(options.fitFraction));
   if (options.epochs !== undefined) args.push('--epochs', String(options.epochs));

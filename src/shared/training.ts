@@ -4,10 +4,31 @@
  * and result, and the schedule's id. No Node built-ins: workflow code imports this module.
  */
 
+/**
+ * What to train on from InfluxDB 1.x: the Telegraf measurements (`cpu`, `mem`, `diskio`, `net`) of every host, or
+ * of `hosts`, over the `days` before `until`. Series are named `<host>/<resource>`, as the forecaster asks for them.
+ */
+export interface InfluxTrainingSource {
+  url: string;
+  database: string;
+  /** How much history (default 14 days). */
+  days?: number;
+  /** End of the window, ISO-8601 (default: now). */
+  until?: string;
+  hosts?: string[];
+  /** Link speed for every host; without it `net` is not trained (Telegraf does not report it). */
+  networkMbps?: number;
+  /** Names of the environment variables that hold the credentials (the trainer reads them; never the secrets). */
+  usernameEnv?: string;
+  passwordEnv?: string;
+}
+
 /** Input of the Python `trainModels` activity (field names as the trainer's JSON expects them). */
 export interface TrainModelsInput {
   /** Folder of `timestamp,value` CSVs, one series per file (the file name without .csv is the series id). */
-  dataDir: string;
+  dataDir?: string;
+  /** Train on InfluxDB instead of `dataDir` (what the retraining schedule does in production). */
+  influx?: InfluxTrainingSource;
   /** NAB-style anomaly windows JSON (`{"<folder>/<file>.csv": [[start, end], ...]}`), masked out of training. */
   labelsFile?: string;
   /** Where `prophet-v<N>/` and `lstm-v<N>/` are written; workers hot-reload from here. */
