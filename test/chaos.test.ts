@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkFleet,
   checkNoActionDuringOutage,
+  checkNoOperationDuringOutage,
   checkSteady,
   type ChaosViolationKind,
 } from '../src/chaos/invariants.js';
@@ -104,6 +105,30 @@ describe('fault campaign: the invariant checker', () => {
       {
         kind: 'acted-during-metrics-outage',
         message: 'pair p1 ran scale-out (succeeded) while InfluxDB was down: forecast 95%',
+      },
+    ]);
+  });
+
+  it('flags a provider operation that started while InfluxDB was down, from the simulator history', () => {
+    const operation = (operation: 'activateShadow' | 'syncConfiguration', startedAtMs: number) => ({
+      seq: startedAtMs,
+      kind: 'operation' as const,
+      atMs: startedAtMs + 1_000,
+      startedAtMs,
+      operationId: `op-${startedAtMs}`,
+      operation,
+      status: 'succeeded' as const,
+      hostId: 'b',
+      pairId: 'p1',
+    });
+    const history = [operation('activateShadow', 500), operation('syncConfiguration', 1_500)];
+    expect(checkNoOperationDuringOutage(history, { startMs: 1_000, endMs: 2_000 })).toEqual([]);
+    expect(
+      checkNoOperationDuringOutage([...history, operation('activateShadow', 1_800)], { startMs: 1_000, endMs: 2_000 }),
+    ).toEqual([
+      {
+        kind: 'acted-during-metrics-outage',
+        message: 'the provider ran activateShadow on b (pair p1) while InfluxDB was down',
       },
     ]);
   });

@@ -3,7 +3,8 @@
  * state): no workload lost or running twice, no two unfenced primaries for one pair, every pair steady, and no
  * pair acting while its metrics were down. Pure, so a crafted fleet shows the checker does flag each violation.
  */
-import type { FleetSnapshot, Host } from '../provider/types.js';
+import type { FleetSnapshot, Host, OperationKind } from '../provider/types.js';
+import type { HistoryEvent } from '../simulator/history.js';
 import type { ActionRecord, PairPhase } from '../shared/pair.js';
 
 export type ChaosViolationKind =
@@ -125,4 +126,39 @@ export function checkNoActionDuringOutage(pairs: readonly OutageActions[]): Chao
     }
   }
   return violations;
+}
+
+/** Provider operations that change which host serves what: failing over or scaling shows as one of these. */
+const ACTING_OPERATIONS: readonly OperationKind[] = [
+  'provisionHost',
+  'activateShadow',
+  'resizeHost',
+  'scaleUpShadow',
+  'deactivateShadow',
+  'setRole',
+  'fenceHost',
+  'migrateWorkload',
+];
+
+/**
+ * The same rule as the infrastructure saw it: no acting operation may start between the outage's start and end
+ * (simulated ms, the provider's clock), whatever the pairs' own records say.
+ */
+export function checkNoOperationDuringOutage(
+  events: readonly HistoryEvent[],
+  outage: { startMs: number; endMs: number },
+): ChaosViolation[] {
+  return events.flatMap((e) =>
+    e.kind === 'operation' &&
+    ACTING_OPERATIONS.includes(e.operation) &&
+    e.startedAtMs >= outage.startMs &&
+    e.startedAtMs <= outage.endMs
+      ? [
+          {
+            kind: 'acted-during-metrics-outage' as const,
+            message: `the provider ran ${e.operation} on ${e.hostId ?? e.workloadId ?? '?'} (pair ${e.pairId ?? '?'}) while InfluxDB was down`,
+          },
+        ]
+      : [],
+  );
 }

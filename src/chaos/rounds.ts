@@ -12,6 +12,7 @@ import type { Topology } from '../policy/types.js';
 import {
   checkFleet,
   checkNoActionDuringOutage,
+  checkNoOperationDuringOutage,
   checkSteady,
   type ChaosViolation,
   type OutageActions,
@@ -212,6 +213,8 @@ function watchFleet(stack: ChaosStack, fleet: RoundFleet): { stop(): Promise<Cha
 
 interface DrillOutcome {
   faultLiftedAt: number;
+  /** The InfluxDB outage on the provider's clock (simulated ms), checked against its history once all settled. */
+  outage?: { startMs: number; endMs: number };
   notes: string[];
   violations: ChaosViolation[];
 }
@@ -250,6 +253,7 @@ async function killWorker(stack: ChaosStack, spec: RoundSpec, pairId: string, no
 async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): Promise<DrillOutcome> {
   const notes: string[] = [];
   const violations: ChaosViolation[] = [];
+  let outage: DrillOutcome['outage'];
   const target = fleet.pairIds[spec.targetPair % fleet.pairIds.length]!;
   const targetPrimary = (await stack.client.workflow.getHandle(pairWorkflowId(target)).query(stateQuery)).primary
     .hostId;
@@ -301,15 +305,17 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
       );
       const before = await pairStates(stack, fleet);
       await stack.stopInflux();
+      const startMs = Date.parse((await stack.control.status()).now);
       await pause(spec.faultDurationMs);
       const after = await pairStates(stack, fleet);
+      outage = { startMs, endMs: Date.parse((await stack.control.status()).now) };
       await stack.startInflux();
-      const outage: OutageActions[] = fleet.pairIds.map((pairId, i) => ({
+      const recorded: OutageActions[] = fleet.pairIds.map((pairId, i) => ({
         pairId,
         before: before[i]?.recentActions ?? [],
         after: after[i]?.recentActions ?? [],
       }));
-      violations.push(...checkNoActionDuringOutage(outage));
+      violations.push(...checkNoActionDuringOutage(recorded));
       const noticed = after.filter((s) => s && s.mirror.dataIssues.length > 0).length;
       notes.push(
         `InfluxDB down ${spec.faultDurationMs / 1000} s; ${noticed}/${fleet.pairIds.length} pairs reported missing data`,
@@ -342,7 +348,7 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
       break;
     }
   }
-  return { faultLiftedAt: Date.now(), notes, violations };
+  return { faultLiftedAt: Date.now(), notes, violations, ...(outage ? { outage } : {}) };
 }
 
 /** Every invariant and the steady state, as they stand now; empty when the round is over and well. */
@@ -416,6 +422,10 @@ export async function runRound(stack: ChaosStack, spec: RoundSpec, runTag: strin
       await pause(500);
     }
     const transient = await watcher.stop();
+    if (drill.outage) {
+      // Read once everything settled, so an operation started in the outage and finished after it shows too.
+      drill.violations.push(...checkNoOperationDuringOutage(await stack.control.history(), drill.outage));
+    }
     drill.notes.push(`actions: ${await actionsTaken(stack, fleet)}`);
     return result({
       violations: [...drill.violations, ...transient, ...(timeToSteadyMs === undefined ? last : [])],
