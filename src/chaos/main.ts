@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --json] [--rounds 100] [--seed S] [--faults a,b]`: the fault campaign on a stack of its own
+ * `npm run chaos [-- --json] [--rounds 100] [--seed S] [--faults a,b] [--plan-only]`: the fault campaign on a stack of its own
  * (Temporal 27233, Web UI 28233, InfluxDB 28086/28088, simulator 28090, state in .understudy/chaos/), started
  * here and stopped at the end. Progress goes to stderr, one line per round; the counts to stdout (JSON with
  * --json). Exits 1 when any invariant broke or a round could not run.
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '100' },
       seed: { type: 'string', default: '1' },
       faults: { type: 'string' },
+      'plan-only': { type: 'boolean', default: false },
     },
   });
   const kinds = values.faults?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
@@ -50,6 +51,11 @@ async function main(): Promise<void> {
     regionsPerRound: REGIONS_PER_ROUND,
     ...(kinds ? { kinds } : {}),
   });
+  if (values['plan-only']) {
+    // The whole sequence of faults and timings the seed gives, without running anything: compare two seeds' plans.
+    process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    return;
+  }
   installRuntime('ERROR');
   const logPath = join(chaosPaths(CAMPAIGN_STACK).logsDir, 'campaign.log');
   const log = openLog(logPath);
