@@ -410,7 +410,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   // ---- the loop -------------------------------------------------------------------------------------------------------
   let lastTickAt = Number.NEGATIVE_INFINITY; // in workflow time (deterministic), not data time
   let confirmNext = false;
+  // Health checks keep a fixed cadence (each is due an interval after the previous one was due), so the loop's own
+  // work does not stretch it: waiting a full interval after the work made a 15 s tick ~16.5-18 s (bench:scale).
+  let nextCheckAt = Date.now();
   for (let iteration = 0; ; iteration++) {
+    const checkDueAt = nextCheckAt;
     // Histories recorded before pairs managed their own schedule replay without it.
     if (scheduleOutdated && patched('pair-owns-swap-schedule')) {
       scheduleOutdated = false;
@@ -463,8 +467,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
 
     const now = Date.now(); // workflow time: deterministic under replay
-    if (now - lastTickAt >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
-      lastTickAt = now;
+    // Histories recorded before the fixed cadence replay with ticks timed from the check's end.
+    const onCadence = patched('fixed-check-cadence');
+    const sinceTick = (onCadence ? checkDueAt : now) - lastTickAt;
+    if (sinceTick >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
+      lastTickAt = onCadence ? checkDueAt : now;
       state.counters.ticks += 1;
       await tick();
     }
@@ -497,10 +504,17 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       state.failoverEnabled &&
       state.shadow !== undefined &&
       patched('quick-failure-confirmation');
-    if (!confirmNext) {
-      await condition(() => wake, state.policy.healthCheckIntervalSeconds * 1000, {
-        summary: `next health check of ${state.primary.hostId}`,
-      });
+    const intervalMs = state.policy.healthCheckIntervalSeconds * 1000;
+    const summary = `next health check of ${state.primary.hostId}`;
+    if (confirmNext) {
+      nextCheckAt = Date.now();
+    } else if (onCadence) {
+      nextCheckAt = checkDueAt + intervalMs;
+      const waitMs = nextCheckAt - Date.now();
+      // Behind (a long action, a slow worker) or woken by a message: the cadence starts again from now.
+      if (waitMs <= 0 || (await condition(() => wake, waitMs, { summary }))) nextCheckAt = Date.now();
+    } else {
+      await condition(() => wake, intervalMs, { summary });
     }
   }
 
