@@ -21,6 +21,7 @@ import {
   trainModels,
 } from '../forecast/trainer.js';
 import { ForecastInputError, RESOURCES, type Resource } from '../forecast/types.js';
+import type { InfluxTrainingSource } from '../shared/training.js';
 import { stackPaths } from '../stack/paths.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 
@@ -28,6 +29,8 @@ export const FORECAST_COMMANDS = ['train', 'forecast', 'backtest'] as const;
 
 export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder of CSVs into a new model version
                   [--data-dir DIR] [--labels FILE] [--artifacts DIR] [--epochs N] [--fit-fraction F]
+                  [--influx [--days 14] [--until ISO] [--hosts H,H] [--network-mbps N]]  on the Telegraf
+                      metrics in the configured InfluxDB 1.x instead (window ends at the newest sample)
                   [--schedule CRON | --every MINUTES]  create the Temporal Schedule of retrainModelsWorkflow instead
                   [--worker]  run the Python trainer's Temporal worker (task queue understudy-training)
   forecast      forecast a timestamp,value CSV with the loaded models
@@ -81,6 +84,11 @@ async function dispatch(argv: string[]): Promise<void> {
       schedule: { type: 'string' },
       every: { type: 'string' },
       worker: { type: 'boolean' },
+      influx: { type: 'boolean' },
+      days: { type: 'string' },
+      until: { type: 'string' },
+      hosts: { type: 'string' },
+      'network-mbps': { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -160,11 +168,29 @@ async function dispatch(argv: string[]): Promise<void> {
   }
 
   // train
+  if (values.influx && values['data-dir']) throw new CommandError('give --data-dir or --influx, not both');
+  const influxSource = (): InfluxTrainingSource | undefined => {
+    if (!values.influx) return undefined;
+    const influx = loaded.config.influx;
+    if (influx.version !== 1) throw new CommandError('--influx reads InfluxDB 1.x (/query); the configuration has 2');
+    return {
+      url: influx.url,
+      database: influx.database,
+      usernameEnv: influx.usernameEnv,
+      passwordEnv: influx.passwordEnv,
+      days: number('days', values.days),
+      until: values.until,
+      hosts: values.hosts?.split(',').filter(Boolean),
+      networkMbps: number('network-mbps', values['network-mbps']),
+    };
+  };
+  const influx = influxSource();
   const input = {
-    dataDir: resolve(values['data-dir'] ?? join(NAB_DIR, 'realAWSCloudwatch')),
+    dataDir: influx ? undefined : resolve(values['data-dir'] ?? join(NAB_DIR, 'realAWSCloudwatch')),
+    influx,
     labelsFile: values.labels
       ? resolve(values.labels)
-      : values['data-dir']
+      : values['data-dir'] || influx
         ? undefined
         : join(NAB_DIR, 'labels', 'combined_windows.json'),
     artifactsDir: resolve(values.artifacts ?? ARTIFACTS_DIR),
@@ -199,7 +225,8 @@ async function dispatch(argv: string[]): Promise<void> {
     }
     return;
   }
-  print(`understudy: training on ${input.dataDir} into ${input.artifactsDir}…`);
+  const from = influx ? `InfluxDB ${influx.url} database ${influx.database}` : input.dataDir;
+  print(`understudy: training on ${from} into ${input.artifactsDir}…`);
   const summary = await trainModels({ python, ...input, onLog: (line) => process.stderr.write(`  ${line}\n`) });
   print(JSON.stringify(summary, null, 2));
 }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
-import { TASK_QUEUE } from '../shared/temporal.js';
+import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../shared/temporal.js';
 import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
@@ -26,6 +26,8 @@ import {
   swapPair,
 } from './pairCommands.js';
 import { connectWorker, createWorker, installRuntime } from '../worker.js';
+import { startRetraining } from '../forecast/retraining.js';
+import { stackPaths } from '../stack/paths.js';
 import { FORECAST_USAGE, forecastCommandOf, runForecastCommand } from './forecastCommands.js';
 import { ROLLOUT_USAGE, isRolloutCommand, runRolloutCommand } from './rolloutCommands.js';
 
@@ -97,6 +99,12 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   print(`understudy: worker polling task queue "${TASK_QUEUE}"`);
 
   const client = await connectClient(loaded);
+  // The Python trainer loads while the probe runs; it never holds the stack up (a failure is reported, not fatal).
+  const retrainingStarted = startRetraining({
+    client,
+    config: loaded.config,
+    python: stackPaths(loaded.config).venvPython,
+  });
   const workflowId = `stack-probe:${new Date().toISOString()}`;
   const report = await client.workflow.execute<typeof stackProbeWorkflow>('stackProbeWorkflow', {
     taskQueue: TASK_QUEUE,
@@ -105,6 +113,13 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   });
   print(`understudy: stack probe ${report.ok ? 'passed' : 'FAILED'} (workflow ${workflowId})`);
   printProbe(report);
+  const retraining = await retrainingStarted;
+  for (const problem of retraining.problems) print(`understudy: retraining: ${problem}`);
+  if (retraining.problems.length === 0) {
+    print(
+      `understudy: trainer worker polling task queue "${TRAINING_TASK_QUEUE}"; schedule ${retraining.scheduleId} retrains the models daily`,
+    );
+  }
   print();
   print(`Temporal Web UI: ${stack.webUi}/namespaces/${loaded.config.temporal.namespace}/workflows`);
   print('Press Ctrl-C to stop.');
@@ -125,6 +140,7 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
     });
   }
   await running;
+  await retraining.stop();
   await client.connection.close();
   await connection.close();
   if (startedHere.length > 0) {

@@ -156,6 +156,11 @@ export function startTrainerWorker(options: {
       clearTimeout(timer);
       reject(new TrainerError(`the trainer worker exited with code ${code}`, output));
     });
+    // A missing interpreter (no venv yet) is an 'error' event, not an exit: without a listener it would crash us.
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(new TrainerError(`cannot start the trainer worker (${options.python}): ${error.message}`, output));
+    });
   });
 }
 
