@@ -128,6 +128,31 @@ describe('fleet simulator: history', () => {
     expect(interruption!.atMs - interruption!.startedAtMs).toBeLessThan(21_000);
   });
 
+  it('a configuration the host cannot run brings it down (workloads interrupted); rolling it back brings it up', async () => {
+    await pairWithWorkload('f');
+    await sim.control.setFaultyConfiguration('f-p', { image: 'bad' });
+    const { lastSeq: start } = await sim.control.historyPage();
+    const sync = (desired: Record<string, string>) =>
+      sim.provider.syncConfiguration({ idempotencyKey: uniqueKey('c'), hostId: 'f-p', desired });
+    await finish(sim, await sync({ image: 'good', extra: 'x' }));
+    expect((await sim.provider.healthCheck('f-p')).healthy).toBe(true);
+    await finish(sim, await sync({ image: 'bad' }));
+    expect(await sim.provider.healthCheck('f-p')).toMatchObject({ healthy: false, status: 'failed' });
+    await sim.control.advance(5);
+    // A failed host takes no configuration, except to roll back the one it could not run.
+    await finish(sim, await sync({ image: 'good' }));
+    expect(await sim.provider.healthCheck('f-p')).toMatchObject({ healthy: true, status: 'active' });
+    expect((await sim.provider.getHost('f-p')).appliedConfiguration?.values).toEqual({ image: 'good' });
+    const down = interruptions(await sim.control.history(start)).filter((e) => e.cause === 'host-down');
+    expect(down).toHaveLength(1);
+    expect(down[0]!.atMs - down[0]!.startedAtMs).toBeGreaterThanOrEqual(5_000 + 1_000);
+    await sim.control.setFaultyConfiguration('f-p');
+    await finish(sim, await sync({ image: 'bad' }));
+    expect((await sim.provider.healthCheck('f-p')).healthy, 'fault cleared').toBe(true);
+    await sim.control.failHost('f-p');
+    await expectProviderError(sync({ image: 'good' }), 'conflict', 409);
+  });
+
   it('refuses a malformed afterSeq', async () => {
     await expectProviderError(sim.control.historyPage(-1), 'bad_request', 400);
   });

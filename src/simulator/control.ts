@@ -62,6 +62,9 @@ export class SimulatorControl {
   flapHost = (hostId: string, periodSeconds: number) => this.host(hostId, 'flap', { periodSeconds });
   stopFlapping = (hostId: string) => this.host(hostId, 'stop-flapping');
   degradeHost = (hostId: string, capacity: Partial<Capacity>) => this.host(hostId, 'degrade', { capacity });
+  /** The host crashes on applying a configuration holding `values`; undefined clears the fault. */
+  setFaultyConfiguration = (hostId: string, values?: Record<string, string | number | boolean>) =>
+    this.host(hostId, 'faulty-configuration', { values });
   failZone = (region: string, zone: string) =>
     this.http.request<{ affectedHostIds: string[] }>('POST', '/sim/zones/fail', { region, zone });
   recoverZone = (region: string, zone: string) =>

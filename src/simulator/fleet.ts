@@ -95,7 +95,7 @@ export interface HostCounters {
   bytesSent: number;
 }
 
-type FailureCause = 'host' | 'zone' | 'region' | 'flap';
+type FailureCause = 'host' | 'zone' | 'region' | 'flap' | 'configuration';
 
 export interface HostRecord extends Host {
   /** Fractional internally; reported floored. */
@@ -105,6 +105,8 @@ export interface HostRecord extends Host {
   /** Simulated ms of the last write, for replicas catching up after writes stop. */
   lastWriteMs?: number;
   counters: HostCounters;
+  /** A fault: the host crashes on applying a configuration holding these values (until another one is applied). */
+  crashesOnConfiguration?: Record<string, string | number | boolean>;
 }
 
 export interface WorkloadRecord extends Workload {
@@ -380,7 +382,13 @@ export class Fleet {
 
   publicHost(host: HostRecord): Host {
     const rest: Partial<HostRecord> = { ...host };
-    for (const internal of ['statusBeforeFailure', 'failureCause', 'lastWriteMs', 'counters'] as const) {
+    for (const internal of [
+      'statusBeforeFailure',
+      'failureCause',
+      'lastWriteMs',
+      'counters',
+      'crashesOnConfiguration',
+    ] as const) {
       delete rest[internal];
     }
     return { ...(rest as Host), workloadIds: [...host.workloadIds], dataVersion: Math.floor(host.dataVersion) };
@@ -790,7 +798,7 @@ export class Fleet {
   syncConfiguration(request: SyncConfigurationRequest) {
     return this.act('syncConfiguration', request, () => {
       const host = this.host(request.hostId);
-      this.assertStatus(host, ['active', 'inactive'], 'configure');
+      this.assertStatus(host, configurableStatuses(host), 'configure');
       return { hostId: host.id, durationSeconds: this.state.delays.configSyncSeconds };
     });
   }
@@ -951,7 +959,7 @@ export class Fleet {
       case 'migrateWorkload':
         return this.completeMigration(op, host);
       case 'syncConfiguration': {
-        needStatus(['active', 'inactive']);
+        needStatus(configurableStatuses(host));
         const values = Object.fromEntries(
           Object.entries(p.desired as Record<string, string | number | boolean>).sort(([a], [b]) => (a < b ? -1 : 1)),
         );
@@ -961,6 +969,11 @@ export class Fleet {
           appliedAt: iso(this.state.simulatedMs),
         };
         host.appliedConfiguration = applied;
+        // A configuration the host cannot run brings it down; applying another one (a rollback) brings it back.
+        const crash = host.crashesOnConfiguration;
+        if (crash !== undefined && Object.entries(crash).every(([k, v]) => values[k] === v))
+          this.failHostRecord(host, 'configuration');
+        else if (host.status === 'failed' && host.failureCause === 'configuration') this.recoverHostRecord(host);
         touch();
         return { hostId: host.id, ...applied };
       }
@@ -1120,6 +1133,14 @@ export class Fleet {
     return this.publicHost(host);
   }
 
+  /** Makes the host crash whenever it applies a configuration holding `values` (undefined: clears the fault). */
+  setFaultyConfiguration(hostId: string, values: Record<string, string | number | boolean> | undefined): Host {
+    const host = this.host(hostId);
+    if (values === undefined) delete host.crashesOnConfiguration;
+    else host.crashesOnConfiguration = { ...values };
+    return this.publicHost(host);
+  }
+
   /** Hardware degradation (a DIMM or a disk lost): the host's capacity shrinks under its workloads. */
   degradeHost(hostId: string, capacity: Partial<Capacity>): Host {
     const host = this.host(hostId);
@@ -1218,6 +1239,10 @@ export class Fleet {
     return { hostIds: ids };
   }
 }
+
+/** A host takes configuration while running, or while down from a configuration it could not run (to roll it back). */
+const configurableStatuses = (host: HostRecord): HostStatus[] =>
+  host.status === 'failed' && host.failureCause === 'configuration' ? ['failed'] : ['active', 'inactive'];
 
 export function isHealthy(status: HostStatus): boolean {
   return HEALTHY_STATUSES.includes(status);

@@ -170,6 +170,10 @@ export const flapSchema = z.strictObject({
   periodSeconds: z.number().min(1, 'periodSeconds must be at least 1').max(86_400),
 });
 export const degradeSchema = z.strictObject({ capacity: hostCapacitySchema.partial() });
+/** A configuration the host cannot run (it crashes on applying it); absent `values` clears the fault. */
+export const faultyConfigurationSchema = z.strictObject({
+  values: configurationSchema.shape.desired.optional(),
+});
 
 export const seedSchema = z.strictObject({
   prefix: id('prefix'),

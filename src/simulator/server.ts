@@ -244,6 +244,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ['POST', /^\/sim\/hosts\/([^/]+)\/stop-flapping$/, ({ params }) => [200, fleet.stopFlapping(p0(params))]],
     [
       'POST',
+      /^\/sim\/hosts\/([^/]+)\/faulty-configuration$/,
+      control(s.faultyConfigurationSchema, (b, p) => fleet.setFaultyConfiguration(p0(p), b.values)),
+    ],
+    [
+      'POST',
       /^\/sim\/hosts\/([^/]+)\/degrade$/,
       control(s.degradeSchema, (b, p) => fleet.degradeHost(p0(p), b.capacity)),
     ],
