@@ -15,11 +15,11 @@ const KINDS: readonly Kind[] = ['prophet', 'lstm'];
 const RELEASE_GRACE_MS = 30_000;
 
 export interface SelectionTable {
-  /** Per series id: the model with the lowest validation MASE (over steps 1..12: the 1-hour table). */
+  /** Per series id: the model the trainer's selector chose from the validation MASE at 1 hour (the 1-hour table). */
   selected: Record<string, ModelName>;
   /** Median validation MASE per model across series; orders the fallback chain. */
   median: Partial<Record<ModelName, number>>;
-  /** The same per horizon bucket in minutes ("15": validated over steps 1..3, "60": over 1..12), when trained so. */
+  /** The same per horizon bucket in minutes ("15": validated at 15 minutes ahead, "60": at 1 hour), when trained so. */
   byHorizon?: Record<string, { selected: Record<string, ModelName>; median: Partial<Record<ModelName, number>> }>;
 }
 
