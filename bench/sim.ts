@@ -11,7 +11,7 @@
  * Usage: npm run bench:sim [-- --json] [-- --hosts 10000] [-- --seconds 60] [-- --read-seconds 10]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { HttpFleetProvider } from '../src/provider/client.js';
 import { SimulatorControl } from '../src/simulator/control.js';
 import { spawnSimulator } from '../src/stack/simulator.js';
+import { cpuSeconds, percentile, round } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,18 +48,6 @@ async function influxQuery(q: string): Promise<void> {
   const response = await fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q }) });
   if (!response.ok) throw new Error(`InfluxDB: ${q}: ${await response.text()}`);
 }
-
-/** utime + stime of a process, in seconds (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 await influxQuery(`CREATE DATABASE "${database}"`);
 const stateDir = mkdtempSync(join(tmpdir(), 'understudy-bench-sim-'));

@@ -1,0 +1,293 @@
+/**
+ * bench:failover — how fast a pair replaces a dead primary, end to end and in real time: the shared Temporal dev
+ * server, a worker process, a simulator process of this run's own (at 1×, so the provider's delays are real: fence
+ * 1 s, activate 2 s, restore 1 s + 2 s per GiB) and an InfluxDB database of its own. Not a test.
+ *
+ * N pairs run with the product's default policy; their primaries fail one after another (`--stagger-ms` apart, so
+ * several failovers overlap). Per failover, from the pair's and the failover child's histories (server timestamps):
+ *   - first missed check: the first health check that completed reporting the primary unhealthy;
+ *   - detected: the pair started its failover child (the failure is declared);
+ *   - shadow active: the child's activateShadow completed (after the fence: the shadow serves at full size);
+ *   - workloads restored: the child completed (promoted, every workload restored from the replica).
+ * Each is reported from the first missed check and from the injection. Data lost per failover comes from the
+ * simulator's data-loss records; split brain is a pair that the simulator's invariant check ever saw with two
+ * unfenced primaries (checked every 250 ms through the run, and at the end).
+ *
+ * Usage: npm run bench:failover [-- --json] [--failures 50] [--stagger-ms 1500]
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import type { Capacity } from '../src/provider/types.js';
+import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
+import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
+import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { activityTimelines, eventMs, spread, startBenchStack } from './harness.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean' },
+    failures: { type: 'string' },
+    'stagger-ms': { type: 'string' },
+  },
+});
+const FAILURES = Number(args.failures ?? 50);
+const STAGGER_MS = Number(args['stagger-ms'] ?? 1500);
+if (!Number.isInteger(FAILURES) || FAILURES < 1)
+  throw new Error(`--failures must be a whole number ≥ 1, not ${args.failures}`);
+if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
+  throw new Error(`--stagger-ms must be ≥ 0, not ${args['stagger-ms']}`);
+/** How long after the last injection every failover must have finished. */
+const SETTLE_TIMEOUT_MS = 180_000;
+const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
+const WORKLOAD_SIZE: Capacity = { cpuCores: 4, memoryGiB: 2, storageIops: 2_000, networkMbps: 1_000 };
+const WORKLOADS_PER_PAIR = 2;
+const log = (message: string) => {
+  if (!args.json) console.log(message);
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const loaded = loadConfig(undefined, {});
+const { config } = loaded;
+if (config.influx.version !== 1) throw new Error('bench:failover runs against the embedded InfluxDB 1.x');
+
+interface BenchPair {
+  pairId: string;
+  primary: HostRef;
+  shadow: HostRef;
+  workloadIds: string[];
+  injectedAt?: number;
+}
+
+const stack = await startBenchStack({ config, label: 'failover', speed: 1, metricsIntervalSeconds: 60 });
+try {
+  const { provider, control, client, taskQueue } = stack;
+  const { tag } = stack;
+
+  // ---- the fleet: built with instant provider actions, then the real delays for the failovers ---------------------
+  log(`bench:failover: building ${FAILURES} pairs on a simulator at 1× (task queue ${taskQueue})`);
+  await control.setDelays(Object.fromEntries(Object.keys(DEFAULT_DELAYS).map((k) => [k, 0])));
+  const pairs: BenchPair[] = [];
+  for (let i = 0; i < FAILURES; i++) {
+    const pairId = `bench-fo-${tag}-${i}`;
+    const primary: HostRef = { hostId: `${pairId}-p`, region: 'us-east', zone: 'us-east-a', capacity: HOST_SIZE };
+    const shadow: HostRef = { hostId: `${pairId}-s`, region: 'eu-west', zone: 'eu-west-b', capacity: HOST_SIZE };
+    const key = (step: string) => `${pairId}:${step}`;
+    await Promise.all([
+      provider.provisionHost({ ...primary, role: 'primary', pairId, idempotencyKey: key('p') }),
+      provider.provisionHost({
+        ...shadow,
+        role: 'shadow',
+        pairId,
+        allocationFraction: config.policy.shadowFraction,
+        idempotencyKey: key('s'),
+      }),
+    ]).then((ops) => Promise.all(ops.map((op) => provider.waitForOperation(op, { pollIntervalMs: 20 }))));
+    await provider.waitForOperation(
+      await provider.startReplication({
+        sourceHostId: primary.hostId,
+        targetHostId: shadow.hostId,
+        idempotencyKey: key('repl'),
+      }),
+      { pollIntervalMs: 20 },
+    );
+    const workloadIds: string[] = [];
+    for (let w = 1; w <= WORKLOADS_PER_PAIR; w++) {
+      const workloadId = `${pairId}-w${w}`;
+      await control.createWorkload({
+        workloadId,
+        hostId: primary.hostId,
+        requirements: WORKLOAD_SIZE,
+        demand: { kind: 'synthetic', base: 0.4, noise: 0.02, seed: i * WORKLOADS_PER_PAIR + w },
+      });
+      workloadIds.push(workloadId);
+    }
+    pairs.push({ pairId, primary, shadow, workloadIds });
+  }
+  await control.setDelays(DEFAULT_DELAYS);
+
+  // ---- the pairs -------------------------------------------------------------------------------------------------
+  stack.pairIds.push(...pairs.map((p) => p.pairId));
+  for (const p of pairs) {
+    await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+      taskQueue,
+      workflowId: pairWorkflowId(p.pairId),
+      args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy: config.policy }],
+    });
+  }
+  const queryAll = () =>
+    Promise.all(pairs.map((p) => client.workflow.getHandle(pairWorkflowId(p.pairId)).query(stateQuery)));
+  for (const deadline = Date.now() + 60_000; ;) {
+    const states = await queryAll();
+    if (states.every((s) => s.health.lastHealthyAt !== undefined && s.counters.ticks >= 1)) break;
+    if (Date.now() > deadline) throw new Error('the pairs did not all report a healthy primary within 60 s');
+    await sleep(1_000);
+  }
+  const policy = config.policy;
+  log(
+    `${pairs.length} pairs steady (health check every ${policy.healthCheckIntervalSeconds} s, failover after ` +
+      `${policy.failuresBeforeFailover} failed checks); failing one primary every ${STAGGER_MS} ms`,
+  );
+
+  // ---- inject the failures, watching the simulator's invariants all along ----------------------------------------
+  const splitBrainPairs = new Set<string>();
+  const ourPairs = new Set(pairs.map((p) => p.pairId));
+  let invariantChecks = 0;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      const report = await provider.invariants();
+      invariantChecks++;
+      for (const v of report.violations)
+        if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
+      await sleep(250);
+    }
+  })();
+  const injections = (async () => {
+    for (const p of pairs) {
+      p.injectedAt = Date.now();
+      await control.failHost(p.primary.hostId);
+      await sleep(STAGGER_MS);
+    }
+  })();
+  await injections;
+  const settleDeadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (;;) {
+    const fleet = await provider.describeFleet();
+    const hosts = new Map(fleet.hosts.map((h) => [h.id, h]));
+    const workloads = new Map(fleet.workloads.map((w) => [w.id, w]));
+    const done = pairs.filter((p) => {
+      const shadow = hosts.get(p.shadow.hostId);
+      return (
+        shadow?.role === 'primary' &&
+        shadow.status === 'active' &&
+        p.workloadIds.every((id) => workloads.get(id)?.hostId === p.shadow.hostId && !workloads.get(id)?.migratingTo)
+      );
+    });
+    if (done.length === pairs.length || Date.now() > settleDeadline) break;
+    await sleep(1_000);
+  }
+  await sleep(2_000); // the failover children report completion after the last restore
+  watching = false;
+  await watcher;
+  const finalReport = await provider.invariants();
+  for (const v of finalReport.violations)
+    if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
+
+  // ---- read the timings from the histories -----------------------------------------------------------------------
+  const states: PairState[] = await queryAll();
+  const fromMiss = { detected: [] as number[], shadowActive: [] as number[], restored: [] as number[] };
+  const fromInjection = { firstMiss: [] as number[], detected: [] as number[], shadowActive: [] as number[] };
+  const restoredFromInjection: number[] = [];
+  const unfinished: string[] = [];
+  for (const [i, p] of pairs.entries()) {
+    const state = states[i]!;
+    const childId = state.lastAction?.kind === 'failover' ? state.lastAction.workflowId : undefined;
+    if (state.counters.failovers !== 1 || !childId) {
+      unfinished.push(`${p.pairId}: phase ${state.phase}, last action ${JSON.stringify(state.lastAction)}`);
+      continue;
+    }
+    const [pairHistory, childHistory] = await Promise.all([
+      client.workflow.getHandle(pairWorkflowId(p.pairId)).fetchHistory(),
+      client.workflow.getHandle(childId).fetchHistory(),
+    ]);
+    const pairEvents = pairHistory.events ?? [];
+    const firstMiss = activityTimelines(pairEvents).find(
+      (a) =>
+        a.activityType === 'checkHealth' &&
+        (a.result as { healthy?: boolean } | undefined)?.healthy === false &&
+        (a.completedAt ?? 0) >= p.injectedAt!,
+    )?.completedAt;
+    const detectedEvent = pairEvents.find(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === childId,
+    );
+    const childEvents = childHistory.events ?? [];
+    const activated = activityTimelines(childEvents).find((a) => a.activityType === 'activateShadow')?.completedAt;
+    const completedEvent = childEvents.find((e) => e.workflowExecutionCompletedEventAttributes);
+    if (firstMiss === undefined || !detectedEvent || activated === undefined || !completedEvent) {
+      unfinished.push(`${p.pairId}: its histories lack a missed check, the failover start, activation or completion`);
+      continue;
+    }
+    const seconds = (ms: number) => ms / 1000;
+    fromMiss.detected.push(seconds(eventMs(detectedEvent) - firstMiss));
+    fromMiss.shadowActive.push(seconds(activated - firstMiss));
+    fromMiss.restored.push(seconds(eventMs(completedEvent) - firstMiss));
+    fromInjection.firstMiss.push(seconds(firstMiss - p.injectedAt!));
+    fromInjection.detected.push(seconds(eventMs(detectedEvent) - p.injectedAt!));
+    fromInjection.shadowActive.push(seconds(activated - p.injectedAt!));
+    restoredFromInjection.push(seconds(eventMs(completedEvent) - p.injectedAt!));
+  }
+  const dataLoss = finalReport.dataLoss.filter((d) => d.pairId !== undefined && ourPairs.has(d.pairId));
+  const status = await control.status();
+  const writesPerSecond = status.replication.writesPerSecond;
+  const otherViolations = finalReport.violations.filter(
+    (v) => v.kind !== 'two-unfenced-primaries' && 'hostId' in v && String(v.hostId).startsWith(`bench-fo-${tag}`),
+  );
+  const shadowActiveP99 = spread(fromMiss.shadowActive).p99;
+  const result = {
+    failures: pairs.length,
+    staggerMs: STAGGER_MS,
+    policy: {
+      healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds,
+      failuresBeforeFailover: policy.failuresBeforeFailover,
+    },
+    provider: { speed: 1, delays: DEFAULT_DELAYS, workloadsPerPair: WORKLOADS_PER_PAIR, workloadMemoryGiB: 2 },
+    completed: fromMiss.shadowActive.length,
+    unfinished,
+    secondsFromFirstMissedCheck: {
+      detected: spread(fromMiss.detected),
+      shadowActive: spread(fromMiss.shadowActive),
+      workloadsRestored: spread(fromMiss.restored),
+    },
+    secondsFromInjection: {
+      firstMissedCheck: spread(fromInjection.firstMiss),
+      detected: spread(fromInjection.detected),
+      shadowActive: spread(fromInjection.shadowActive),
+      workloadsRestored: spread(restoredFromInjection),
+    },
+    dataLossPerFailover: {
+      versions: spread(
+        dataLoss.map((d) => d.lostVersions),
+        0,
+      ),
+      secondsOfWrites: spread(
+        dataLoss.map((d) => d.lostVersions / writesPerSecond),
+        1,
+      ),
+      records: dataLoss.length,
+    },
+    splitBrainPairs: splitBrainPairs.size,
+    invariantChecks,
+    otherInvariantViolations: otherViolations.map((v) => v.message),
+    goal: { shadowActiveWithinSecondsP99: 5, p99: shadowActiveP99, met: shadowActiveP99 <= 5 },
+  };
+  if (args.json) console.log(JSON.stringify(result, null, 2));
+  else {
+    const row = (name: string, s: ReturnType<typeof spread>) =>
+      `  ${name.padEnd(44)} p50 ${String(s.p50).padStart(6)} s   p99 ${String(s.p99).padStart(6)} s   max ${String(s.max).padStart(6)} s`;
+    log(`${result.completed}/${pairs.length} failovers completed`);
+    log('from the first missed health check:');
+    log(row('detected (failover started)', result.secondsFromFirstMissedCheck.detected));
+    log(row('shadow active (fenced, then activated)', result.secondsFromFirstMissedCheck.shadowActive));
+    log(row('workloads restored (failover complete)', result.secondsFromFirstMissedCheck.workloadsRestored));
+    log('from the failure injection:');
+    log(row('first missed health check', result.secondsFromInjection.firstMissedCheck));
+    log(row('detected', result.secondsFromInjection.detected));
+    log(row('shadow active', result.secondsFromInjection.shadowActive));
+    log(row('workloads restored', result.secondsFromInjection.workloadsRestored));
+    log(
+      `data lost per failover: p50 ${result.dataLossPerFailover.versions.p50} versions ` +
+        `(${result.dataLossPerFailover.secondsOfWrites.p50} s of writes), max ${result.dataLossPerFailover.versions.max}; ` +
+        `${dataLoss.length} records`,
+    );
+    log(
+      `split brain: ${result.splitBrainPairs} pairs (${invariantChecks} invariant checks); other violations: ${otherViolations.length}`,
+    );
+    log(
+      `goal: shadow active within 5 s of the first missed check at p99: ${shadowActiveP99} s — ${result.goal.met ? 'met' : 'NOT met'}`,
+    );
+    for (const u of unfinished) log(`unfinished: ${u}`);
+  }
+  if (unfinished.length > 0) process.exitCode = 1;
+} finally {
+  await stack.close();
+}

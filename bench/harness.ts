@@ -1,0 +1,251 @@
+/**
+ * Plumbing the end-to-end benchmarks share: figures (percentiles), process readings from /proc, an InfluxDB
+ * database and a simulator of the benchmark's own, a workflow bundle on disk for worker processes, and timestamps
+ * read from workflow histories. The benchmarks run against the shared embedded stack, so everything here is
+ * private to one run and removed afterwards.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { UnderstudyConfig } from '../src/config/schema.js';
+import { HttpFleetProvider } from '../src/provider/client.js';
+import { pairWorkflowId, swapScheduleId } from '../src/shared/pair.js';
+import { SimulatorControl } from '../src/simulator/control.js';
+import { stackPaths } from '../src/stack/index.js';
+import { spawnSimulator } from '../src/stack/simulator.js';
+import { bundleWorkflows } from '../src/worker.js';
+import { spawnWorkerProcess } from '../src/workerProcess.js';
+
+/** One event of a workflow history, as the client fetches it. */
+export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+export const percentile = (xs: number[], p: number): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+export const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** p50, p99 and max of a sample (in its own unit), with its size. */
+export function spread(xs: number[], digits = 2): { p50: number; p99: number; max: number; n: number } {
+  return {
+    p50: round(percentile(xs, 50), digits),
+    p99: round(percentile(xs, 99), digits),
+    max: round(xs.length > 0 ? Math.max(...xs) : Number.NaN, digits),
+    n: xs.length,
+  };
+}
+
+/** utime + stime of a process, in seconds (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resident memory of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return line ? Number(line.replace(/\D+/g, '')) / 1024 : Number.NaN;
+}
+
+/** The pid of an embedded service (`temporal`, `influxd`) from the stack's pid file, read only. */
+export function stackServicePid(config: UnderstudyConfig, name: 'temporal' | 'influxd'): number | undefined {
+  const file = join(stackPaths(config).pidsDir, `${name}.pid`);
+  if (!existsSync(file)) return undefined;
+  const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+  return Number.isInteger(pid) && existsSync(`/proc/${pid}`) ? pid : undefined;
+}
+
+/** A fresh database on the embedded InfluxDB 1.x, for one benchmark run. */
+export async function createBenchDatabase(
+  influxUrl: string,
+  prefix: string,
+): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomUUID().slice(0, 8)}`;
+  const run = async (q: string) => {
+    const response = await fetch(`${influxUrl}/query`, { method: 'POST', body: new URLSearchParams({ q }) });
+    if (!response.ok) throw new Error(`InfluxDB: ${q}: ${await response.text()}`);
+  };
+  await run(`CREATE DATABASE "${name}"`);
+  return { name, drop: () => run(`DROP DATABASE "${name}"`) };
+}
+
+/** Bundles the workflows into a file of this run's own, for worker processes to load without bundling again. */
+export async function writeWorkflowBundle(config: UnderstudyConfig, label: string): Promise<string> {
+  const bundle = await bundleWorkflows();
+  if (!('code' in bundle)) throw new Error('expected an in-memory workflow bundle');
+  const dir = join(stackPaths(config).stateDir, 'bench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${label}-workflow-bundle-${process.pid}.js`);
+  writeFileSync(path, bundle.code);
+  return path;
+}
+
+/** Wall-clock ms of a history event, as the Temporal server stamped it. */
+export function eventMs(event: HistoryEvent): number {
+  const time = event.eventTime;
+  if (!time) return Number.NaN;
+  const seconds = typeof time.seconds === 'number' ? time.seconds : Number(time.seconds?.toString() ?? 0);
+  return seconds * 1000 + (time.nanos ?? 0) / 1e6;
+}
+
+/** One activity execution as its history tells it: type, when it was scheduled, started and finished, its result. */
+export interface ActivityTimeline {
+  activityType: string;
+  scheduledAt: number;
+  startedAt?: number;
+  completedAt?: number;
+  result?: unknown;
+}
+
+/** Every activity of a history, in order of scheduling. */
+export function activityTimelines(events: HistoryEvent[]): ActivityTimeline[] {
+  const byScheduledId = new Map<string, ActivityTimeline>();
+  for (const event of events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      byScheduledId.set(String(event.eventId), {
+        activityType: scheduled.activityType?.name ?? '?',
+        scheduledAt: eventMs(event),
+      });
+      continue;
+    }
+    const started = event.activityTaskStartedEventAttributes;
+    if (started) {
+      const timeline = byScheduledId.get(String(started.scheduledEventId));
+      if (timeline) timeline.startedAt = eventMs(event);
+      continue;
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const timeline = byScheduledId.get(String(completed.scheduledEventId));
+      if (!timeline) continue;
+      timeline.completedAt = eventMs(event);
+      const payload = completed.result?.payloads?.[0];
+      if (payload) timeline.result = defaultPayloadConverter.fromPayload(payload);
+    }
+  }
+  return [...byScheduledId.values()];
+}
+
+/** Stops a child process and waits for it to exit (nothing to do when it already has). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** What an end-to-end benchmark runs against: its own simulator, database, task queue and worker process. */
+export interface BenchStack {
+  /** Unique to this run: a prefix for host and pair names. */
+  tag: string;
+  simulatorUrl: string;
+  simulatorPid: number;
+  workerPid: number;
+  provider: HttpFleetProvider;
+  control: SimulatorControl;
+  client: Client;
+  taskQueue: string;
+  /** Pairs to terminate (with their swap schedules) when the run ends. */
+  pairIds: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a simulator at `speed` writing to a new InfluxDB database, and a worker process on a task queue of this
+ * run's own on the shared dev server. `close()` removes all of it again, pairs first, and never throws.
+ */
+export async function startBenchStack(options: {
+  config: UnderstudyConfig;
+  label: string;
+  speed: number;
+  metricsIntervalSeconds: number;
+}): Promise<BenchStack> {
+  const { config, label } = options;
+  const tag = randomUUID().slice(0, 6);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const pairIds: string[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups)
+      await cleanup().catch((e: unknown) => console.error(`cleanup: ${(e as Error).message}`));
+  };
+  try {
+    const database = await createBenchDatabase(config.influx.url, `bench_${label}`);
+    cleanups.unshift(() => database.drop());
+    const stateDir = mkdtempSync(join(tmpdir(), `understudy-bench-${label}-`));
+    cleanups.unshift(() => rm(stateDir, { recursive: true, force: true }));
+    const { child: simulator, url } = await spawnSimulator({
+      stateDir,
+      speed: options.speed,
+      metricsIntervalSeconds: options.metricsIntervalSeconds,
+      influx: { url: config.influx.url, database: database.name },
+      tokenEnv: 'BENCH_NO_SIMULATOR_TOKEN',
+    });
+    cleanups.unshift(() => stopChild(simulator));
+    const bundlePath = await writeWorkflowBundle(config, `${label}-${tag}`);
+    cleanups.unshift(() => rm(bundlePath, { force: true }));
+    const taskQueue = `bench-${label}-${tag}`;
+    const worker = await spawnWorkerProcess({
+      taskQueue,
+      simulatorUrl: url,
+      influxUrl: config.influx.url,
+      database: database.name,
+      bundlePath,
+    });
+    cleanups.unshift(() => stopChild(worker));
+    const connection = await Connection.connect({ address: config.temporal.address });
+    cleanups.unshift(() => connection.close());
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    cleanups.unshift(() =>
+      inBatches(pairIds, 16, async (pairId) => {
+        await client.workflow
+          .getHandle(pairWorkflowId(pairId))
+          .terminate('benchmark finished')
+          .catch(() => undefined);
+        await client.schedule
+          .getHandle(swapScheduleId(pairId))
+          .delete()
+          .catch(() => undefined);
+      }),
+    );
+    return {
+      tag,
+      simulatorUrl: url,
+      simulatorPid: simulator.pid!,
+      workerPid: worker.pid!,
+      provider: new HttpFleetProvider({ url, requestTimeoutMs: 30_000 }),
+      control: new SimulatorControl({ url, requestTimeoutMs: 600_000 }),
+      client,
+      taskQueue,
+      pairIds,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Runs `work` over `items`, `concurrency` at a time. */
+export async function inBatches<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<unknown>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
+}

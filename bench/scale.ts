@@ -1,0 +1,266 @@
+/**
+ * bench:scale — how many host pairs one worker process and the shared Temporal dev server sustain on this machine
+ * at the default policy (a tick every 15 s, a health check every 5 s), in real time. Not a test.
+ *
+ * A simulator of this run's own (1×, Telegraf metrics every 5 simulated minutes into an InfluxDB database of its
+ * own) holds the primaries (one synthetic workload each, far below the scaling threshold, so no pair acts) and their
+ * shadows. The pair count steps up (`--pairs 100,250,…`); each step adds pairs (their starts spread over one tick),
+ * gives every host 4.5 h of history so the forecaster runs its ONNX models, lets the pairs settle, then measures:
+ *   - tick lag: the interval between two consecutive observePair starts of one pair, minus tickSeconds (what a
+ *     pair's 15 s tick actually is), read from the histories of a sample of pairs (server timestamps);
+ *   - the health-check interval the same way (minus healthCheckIntervalSeconds), and activity queueing
+ *     (schedule-to-start) and run time per activity type;
+ *   - CPU (share of one core) and resident memory of the worker process, the Temporal dev server, InfluxDB and the
+ *     simulator, from /proc, over the step's window.
+ * It stops at the first step whose p99 tick lag reaches the goal (1 s), or after the last step.
+ *
+ * The dev server and InfluxDB are shared with whatever else runs on the machine: their figures include it (the
+ * idle reading before the first step says how much).
+ *
+ * Usage: npm run bench:scale [-- --json] [--pairs 100,250,500,1000,2000] [--step-seconds 120] [--sample 150]
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import type { Capacity } from '../src/provider/types.js';
+import { pairWorkflowId, type HostRef } from '../src/shared/pair.js';
+import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import {
+  activityTimelines,
+  cpuSeconds,
+  inBatches,
+  round,
+  rssMiB,
+  spread,
+  stackServicePid,
+  startBenchStack,
+} from './harness.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean' },
+    pairs: { type: 'string' },
+    'step-seconds': { type: 'string' },
+    sample: { type: 'string' },
+  },
+});
+const STEPS = (args.pairs ?? '100,250,500,1000,2000,4000,10000').split(',').map((s) => Number(s.trim()));
+if (STEPS.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= STEPS[i - 1]!)))
+  throw new Error(`--pairs must be rising whole numbers, e.g. 100,250,500 (got ${args.pairs})`);
+const STEP_SECONDS = Number(args['step-seconds'] ?? 120);
+if (!Number.isFinite(STEP_SECONDS) || STEP_SECONDS < 45)
+  throw new Error(`--step-seconds must be at least 45 (got ${args['step-seconds']})`);
+const SAMPLE = Number(args.sample ?? 150);
+if (!Number.isInteger(SAMPLE) || SAMPLE < 1)
+  throw new Error(`--sample must be a whole number ≥ 1 (got ${args.sample})`);
+/** The first part of each step only lets the new pairs settle; the rest is measured. */
+const SETTLE_SECONDS = 30;
+const LAG_GOAL_SECONDS = 1;
+/** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
+const HISTORY_SECONDS = 4.5 * 3600;
+const METRICS_INTERVAL_SECONDS = 300;
+const HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };
+const REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west'] };
+const log = (message: string) => {
+  if (!args.json) console.log(message);
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const loaded = loadConfig(undefined, {});
+const { config } = loaded;
+const policy = config.policy;
+if (config.influx.version !== 1) throw new Error('bench:scale runs against the embedded InfluxDB 1.x');
+const stack = await startBenchStack({
+  config,
+  label: 'scale',
+  speed: 1,
+  metricsIntervalSeconds: METRICS_INTERVAL_SECONDS,
+});
+const { pairIds } = stack;
+try {
+  const { control, client, taskQueue, tag } = stack;
+  const processes = {
+    worker: stack.workerPid,
+    temporal: stackServicePid(config, 'temporal'),
+    influxd: stackServicePid(config, 'influxd'),
+    simulator: stack.simulatorPid,
+  };
+  type ProcessName = keyof typeof processes;
+  const names = Object.keys(processes) as ProcessName[];
+  const readCpu = () =>
+    Object.fromEntries(names.map((n) => [n, processes[n] ? cpuSeconds(processes[n]) : Number.NaN])) as Record<
+      ProcessName,
+      number
+    >;
+  const readRss = () =>
+    Object.fromEntries(names.map((n) => [n, processes[n] ? round(rssMiB(processes[n]), 0) : Number.NaN])) as Record<
+      ProcessName,
+      number
+    >;
+  async function measureProcesses(seconds: number) {
+    const before = readCpu();
+    const started = performance.now();
+    await sleep(seconds * 1000);
+    const wall = (performance.now() - started) / 1000;
+    const after = readCpu();
+    const cores = Object.fromEntries(names.map((n) => [n, round((after[n] - before[n]) / wall, 3)])) as Record<
+      ProcessName,
+      number
+    >;
+    return { cores, rssMiB: readRss() };
+  }
+
+  log(
+    `bench:scale: one worker process, task queue ${taskQueue}; tick ${policy.tickSeconds} s, health check every ` +
+      `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${STEP_SECONDS} s each`,
+  );
+  const idle = await measureProcesses(20);
+  log(`idle (no pairs yet, 20 s): cores ${JSON.stringify(idle.cores)}; RSS MiB ${JSON.stringify(idle.rssMiB)}`);
+
+  const steps: Record<string, unknown>[] = [];
+  let sustained = 0;
+  for (const target of STEPS) {
+    const adding = target - pairIds.length;
+    const prefix = `bsc-${tag}-${target}`;
+    const stepStarted = performance.now();
+    const workload = {
+      requirements: { cpuCores: 8, memoryGiB: 32, storageIops: 5_000, networkMbps: 2_000 },
+      demand: { kind: 'synthetic' as const, base: 0.35, daily: { amplitude: 0.1 }, noise: 0.02, seed: 1 },
+    };
+    const primaries = await control.seed({
+      prefix: `${prefix}-p`,
+      count: adding,
+      regions: REGIONS.primaries,
+      capacity: HOST_SIZE,
+      workload,
+    });
+    const shadows = await control.seed({
+      prefix: `${prefix}-s`,
+      count: adding,
+      regions: REGIONS.shadows,
+      capacity: HOST_SIZE,
+    });
+    await control.advance(HISTORY_SECONDS);
+    const seededSeconds = (performance.now() - stepStarted) / 1000;
+    const hostRef = (hostId: string, region: string): HostRef => ({
+      hostId,
+      region,
+      zone: `${region}-a`,
+      capacity: HOST_SIZE,
+    });
+    const newPairs = primaries.hostIds.map((primaryId, i) => ({
+      pairId: `${prefix}-${i}`,
+      primary: hostRef(primaryId, REGIONS.primaries[i % REGIONS.primaries.length]!),
+      shadow: hostRef(shadows.hostIds[i]!, REGIONS.shadows[0]!),
+    }));
+    // Spread over one tick, as a fleet started over time would be, so the pairs do not all tick in the same second.
+    const spreadMs = policy.tickSeconds * 1000;
+    const startAt = performance.now();
+    await inBatches(newPairs, 16, async (p, i) => {
+      const due = startAt + (i / newPairs.length) * spreadMs;
+      if (due > performance.now()) await sleep(due - performance.now());
+      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(p.pairId),
+        args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
+      });
+      pairIds.push(p.pairId);
+    });
+    const startSeconds = (performance.now() - startAt) / 1000;
+    log(
+      `${target} pairs: seeded ${adding} pairs and ${HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
+        `started them in ${round(startSeconds)} s; settling ${SETTLE_SECONDS} s`,
+    );
+    await sleep(SETTLE_SECONDS * 1000);
+    const windowStart = Date.now();
+    const measured = await measureProcesses(Math.max(15, STEP_SECONDS - SETTLE_SECONDS));
+    const windowEnd = Date.now();
+
+    // ---- timings from a sample of the pairs' histories ----------------------------------------------------------
+    const sample = [...pairIds].sort(() => Math.random() - 0.5).slice(0, SAMPLE);
+    const tickLags: number[] = [];
+    const checkLags: number[] = [];
+    const queueing: Record<string, number[]> = {};
+    const runTime: Record<string, number[]> = {};
+    let unreadable = 0;
+    await inBatches(sample, 8, async (pairId) => {
+      const history = await client.workflow
+        .getHandle(pairWorkflowId(pairId))
+        .fetchHistory()
+        .catch(() => undefined);
+      if (!history) {
+        unreadable++;
+        return;
+      }
+      const activities = activityTimelines(history.events ?? []);
+      const intervals = (type: string, periodSeconds: number, into: number[]) => {
+        const starts = activities
+          .filter((a) => a.activityType === type && a.startedAt !== undefined)
+          .map((a) => a.startedAt!);
+        for (let i = 1; i < starts.length; i++)
+          if (starts[i - 1]! >= windowStart && starts[i]! <= windowEnd)
+            into.push((starts[i]! - starts[i - 1]!) / 1000 - periodSeconds);
+      };
+      intervals('observePair', policy.tickSeconds, tickLags);
+      intervals('checkHealth', policy.healthCheckIntervalSeconds, checkLags);
+      for (const a of activities) {
+        if (a.scheduledAt < windowStart || a.scheduledAt > windowEnd) continue;
+        if (a.startedAt !== undefined) (queueing[a.activityType] ??= []).push(a.startedAt - a.scheduledAt);
+        if (a.completedAt !== undefined) (runTime[a.activityType] ??= []).push(a.completedAt - a.scheduledAt);
+      }
+    });
+    const lag = spread(tickLags);
+    const perThousand = (x: number) => round((x / target) * 1000, 3);
+    const step = {
+      pairs: target,
+      measuredSeconds: round((windowEnd - windowStart) / 1000),
+      sampledPairs: sample.length - unreadable,
+      tickLagSeconds: lag,
+      healthCheckLagSeconds: spread(checkLags),
+      activityQueueingMs: Object.fromEntries(Object.entries(queueing).map(([k, v]) => [k, spread(v, 0)])),
+      activityMs: Object.fromEntries(Object.entries(runTime).map(([k, v]) => [k, spread(v, 0)])),
+      cores: measured.cores,
+      rssMiB: measured.rssMiB,
+      coresPer1000PairsAboveIdle: Object.fromEntries(
+        names.map((n) => [n, perThousand(measured.cores[n] - idle.cores[n])]),
+      ),
+      rssMiBPer1000PairsAboveIdle: Object.fromEntries(
+        names.map((n) => [n, round(perThousand(measured.rssMiB[n] - idle.rssMiB[n]), 0)]),
+      ),
+      lagGoalMet: tickLags.length > 0 && lag.p99 < LAG_GOAL_SECONDS,
+    };
+    steps.push(step);
+    log(
+      `  tick lag p50 ${lag.p50} s, p99 ${lag.p99} s, max ${lag.max} s (${lag.n} intervals of ${step.sampledPairs} pairs); ` +
+        `health-check lag p99 ${step.healthCheckLagSeconds.p99} s`,
+    );
+    log(
+      `  queueing p99 ms: ${Object.entries(step.activityQueueingMs)
+        .map(([k, v]) => `${k} ${v.p99}`)
+        .join(', ')}; run p50/p99 ms: ${Object.entries(step.activityMs)
+        .map(([k, v]) => `${k} ${v.p50}/${v.p99}`)
+        .join(', ')}`,
+    );
+    log(
+      `  cores: ${names.map((n) => `${n} ${measured.cores[n]}`).join(', ')}; RSS MiB: ${names
+        .map((n) => `${n} ${measured.rssMiB[n]}`)
+        .join(', ')}`,
+    );
+    if (!step.lagGoalMet) {
+      log(`  p99 tick lag ${lag.p99} s is not under ${LAG_GOAL_SECONDS} s: stopping here`);
+      break;
+    }
+    sustained = target;
+  }
+  const result = {
+    policy: { tickSeconds: policy.tickSeconds, healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds },
+    goal: { p99TickLagBelowSeconds: LAG_GOAL_SECONDS },
+    idle,
+    steps,
+    sustainedPairs: sustained,
+  };
+  if (args.json) console.log(JSON.stringify(result, null, 2));
+  else log(`sustained: ${sustained} pairs with p99 tick lag under ${LAG_GOAL_SECONDS} s`);
+} finally {
+  log(`cleaning up ${pairIds.length} pairs and their swap schedules`);
+  await stack.close();
+}
