@@ -54,3 +54,20 @@ def test_validation_scores_every_model_at_the_selection_leads_even_without_proph
     assert set(scores[3]) == {"naive", "seasonal_naive", "short_mean"}
     # A clean daily cycle: seasonal-naive is exact, persistence is not, and further ahead is harder for it.
     assert scores[3]["seasonal_naive"] < 1e-9 < scores[3]["naive"] < scores[12]["naive"]
+
+
+def test_a_timestamp_in_the_future_is_refused_naming_the_file(tmp_path):
+    ahead = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    with pytest.raises(SeriesError, match=r"ahead.csv: timestamp .* on data row 2 is in the future"):
+        load_csv(write(tmp_path, [("2014-01-01 00:00:00", 1), (ahead, 2)], "ahead.csv"))
+
+
+def test_a_series_too_short_to_train_is_refused_naming_it(tmp_path):
+    from understudy_trainer.data import load_dir
+    from understudy_trainer.train import train_all
+
+    day = pd.date_range("2014-01-01", periods=288, freq="5min")
+    write(tmp_path, [(t, 10 + i % 7) for i, t in enumerate(day)], "one_day.csv")
+    with pytest.raises(SeriesError, match=r"no series long enough to train on: series one_day: \d+ usable samples"):
+        train_all(load_dir(tmp_path), tmp_path / "artifacts", epochs=1, log=lambda m: None)
+    assert not (tmp_path / "artifacts").exists()  # nothing half-written

@@ -17,6 +17,8 @@ import pandas as pd
 STEP = pd.Timedelta(minutes=5)
 STEP_SECONDS = 300
 MAX_INTERPOLATED_GAP_STEPS = 12
+# Clocks of the hosts that recorded a series may run a little ahead of this one.
+FUTURE_TOLERANCE = pd.Timedelta(minutes=5)
 # Below this many samples (two days of 5-minute steps) a series is too short to learn a daily cycle.
 MIN_TRAIN_STEPS = 2 * 288
 
@@ -74,7 +76,8 @@ def regularise(raw: pd.Series, name: str) -> pd.Series:
 
 
 def load_csv(path: Path, series_id: str | None = None) -> pd.Series:
-    """Reads a ``timestamp,value`` CSV; timestamps without a zone are UTC. Order is checked, then fixed."""
+    """Reads a ``timestamp,value`` CSV; timestamps without a zone are UTC. Rows may come in any order (they are
+    sorted); a timestamp in the future is refused."""
     try:
         df = pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - any parse failure is reported with the file name
@@ -84,6 +87,10 @@ def load_csv(path: Path, series_id: str | None = None) -> pd.Series:
     ts = pd.to_datetime(df["timestamp"], utc=True, errors="coerce", format="mixed")
     if ts.isna().any():
         raise SeriesError(f"{path}: unparseable timestamp on data row {int(ts.isna().to_numpy().argmax()) + 1}")
+    # A sample stamped after now is a clock or time-zone error upstream; training on it would shift every season.
+    latest, now = ts.max(), pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+    if latest > now:
+        raise SeriesError(f"{path}: timestamp {latest.isoformat()} on data row {int(ts.argmax()) + 1} is in the future")
     values = pd.to_numeric(df["value"], errors="coerce")
     raw = pd.Series(values.to_numpy(dtype=float), index=ts.dt.tz_localize(None).to_numpy(), name=series_id or path.stem)
     return regularise(raw, str(path))
@@ -235,27 +242,28 @@ def load_influx(src: InfluxSource, log=lambda m: None) -> tuple[list[Series], di
     per_host: dict[tuple[str, str], pd.Series] = {}
     left_out: dict[str, str] = {}
 
-    def gauge(resource: str, rows: list[dict], to_percent) -> None:
+    def gauge(resource: str, measurement: str, field: str, to_percent, where: str = "") -> None:
+        # The mean of each step, and its extremes: a step holding a sample outside 0..100% is dropped whole
+        # (averaged in, the broken sample would pass unseen), and counted.
+        rows = _influx_query(
+            src,
+            f'SELECT mean("{field}"), min("{field}"), max("{field}") FROM "{measurement}" '
+            f'WHERE {_where(src, where)} {step}"host" fill(none)',
+        )
         for tags, frame in _frames(rows):
             host = tags.get("host", "")
-            percent = to_percent(frame.iloc[:, 0]).dropna()
-            broken = (percent < -GAUGE_TOLERANCE) | (percent > 100 + GAUGE_TOLERANCE)
+            percent = frame.apply(to_percent).dropna()
+            lowest, highest = percent.min(axis=1), percent.max(axis=1)
+            broken = (lowest < -GAUGE_TOLERANCE) | (highest > 100 + GAUGE_TOLERANCE)
             if broken.any():
-                log(f"influx: series {host}/{resource}: {int(broken.sum())} samples outside 0-100% dropped")
-            per_host[(host, resource)] = percent[~broken].clip(0, 100)
+                log(
+                    f"influx: series {host}/{resource}: {int(broken.sum())} five-minute steps with samples outside "
+                    f"0-100% dropped (first at {percent.index[broken.to_numpy()][0]})"
+                )
+            per_host[(host, resource)] = percent.iloc[:, 0][~broken].clip(0, 100)
 
-    gauge(
-        "cpu",
-        _influx_query(
-            src, f'SELECT mean("usage_idle") FROM "cpu" WHERE {_where(src, CPU_TOTAL)} {step}"host" fill(none)'
-        ),
-        lambda idle: 100 - idle,
-    )
-    gauge(
-        "mem",
-        _influx_query(src, f'SELECT mean("used_percent") FROM "mem" WHERE {_where(src)} {step}"host" fill(none)'),
-        lambda p: p,
-    )
+    gauge("cpu", "cpu", "usage_idle", lambda idle: 100 - idle, CPU_TOTAL)
+    gauge("mem", "mem", "used_percent", lambda p: p)
 
     # io_time counts the device's busy milliseconds: its rate per second / 10 is percent busy; the busiest disk counts.
     disks: dict[str, list[pd.Series]] = {}

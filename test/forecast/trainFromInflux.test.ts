@@ -58,6 +58,13 @@ describe('trainer on InfluxDB (Telegraf measurements)', () => {
     await writeHost(db.name, 'train-b', 3, 60);
     // A day of history: too short for Prophet, which leaves it out and says so.
     await writeHost(db.name, 'train-new', 1, 30);
+    // Broken samples beside good ones in the same five-minute step: the step is dropped and the series named.
+    const broken = `${UNTIL / 1000 - DAY_S + 60}`;
+    const response = await fetch(`${INFLUX_URL}/write?db=${db.name}&precision=s`, {
+      method: 'POST',
+      body: `cpu,cpu=cpu-total,host=train-b usage_idle=150 ${broken}\nmem,host=train-b used_percent=-20 ${broken}\n`,
+    });
+    expect(response.status).toBe(204);
   }, 60_000);
 
   afterAll(async () => {
@@ -66,8 +73,10 @@ describe('trainer on InfluxDB (Telegraf measurements)', () => {
   });
 
   it('trains on every host and resource in the window and records the window in the manifest', async () => {
+    const log: string[] = [];
     const summary = await trainModels({
       python,
+      onLog: (line) => log.push(line),
       artifactsDir: artifacts,
       epochs: 1,
       influx: {
@@ -83,6 +92,11 @@ describe('trainer on InfluxDB (Telegraf measurements)', () => {
     expect(summary.series).toBe(8); // Prophet: 2 hosts x cpu, mem, diskio, net
     expect(Object.keys(summary.skipped).sort()).toEqual(['cpu', 'diskio', 'mem', 'net'].map((r) => `train-new/${r}`));
     expect(summary.skipped['train-new/cpu']).toMatch(/series train-new\/cpu: \d+ usable samples, at least 576/);
+    for (const resource of ['cpu', 'mem']) {
+      expect(log.join('\n')).toContain(
+        `influx: series train-b/${resource}: 1 five-minute steps with samples outside 0-100% dropped`,
+      );
+    }
 
     const manifest = JSON.parse(await readFile(join(artifacts, 'prophet-v1', 'manifest.json'), 'utf8')) as {
       training_window: {
