@@ -9,7 +9,14 @@ import type { FleetProvider } from '../src/provider/types.js';
 import { PROVIDER_ERROR_STATUS, isRetryableProviderError } from '../src/provider/types.js';
 import type { ConfigurationValue } from '../src/policy/rollout.js';
 import { FailureType } from '../src/shared/failures.js';
-import { fleetStateQuery, pairWorkflowId, stateQuery, swapNowUpdate, type SwapNowResult } from '../src/shared/pair.js';
+import {
+  fleetStateQuery,
+  pairWorkflowId,
+  stateQuery,
+  swapNowUpdate,
+  type FleetState,
+  type SwapNowResult,
+} from '../src/shared/pair.js';
 import type { RolloutTarget } from '../src/shared/rollout.js';
 
 export interface RolloutDependencies {
@@ -100,6 +107,20 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
       } finally {
         clearInterval(beat);
       }
+    },
+
+    /** The provider's clock (epoch ms): allowed windows are judged by the fleet's time, not the worker's. */
+    async readProviderClock(hostId: string): Promise<number> {
+      try {
+        return Date.parse((await provider.healthCheck(hostId)).checkedAt);
+      } catch (error) {
+        throw asFailure(error, `read the provider's clock through ${hostId}`);
+      }
+    },
+
+    /** The fleet's regions and standby fraction, for the spare-capacity proof; undefined when it does not say. */
+    async readSpareCapacity(fleetWorkflowId: string): Promise<FleetState['spareCapacity']> {
+      return (await temporal.workflow.getHandle(fleetWorkflowId).query(fleetStateQuery)).spareCapacity;
     },
 
     /**

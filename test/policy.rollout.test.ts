@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { threeRegionTopology } from '../src/demo/topology.js';
 import { placeShadows } from '../src/policy/placement.js';
 import {
+  maxOverlapping,
   pairsBreakingSpare,
   planWaves,
   proveSpareDuringWave,
@@ -117,6 +118,18 @@ describe('rollout policy', () => {
       /unknown time zone/,
     );
     expect(validateWindows([], now)).toHaveLength(1);
+  });
+
+  it('counts the most spans overlapping at once, touching ends not overlapping', () => {
+    expect(maxOverlapping([])).toBe(0);
+    const spans = [
+      { start: 0, end: 10 },
+      { start: 5, end: 15 },
+      { start: 10, end: 20 },
+      { start: 12, end: 13 },
+    ];
+    expect(maxOverlapping(spans)).toBe(3);
+    expect(maxOverlapping(spans.slice(0, 1).concat({ start: 10, end: 11 }))).toBe(1);
   });
 
   it('knows when a window is open and when the next one opens', () => {

@@ -14,12 +14,15 @@ import {
   rolloutStateQuery,
   type RolloutInput,
   type RolloutState,
+  type RolloutTarget,
 } from '../src/shared/rollout.js';
 import type { fleetWorkflow } from '../workflows/fleet.js';
 import type { maintenanceWorkflow } from '../workflows/maintenance.js';
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import { createPrimaries, threeRegionTopology } from './helpers/fleet.js';
 import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } from './helpers/pair.js';
+import { pollUntil } from './helpers/poll.js';
+import { interruptions, maxOverlapping, pairActivity } from './helpers/rolloutHistory.js';
 import { expectWorkflowFailure } from './helpers/temporal.js';
 
 /** Always open: a window opening every minute for a minute. */
@@ -120,8 +123,10 @@ describe('rolloutWorkflow', () => {
     expect(await configHashes()).toEqual(before);
   });
 
-  it('rolls all twelve pairs through swaps within the budget, region-safe, and refuses a second rollout', async () => {
+  it("rolls all twelve pairs through swaps within the budget and without interrupting a workload longer than a swap, by the simulator's history; refuses a second rollout", async () => {
     const rolloutId = `rollout-main-${suffix}`;
+    const { lastSeq: historyStart } = await h.sim.control.historyPage();
+    const pairOfHost = await hostsOfPairs();
     const handle = await startRollout(rolloutId, rolloutInput('v2'));
     await expect(
       h.client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
@@ -143,12 +148,23 @@ describe('rolloutWorkflow', () => {
     const state: RolloutState = await handle.result();
     expect(state.phase).toBe('completed');
     expect(state.pairs.map((p) => p.step)).toEqual(pairIds.map(() => 'done'));
-    expect(state.maxConcurrent).toBeLessThanOrEqual(3);
-    for (const wave of state.waves) {
-      expect(wave.length).toBeLessThanOrEqual(3);
-      const regions = wave.map((id) => topology.primaries.find((p) => p.hostId === id)!.region);
-      expect(new Set(regions).size).toBe(regions.length);
+
+    // What the simulator saw: each pair changed (two configuration syncs and a swap's role changes), at most three
+    // pairs changing at any instant, and no workload down longer than the shortest swap (a live swap: not at all).
+    const events = await h.sim.control.history(historyStart);
+    const activity = pairActivity(events, pairOfHost);
+    expect([...activity.keys()].sort()).toEqual([...pairIds].sort());
+    for (const a of activity.values()) {
+      expect(a.configurationSyncs.length, a.pairId).toBe(2);
+      expect(a.roleChanges, a.pairId).toBeGreaterThanOrEqual(2);
     }
+    expect(maxOverlapping([...activity.values()])).toBeLessThanOrEqual(3);
+    expect(maxOverlapping([...activity.values()])).toBeGreaterThan(1); // the budget was used, not one at a time
+    const shortestSwap = Math.min(...[...activity.values()].map((a) => a.swapEnd! - a.swapStart!));
+    for (const i of interruptions(events))
+      expect(i.atMs - i.startedAtMs, JSON.stringify(i)).toBeLessThanOrEqual(shortestSwap);
+    expect(interruptions(events)).toEqual([]);
+    for (const wave of state.waves) expect(wave.length).toBeLessThanOrEqual(3);
     const fleet = await h.sim.provider.describeFleet();
     const hashes = new Set(state.pairs.flatMap((p) => Object.values(p.verifiedHashes)));
     expect(hashes.size).toBe(1);
@@ -164,7 +180,7 @@ describe('rolloutWorkflow', () => {
     expect((await h.sim.provider.invariants()).violations).toEqual([]);
     const fleetState = await h.client.workflow.getHandle(fleetId).query(fleetStateQuery);
     expect(fleetState.underRollout).toBeUndefined();
-  }, 150_000);
+  }, 300_000);
 
   it('halts and rolls back only the pair whose shadow fails verification', async () => {
     const victim = pairIds[4]!;
@@ -192,7 +208,7 @@ describe('rolloutWorkflow', () => {
     } finally {
       await h.sim.control.recoverHost(victimState.shadow!.hostId);
     }
-  }, 150_000);
+  }, 300_000);
 
   it('pauses between waves, resumes, and aborts leaving the rest untouched', async () => {
     const before = await configHashes();
@@ -236,7 +252,127 @@ describe('rolloutWorkflow', () => {
     for (const p of skipped) {
       for (const hostId of [p.primaryBefore, p.shadowBefore!]) expect(after[hostId], hostId).toBe(before[hostId]);
     }
-  }, 150_000);
+  }, 300_000);
+
+  it('waits for a window by the provider clock, keeps maxPercentOfRegion, crosses continue-as-new, and reports drift made meanwhile', async () => {
+    // Six pairs, two per region; 25% of a region's two pairs is one at a time per region.
+    const chosen = ['us', 'eu', 'ap'].flatMap((r) => pairIds.filter((id) => id.startsWith(`${r}-`)).slice(0, 2));
+    const regionOfPair = new Map<string, string>();
+    for (const id of chosen)
+      regionOfPair.set(id, (await h.client.workflow.getHandle(pairWorkflowId(id)).query(stateQuery)).primary.region);
+    // A window that opens ten minutes from now on the simulator's clock (ten real seconds at its 60x).
+    const simNow = Date.parse((await h.sim.control.status()).now);
+    const opensAt = Math.ceil(simNow / 60_000) * 60_000 + 10 * 60_000;
+    const opening = new Date(opensAt);
+    const window = { cron: `${opening.getUTCMinutes()} ${opening.getUTCHours()} * * *`, durationMinutes: 600 };
+    const { lastSeq: historyStart } = await h.sim.control.historyPage();
+    const pairOfHost = await hostsOfPairs();
+    const handle = await startRollout(
+      `rollout-window-${suffix}`,
+      rolloutInput('v7', {
+        desired: { image: 'app:7.0' },
+        pairs: chosen.map((pairId) => ({ pairId }) as RolloutTarget),
+        budget: { maxPercentOfRegion: 25 },
+        windows: [window],
+        windowPollSeconds: 1,
+        continueAsNewAfterWaves: 1,
+      }),
+    );
+    const waiting = await pollUntil(
+      () => handle.query(rolloutStateQuery),
+      (s) => s.phase === 'waiting-for-window',
+      'waiting for the window',
+    );
+    expect(waiting.nextWindowAt).toBe(opensAt);
+    // While it waits, someone changes a shadow of a pair under rollout by hand: drift the rollout must report.
+    const drifted = chosen.at(-1)!;
+    const driftedShadow = (await h.client.workflow.getHandle(pairWorkflowId(drifted)).query(stateQuery)).shadow!;
+    const edit = await h.sim.provider.waitForOperation(
+      await h.sim.provider.syncConfiguration({
+        hostId: driftedShadow.hostId,
+        desired: { image: 'app:hand-edited' },
+        idempotencyKey: `hand-edit-${suffix}`,
+      }),
+    );
+
+    const state = await handle.result();
+    expect(state.phase).toBe('completed');
+    expect(state.pairs.map((p) => p.step)).toEqual(chosen.map(() => 'done'));
+    expect(state.runs, 'continued as new between waves').toBeGreaterThanOrEqual(2);
+    expect(state.drift?.join('\n')).toMatch(new RegExp(`${drifted}: ${driftedShadow.hostId} ran configuration`));
+    expect(state.pairs.find((p) => p.pairId === drifted)?.drift).toMatch(/when the pair's turn began/);
+
+    const events = await h.sim.control.history(historyStart);
+    const activity = [...pairActivity(events, pairOfHost).values()];
+    expect(activity.map((a) => a.pairId).sort()).toEqual([...chosen].sort());
+    // Nothing changed before the window opened; at most one pair per region changing at any instant.
+    for (const a of activity) expect(a.start, a.pairId).toBeGreaterThanOrEqual(opensAt);
+    for (const region of new Set(regionOfPair.values()))
+      expect(maxOverlapping(activity.filter((a) => regionOfPair.get(a.pairId) === region)), region).toBe(1);
+    expect(maxOverlapping(activity)).toBeGreaterThan(1);
+    // The hand edit was left for the rollout to report, not corrected behind its back: one sync after it, the rollout's.
+    const syncsAfterEdit = events.filter(
+      (e) =>
+        e.kind === 'operation' &&
+        e.operation === 'syncConfiguration' &&
+        e.hostId === driftedShadow.hostId &&
+        e.operationId !== edit.id &&
+        e.startedAtMs >= Date.parse(edit.finishedAt!),
+    );
+    expect(syncsAfterEdit).toHaveLength(1);
+    expect(interruptions(events)).toEqual([]);
+  }, 300_000);
+
+  it('rolls back a pair whose former primary fails verification after its swap: swaps it back, then halts', async () => {
+    const victim = [...pairIds].sort()[0]!;
+    const victimHandle = h.client.workflow.getHandle(pairWorkflowId(victim));
+    const before = await victimHandle.query(stateQuery);
+    // The victim's primary cannot run app:6.0: it crashes once the rollout upgrades it, after the swap.
+    await h.sim.control.setFaultyConfiguration(before.primary.hostId, { image: 'app:6.0' });
+    const hashesBefore = await configHashes();
+    const { lastSeq: historyStart } = await h.sim.control.historyPage();
+    const pairOfHost = await hostsOfPairs();
+    try {
+      const handle = await startRollout(
+        `rollout-rollback-${suffix}`,
+        rolloutInput('v6', { desired: { image: 'app:6.0' }, budget: { maxPairs: 3 }, onPairFailure: 'halt' }),
+      );
+      const halted = await pollUntil(
+        () => handle.query(rolloutStateQuery),
+        (s) => s.phase === 'halted',
+        'halted',
+        240_000,
+      );
+      const failed = halted.pairs.find((p) => p.pairId === victim)!;
+      expect(failed).toMatchObject({ step: 'rolled-back', wave: 1, primaryAfter: before.primary.hostId });
+      expect(failed.detail).toMatch(new RegExp(`verification: ${before.primary.hostId} is failed`));
+      expect(halted.haltReason).toMatch(new RegExp(`${victim} rolled-back`));
+      const wave1 = halted.pairs.filter((p) => p.wave === 1 && p.pairId !== victim);
+      expect(wave1.map((p) => p.step)).toEqual(wave1.map(() => 'done'));
+      const later = halted.pairs.filter((p) => p.wave > 1);
+      expect(later.length).toBeGreaterThan(0);
+      expect(later.map((p) => p.step)).toEqual(later.map(() => 'pending'));
+      // Roles and configuration as before, and the workloads never down: they moved live, there and back.
+      expect(await victimHandle.query(stateQuery)).toMatchObject({
+        phase: 'steady',
+        primary: { hostId: before.primary.hostId },
+        shadow: { hostId: before.shadow!.hostId },
+      });
+      const hashesAfter = await configHashes();
+      for (const hostId of [before.primary.hostId, before.shadow!.hostId])
+        expect(hashesAfter[hostId], hostId).toBe(hashesBefore[hostId]);
+      const events = await h.sim.control.history(historyStart);
+      expect(pairActivity(events, pairOfHost).get(victim)?.roleChanges).toBeGreaterThanOrEqual(4);
+      expect(interruptions(events)).toEqual([]);
+
+      await handle.signal(abortRolloutSignal, { reason: 'halted by a failed pair' });
+      const final = await handle.result();
+      expect(final.phase).toBe('aborted');
+      expect(final.pairs.filter((p) => p.wave > 1).map((p) => p.step)).toEqual(later.map(() => 'skipped'));
+    } finally {
+      await h.sim.control.setFaultyConfiguration(before.primary.hostId);
+    }
+  }, 300_000);
 
   it('resumes exactly where it stopped after its worker is killed mid-rollout', async () => {
     const swapsBefore = await swapCounts();
@@ -271,9 +407,9 @@ describe('rolloutWorkflow', () => {
         expect(fleet.hosts.find((x) => x.id === hostId)?.appliedConfiguration?.values).toEqual({ image: 'app:5.0' });
     }
     expect((await h.sim.provider.invariants()).violations).toEqual([]);
-  }, 150_000);
+  }, 300_000);
 
-  it('maintenance drains a primary through a swap, holds it with failover held, returns it; refuses bad hosts', async () => {
+  it("maintenance drains a primary through a swap and holds it with failover held, moves a shadow's standby role to a new host, returns both; refuses bad hosts", async () => {
     const startMaintenance = (hostId: string) => {
       const workflowId = `${maintenanceWorkflowId(hostId)}-${suffix}`;
       rolloutIds.push(workflowId);
@@ -319,7 +455,47 @@ describe('rolloutWorkflow', () => {
     await handle.signal(endMaintenanceSignal);
     expect(await handle.result()).toMatchObject({ phase: 'returned', wasPrimary: true, pairId: pairIds[1] });
     expect(await pairHandle.query(stateQuery)).toMatchObject({ paused: false, failoverEnabled: true });
-  }, 90_000);
+
+    // A shadow in maintenance hands its standby role to a newly provisioned host: the pair stays protected, never
+    // paused, and the host is in no pair while it is held (so no failover or placement can pick it).
+    const shadowPair = h.client.workflow.getHandle(pairWorkflowId(pairIds[2]!));
+    const shadowHost = (await shadowPair.query(stateQuery)).shadow!;
+    const fleetHostsBefore = new Set((await h.sim.provider.describeFleet()).hosts.map((x) => x.id));
+    const shadowMaintenance = await startMaintenance(shadowHost.hostId);
+    const moved = await pollUntil(
+      () => shadowMaintenance.query(maintenanceStateQuery),
+      (s) => s.phase === 'in-maintenance',
+      'shadow in maintenance',
+    );
+    expect(moved).toMatchObject({ wasPrimary: false, pairId: pairIds[2] });
+    expect(moved.standbyMovedTo).toBeDefined();
+    expect(fleetHostsBefore.has(moved.standbyMovedTo!), 'a new host').toBe(false);
+    expect(await shadowPair.query(stateQuery)).toMatchObject({
+      phase: 'steady',
+      paused: false,
+      shadow: { hostId: moved.standbyMovedTo },
+    });
+    const fleetPairs = (await h.client.workflow.getHandle(fleetId).query(fleetStateQuery)).pairs;
+    expect(
+      fleetPairs.filter((p) => p.primary.hostId === shadowHost.hostId || p.shadow?.hostId === shadowHost.hostId),
+    ).toEqual([]);
+    const newShadow = await h.sim.provider.getHost(moved.standbyMovedTo!);
+    expect(newShadow).toMatchObject({ role: 'shadow', status: 'inactive' });
+    expect(newShadow.replicatingFrom, 'the new shadow replicates its primary').toBeDefined();
+    await shadowMaintenance.signal(endMaintenanceSignal);
+    expect(await shadowMaintenance.result()).toMatchObject({ phase: 'returned' });
+  }, 240_000);
+
+  /** Host id → pair id, for every pair's primary and shadow as the pairs know them now. */
+  async function hostsOfPairs(): Promise<Map<string, string>> {
+    const map = new Map<string, string>();
+    for (const id of pairIds) {
+      const s = await h.client.workflow.getHandle(pairWorkflowId(id)).query(stateQuery);
+      map.set(s.primary.hostId, id);
+      if (s.shadow) map.set(s.shadow.hostId, id);
+    }
+    return map;
+  }
 
   async function swapCounts(): Promise<Record<string, number>> {
     const entries = await Promise.all(

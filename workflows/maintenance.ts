@@ -1,22 +1,27 @@
 /**
- * maintenanceWorkflow (id `maintenance:<hostId>`): takes one host out of service and back, durably. A primary is
- * drained through its pair's `swapNow` (the workloads move live to the shadow, which becomes primary); a shadow
- * has nothing to drain. Then the host is held: its pair is paused with failover held, so the pair never fails
- * over onto a host in maintenance, until the operator's `endMaintenance` signal returns it (the pair resumes; the
- * roles stay as the drain left them). Fleet placement only ever provisions new hosts, so it never picks this one.
+ * maintenanceWorkflow (id `maintenance:<hostId>`): takes one host out of service and back, durably.
+ * - A primary is drained through its pair's `swapNow` (the workloads move live to the shadow, which becomes
+ *   primary). The host is then its pair's shadow, so the pair is paused with failover held: it never fails over
+ *   onto a host in maintenance. `endMaintenance` resumes the pair; the roles stay as the drain left them.
+ * - A shadow's standby role moves onto another host: the fleet is asked for a replacement shadow (placed by the
+ *   resilience proof, provisioned, configured and replicating) and the pair takes it, so the pair stays protected
+ *   the whole time. The host leaves the pair; `endMaintenance` returns it to service as a spare.
+ * Fleet placement only ever provisions new hosts, so it never picks a host in maintenance.
  */
 import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
+  sleep,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RolloutActivities } from '../activities/rollout.js';
 import { FailureType } from '../src/shared/failures.js';
-import { pairWorkflowId, pauseSignal, resumeSignal } from '../src/shared/pair.js';
+import { pairWorkflowId, pauseSignal, resumeSignal, shadowConsumedSignal } from '../src/shared/pair.js';
 import {
   endMaintenanceSignal,
   maintenanceStateQuery,
@@ -24,10 +29,17 @@ import {
   type MaintenanceState,
 } from '../src/shared/rollout.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
+import type { HostRef } from '../src/shared/pair.js';
 import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
 const actions = proxyActivities<RolloutActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<RolloutActivities>(OBSERVATION);
+
+/** Maintenances recorded before a shadow's standby role moved (they held its pair instead) replay unchanged. */
+const SHADOW_STANDBY_MOVES = 'maintenance-moves-shadow-standby';
+/** How often, and how long, to look for the replacement shadow (provisioning a host takes ~90 s). */
+const REPLACEMENT_POLL_MS = 2_000;
+const REPLACEMENT_TIMEOUT_MS = 30 * 60_000;
 
 export async function maintenanceWorkflow(input: MaintenanceInput): Promise<MaintenanceState> {
   const state: MaintenanceState = { hostId: input.hostId, phase: 'checking' };
@@ -85,6 +97,14 @@ export async function maintenanceWorkflow(input: MaintenanceInput): Promise<Main
       );
     }
   }
+  if (!state.wasPrimary && patched(SHADOW_STANDBY_MOVES)) {
+    setPhase('draining');
+    state.standbyMovedTo = await moveStandby(pair.pairId, pair.primary);
+    setPhase('in-maintenance');
+    await condition(() => ended);
+    setPhase('returned');
+    return state;
+  }
   const pairHandle = getExternalWorkflowHandle(pairWorkflowId(pair.pairId));
   await pairHandle.signal(pauseSignal, { disableFailover: true, reason: `host ${input.hostId} in maintenance` });
   setPhase('in-maintenance');
@@ -92,4 +112,26 @@ export async function maintenanceWorkflow(input: MaintenanceInput): Promise<Main
   await pairHandle.signal(resumeSignal);
   setPhase('returned');
   return state;
+
+  /** Asks the fleet for a new shadow for the pair (as after a failover consumed one) and waits until the pair has it. */
+  async function moveStandby(pairId: string, primary: HostRef): Promise<string> {
+    await getExternalWorkflowHandle(input.fleetWorkflowId).signal(shadowConsumedSignal, {
+      pairId,
+      newPrimary: primary,
+    });
+    for (let waited = 0; waited < REPLACEMENT_TIMEOUT_MS; waited += REPLACEMENT_POLL_MS) {
+      const [now] = await reads.readRolloutTargets.executeWithOptions(
+        { ...OBSERVATION, summary: `has pair ${pairId} a new shadow` },
+        [{ pairIds: [pairId] }],
+      );
+      const shadow = now?.shadow?.hostId;
+      if (shadow !== undefined && shadow !== input.hostId) return shadow;
+      await sleep(REPLACEMENT_POLL_MS);
+    }
+    throw ApplicationFailure.nonRetryable(
+      `maintenance of ${input.hostId}: fleet ${input.fleetWorkflowId} gave pair ${pairId} no new shadow in ` +
+        `${REPLACEMENT_TIMEOUT_MS / 60_000} minutes (see its problems); the host is still the pair's shadow`,
+      FailureType.PreCheckFailed,
+    );
+  }
 }

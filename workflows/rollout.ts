@@ -6,12 +6,16 @@
  * one owner of its roles), upgrade the former primary, verify it. A pair failing any step gets its previous
  * configuration back on the hosts already changed; the others carry on, or the rollout halts, per `onPairFailure`.
  * Health gates between waves; pause, resume and abort act between waves (a wave in flight always finishes, so no
- * pair is left half-upgraded).
+ * pair is left half-upgraded). Windows are judged by the provider's clock. Between waves, a long rollout continues
+ * as new with its progress, so ten thousand pairs never outgrow one workflow history.
  */
 import {
   ApplicationFailure,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   getExternalWorkflowHandle,
+  patched,
   log,
   proxyActivities,
   setHandler,
@@ -21,6 +25,8 @@ import {
 import type { RolloutActivities } from '../activities/rollout.js';
 import {
   DEFAULT_ROLLOUT_WINDOW,
+  maxOverlapping,
+  pairsBreakingSpare,
   planWaves,
   validateBudget,
   validateConfiguration,
@@ -28,6 +34,7 @@ import {
   windowStatus,
   type ConfigurationValue,
   type RolloutPairRef,
+  type SpareCapacity,
 } from '../src/policy/rollout.js';
 import { FailureType } from '../src/shared/failures.js';
 import {
@@ -49,10 +56,20 @@ import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 const actions = proxyActivities<RolloutActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<RolloutActivities>(OBSERVATION);
 
+/**
+ * Rollouts recorded before these existed replay without them: the spare-capacity proof, the provider's clock for
+ * windows, and continue-as-new between waves.
+ */
+const SPARE_CLOCK_CONTINUE = 'rollout-spare-capacity-provider-clock-continue-as-new';
+const DEFAULT_WINDOW_POLL_SECONDS = 60;
+/** Rollouts recorded before a rollback after the swap swapped the roles back replay unchanged. */
+const ROLLBACK_SWAPS_BACK = 'rollout-rollback-swaps-back';
+
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState> {
   const info = workflowInfo();
   const windows = input.windows ?? [DEFAULT_ROLLOUT_WINDOW];
-  const state: RolloutState = {
+  const progress = input.progress;
+  const state: RolloutState = progress?.state ?? {
     rolloutId: input.rolloutId,
     phase: 'validating',
     desired: input.desired,
@@ -61,7 +78,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
     pairs: [],
     maxConcurrent: 0,
   };
-  let paused = false;
+  if (progress) state.runs = (state.runs ?? 1) + 1;
+  let paused = progress?.paused ?? false;
   let aborted: string | undefined;
 
   const publish = (): void =>
@@ -91,61 +109,81 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   publish();
 
   // ---- refuse bad input before touching anything --------------------------------------------------------------------
-  const problems = [...validateConfiguration(input.desired), ...validateWindows(windows, Date.now())];
-  if (typeof input.rolloutId !== 'string' || input.rolloutId.trim() === '') problems.push('rolloutId is empty');
-  let targets: RolloutTarget[] = [];
-  if (problems.length === 0) {
-    targets = await reads.readRolloutTargets
-      .executeWithOptions({ ...OBSERVATION, summary: 'read the pairs to roll' }, [
-        {
-          pairIds: input.pairs?.map((p) => p.pairId),
-          fleetWorkflowId: input.fleetWorkflowId,
-          rolloutId: input.rolloutId,
-        },
-      ])
-      .catch((error: unknown) => {
-        // Unknown pairs, or another rollout holding the fleet: the activity's reason, as this rollout's refusal.
-        throw ApplicationFailure.nonRetryable(`rollout refused: ${messageOf(error)}`, FailureType.InvalidInput);
-      });
-    const seen = new Set<string>();
-    for (const t of targets) {
-      if (seen.has(t.pairId)) problems.push(`pair ${t.pairId} is listed twice`);
-      seen.add(t.pairId);
-      if (!t.shadow) problems.push(`pair ${t.pairId} has no shadow to swap onto`);
-    }
-    if (targets.length === 0) problems.push('no pairs to roll');
-    problems.push(...validateBudget(input.budget, refsOf(targets)));
-  }
-  if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(`rollout refused: ${problems.join('; ')}`, FailureType.InvalidInput);
-  }
-
-  state.waves = planWaves(refsOf(targets), input.budget);
-  state.pairs = state.waves.flatMap((wave, index) =>
-    wave.map((pairId): PairRollout => ({
-      pairId,
-      wave: index + 1,
-      step: 'pending',
-      primaryBefore: targets.find((t) => t.pairId === pairId)!.primary.hostId,
-      shadowBefore: targets.find((t) => t.pairId === pairId)!.shadow?.hostId,
-      verifiedHashes: {},
-    })),
-  );
   const tellFleet = async (pairIds: string[]): Promise<void> => {
     if (!input.fleetWorkflowId) return;
     await getExternalWorkflowHandle(input.fleetWorkflowId)
       .signal(pairsUnderRolloutSignal, { rolloutId: input.rolloutId, pairIds })
       .catch(() => undefined); // a fleet that is gone has no drift correction to hold back
   };
-  await tellFleet(state.pairs.map((p) => p.pairId));
+  let targets: RolloutTarget[] = progress?.targets ?? [];
+  if (!progress) {
+    const problems = [...validateConfiguration(input.desired), ...validateWindows(windows, Date.now())];
+    if (typeof input.rolloutId !== 'string' || input.rolloutId.trim() === '') problems.push('rolloutId is empty');
+    let spare: SpareCapacity | undefined;
+    if (problems.length === 0) {
+      targets = await reads.readRolloutTargets
+        .executeWithOptions({ ...OBSERVATION, summary: 'read the pairs to roll' }, [
+          {
+            pairIds: input.pairs?.map((p) => p.pairId),
+            fleetWorkflowId: input.fleetWorkflowId,
+            rolloutId: input.rolloutId,
+          },
+        ])
+        .catch((error: unknown) => {
+          // Unknown pairs, or another rollout holding the fleet: the activity's reason, as this rollout's refusal.
+          throw ApplicationFailure.nonRetryable(`rollout refused: ${messageOf(error)}`, FailureType.InvalidInput);
+        });
+      const seen = new Set<string>();
+      for (const t of targets) {
+        if (seen.has(t.pairId)) problems.push(`pair ${t.pairId} is listed twice`);
+        seen.add(t.pairId);
+        if (!t.shadow) problems.push(`pair ${t.pairId} has no shadow to swap onto`);
+      }
+      if (targets.length === 0) problems.push('no pairs to roll');
+      problems.push(...validateBudget(input.budget, refsOf(targets)));
+      // The fleet's spare capacity, when it names it: no wave may leave a region without room for an outage.
+      if (problems.length === 0 && input.fleetWorkflowId && patched(SPARE_CLOCK_CONTINUE)) {
+        spare = await reads.readSpareCapacity.executeWithOptions(
+          { ...OBSERVATION, summary: "read the regions' spare capacity" },
+          [input.fleetWorkflowId],
+        );
+        if (spare) problems.push(...pairsBreakingSpare(refsOf(targets), spare));
+      }
+    }
+    if (problems.length > 0) {
+      throw ApplicationFailure.nonRetryable(`rollout refused: ${problems.join('; ')}`, FailureType.InvalidInput);
+    }
+
+    state.waves = planWaves(refsOf(targets), input.budget, spare);
+    state.pairs = state.waves.flatMap((wave, index) =>
+      wave.map((pairId): PairRollout => ({
+        pairId,
+        wave: index + 1,
+        step: 'pending',
+        primaryBefore: targets.find((t) => t.pairId === pairId)!.primary.hostId,
+        shadowBefore: targets.find((t) => t.pairId === pairId)!.shadow?.hostId,
+        verifiedHashes: {},
+      })),
+    );
+    await tellFleet(state.pairs.map((p) => p.pairId));
+  }
 
   // ---- waves ----------------------------------------------------------------------------------------------------------
+  let wavesDone = progress?.wavesDone ?? 0;
+  let outcome: 'finished' | 'continue-as-new';
   try {
-    await runWaves();
-  } finally {
+    outcome = await runWaves();
+  } catch (error) {
     // Even a rollout that failed hands drift correction of its pairs back to the fleet.
     await tellFleet([]);
+    throw error;
   }
+  if (outcome === 'continue-as-new') {
+    // The fleet keeps holding the pairs: the next run carries on where this one stopped.
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof rolloutWorkflow>({ ...input, progress: { state, targets, paused, wavesDone } });
+  }
+  await tellFleet([]);
 
   for (const p of state.pairs) {
     if (p.step === 'pending') {
@@ -157,8 +195,15 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   if (aborted !== undefined) state.haltReason = aborted;
   return state;
 
-  async function runWaves(): Promise<void> {
-    for (let index = 0; index < state.waves.length; index++) {
+  async function runWaves(): Promise<'finished' | 'continue-as-new'> {
+    const firstWave = wavesDone;
+    for (let index = firstWave; index < state.waves.length; index++, wavesDone = index) {
+      const wavesThisRun = index - firstWave;
+      const runIsLong =
+        wavesThisRun > 0 &&
+        (workflowInfo().continueAsNewSuggested ||
+          (input.continueAsNewAfterWaves !== undefined && wavesThisRun >= input.continueAsNewAfterWaves));
+      if (runIsLong && patched(SPARE_CLOCK_CONTINUE)) return 'continue-as-new';
       if (!(await gate())) break;
       state.currentWave = index + 1;
       setPhase('rolling');
@@ -193,6 +238,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         halt(`wave ${index + 1}: ${failedPairs.map((p) => `${p.pairId} ${p.step}`).join(', ')}`);
       }
     }
+    return 'finished';
   }
 
   function halt(reason: string): void {
@@ -210,7 +256,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         await condition(() => !paused || aborted !== undefined);
         continue;
       }
-      const window = windowStatus(windows, Date.now());
+      const now = await clockNow();
+      const window = windowStatus(windows, now);
       if (window.open) {
         state.nextWindowAt = undefined;
         return true;
@@ -221,9 +268,21 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         // Validated to open at start; a window that can no longer open waits for the operator's abort.
         await condition(() => aborted !== undefined);
       } else {
-        await condition(() => paused || aborted !== undefined, Math.max(1_000, window.opensAt - Date.now()));
+        // The provider's clock may run at another pace than the worker's: look again at least every poll.
+        const poll = patched(SPARE_CLOCK_CONTINUE)
+          ? (input.windowPollSeconds ?? DEFAULT_WINDOW_POLL_SECONDS) * 1000
+          : Number.POSITIVE_INFINITY;
+        await condition(() => paused || aborted !== undefined, Math.max(1_000, Math.min(window.opensAt - now, poll)));
       }
     }
+  }
+
+  /** The provider's time (the fleet's clock, which windows are about); the worker's for older histories. */
+  async function clockNow(): Promise<number> {
+    if (!patched(SPARE_CLOCK_CONTINUE) || targets.length === 0) return Date.now();
+    return reads.readProviderClock
+      .executeWithOptions({ ...OBSERVATION, summary: "read the provider's clock" }, [targets[0]!.primary.hostId])
+      .catch(() => Date.now()); // an unreachable provider: the worker's clock is the best guess left
   }
 
   async function rollPair(pair: PairRollout, target: RolloutTarget): Promise<void> {
@@ -237,7 +296,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       const [primaryNow, shadowNow] = await Promise.all([read(primaryId), read(shadowId)]);
       pair.previous = primaryNow.values;
       if (primaryNow.hash !== shadowNow.hash) {
-        pair.drift = `${shadowId}'s configuration differed from ${primaryId}'s before the upgrade (replaced by the rollout)`;
+        pair.drift =
+          `${shadowId} ran configuration ${shortHash(shadowNow.hash)} while ${primaryId} ran ${shortHash(primaryNow.hash)} ` +
+          `when the pair's turn began; the rollout's configuration replaces both, the primary's is kept for a rollback`;
+        state.drift = [...(state.drift ?? []), `${pair.pairId}: ${pair.drift}`];
       }
       if (!shadowNow.healthy) throw new Error(`shadow ${shadowId} is ${shadowNow.status}`);
       changed.push(shadowId);
@@ -257,7 +319,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       pair.step = 'done';
     } catch (error) {
       const reason = messageOf(error);
-      const unrestored = await restore(pair, changed, key);
+      const unrestored =
+        pair.primaryAfter !== undefined && patched(ROLLBACK_SWAPS_BACK)
+          ? await rollBackSwapped(pair, primaryId, shadowId, key)
+          : await restore(pair, changed, key);
       pair.step = unrestored.length === 0 ? 'rolled-back' : 'failed';
       pair.detail =
         unrestored.length === 0
@@ -278,6 +343,31 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         throw new Error(`verification: ${hostId} runs configuration ${check.hash ?? 'none'}, not ${applied.hash}`);
       pair.verifiedHashes[hostId] = applied.hash;
     }
+  }
+
+  /**
+   * Rolls back a pair that already swapped, without interrupting its workloads: the former primary (now the shadow,
+   * empty) gets the previous configuration back and must come up healthy; the roles swap back, the workloads moving
+   * live; then the other host, empty again, gets the previous configuration too. Returns what could not be done.
+   */
+  async function rollBackSwapped(
+    pair: PairRollout,
+    formerPrimaryId: string,
+    formerShadowId: string,
+    key: (step: string) => string,
+  ): Promise<string[]> {
+    const first = await restore(pair, [formerPrimaryId], key);
+    if (first.length > 0) return first;
+    const check = await read(formerPrimaryId);
+    if (!check.healthy) return [`${formerPrimaryId} is ${check.status} with its previous configuration back`];
+    const back = await actions.swapPairNow
+      .executeWithOptions({ ...PROVIDER_ACTION, summary: `rollback: swap pair ${pair.pairId} back` }, [
+        { pairId: pair.pairId, reason: `rollback of rollout ${state.rolloutId}`, updateId: key('swap-back') },
+      ])
+      .catch((error: unknown) => ({ swapped: false as const, reason: messageOf(error) }));
+    if (!back.swapped) return [`swap back: ${back.reason}`];
+    pair.primaryAfter = back.primary.hostId;
+    return restore(pair, [formerShadowId], key);
   }
 
   /** Puts the pair's previous configuration back on the hosts the rollout changed; returns what could not be. */
@@ -305,8 +395,15 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
 }
 
 function refsOf(targets: RolloutTarget[]): RolloutPairRef[] {
-  return targets.map((t) => ({ pairId: t.pairId, primaryRegion: t.primary.region, shadowRegion: t.shadow?.region }));
+  return targets.map((t) => ({
+    pairId: t.pairId,
+    primaryRegion: t.primary.region,
+    shadowRegion: t.shadow?.region,
+    capacity: t.primary.capacity,
+  }));
 }
+
+const shortHash = (hash: string | undefined): string => hash?.slice(0, 12) ?? 'none';
 
 function sameValues(
   actual: Record<string, ConfigurationValue> | undefined,
@@ -319,20 +416,11 @@ function sameValues(
 
 /** The most pairs whose turns overlapped in (workflow) time: what the budget limits. */
 function maxOverlap(pairs: PairRollout[]): number {
-  const edges = pairs
-    .filter((p) => p.startedAt !== undefined && p.finishedAt !== undefined)
-    .flatMap((p) => [
-      { at: p.startedAt!, delta: 1 },
-      { at: p.finishedAt!, delta: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let current = 0;
-  let max = 0;
-  for (const e of edges) {
-    current += e.delta;
-    max = Math.max(max, current);
-  }
-  return max;
+  return maxOverlapping(
+    pairs.flatMap((p) =>
+      p.startedAt !== undefined && p.finishedAt !== undefined ? [{ start: p.startedAt, end: p.finishedAt }] : [],
+    ),
+  );
 }
 
 function messageOf(error: unknown): string {

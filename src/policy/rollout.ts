@@ -203,6 +203,23 @@ export function planWaves(pairs: readonly RolloutPairRef[], budget: RolloutBudge
   return waves;
 }
 
+/** The most spans overlapping at any instant (one ending as another starts does not overlap it): budget checks. */
+export function maxOverlapping(spans: readonly { start: number; end: number }[]): number {
+  const edges = spans
+    .flatMap((s) => [
+      { at: s.start, delta: 1 },
+      { at: s.end, delta: -1 },
+    ])
+    .sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let current = 0;
+  let max = 0;
+  for (const e of edges) {
+    current += e.delta;
+    max = Math.max(max, current);
+  }
+  return max;
+}
+
 /** Whether one of the windows is open at `nowMs`; otherwise when the next one opens (undefined: never). */
 export function windowStatus(
   windows: readonly RolloutWindow[],

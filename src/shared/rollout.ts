@@ -50,6 +50,27 @@ export interface RolloutInput {
   windows?: RolloutWindow[];
   /** After a pair fails verification (and is rolled back): carry on with the others (default) or halt. */
   onPairFailure?: 'continue' | 'halt';
+  /**
+   * While waiting for a window, look at the provider's clock again at least this often (default 60 s): the clock
+   * windows are judged by is the fleet's, which need not run at the worker's pace.
+   */
+  windowPollSeconds?: number;
+  /**
+   * Continue as new after this many waves in one run (default: when Temporal suggests it, as the history grows).
+   * Tests set it low to cross a continue-as-new.
+   */
+  continueAsNewAfterWaves?: number;
+  /** Carried across continue-as-new: where the rollout stands; absent on the first run. */
+  progress?: RolloutProgress;
+}
+
+/** What a rollout carries into its next run: its state, the pairs as they were read, and whether it was paused. */
+export interface RolloutProgress {
+  state: RolloutState;
+  targets: RolloutTarget[];
+  paused: boolean;
+  /** Waves finished (the next run starts at this index). */
+  wavesDone: number;
 }
 
 export interface PairRollout {
@@ -64,7 +85,10 @@ export interface PairRollout {
   previous?: Record<string, ConfigurationValue>;
   /** sha256 of the applied desired configuration, as verified on each host. */
   verifiedHashes: Record<string, string>;
-  /** Configuration drift found when the pair's turn began (primary and shadow differed): reported, then replaced. */
+  /**
+   * Configuration drift found when the pair's turn began (primary and shadow differed, e.g. a change made by hand
+   * while the rollout ran): reported here and in the rollout's `drift`, never silently replaced.
+   */
   drift?: string;
   detail?: string;
   /** Workflow time (epoch ms) the pair's turn started and ended: the budget is checked from these. */
@@ -83,6 +107,10 @@ export interface RolloutState {
   maxConcurrent: number;
   nextWindowAt?: number;
   haltReason?: string;
+  /** Every drift found during the rollout, one line per pair (see PairRollout.drift). */
+  drift?: string[];
+  /** Runs of the workflow so far (continue-as-new starts a new one). */
+  runs?: number;
 }
 
 export const rolloutStateQuery = defineQuery<RolloutState>('rolloutState');
@@ -126,6 +154,8 @@ export interface MaintenanceState {
   pairId?: string;
   /** The host was its pair's primary and was drained through a swap. */
   wasPrimary?: boolean;
+  /** The host was its pair's shadow: the standby role moved to this new host, and the pair is whole without it. */
+  standbyMovedTo?: string;
 }
 
 export const maintenanceStateQuery = defineQuery<MaintenanceState>('maintenanceState');
