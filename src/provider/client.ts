@@ -64,17 +64,23 @@ function codeForStatus(status: number): ProviderErrorCode {
   return 'bad_request';
 }
 
+/**
+ * Waits `ms`, or rejects as soon as `signal` aborts. The abort listener goes when the wait ends: one wait for an
+ * operation sleeps hundreds of times on the same activity's signal, and listeners left behind piled up on it.
+ */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      },
-      { once: true },
-    );
+    const aborted = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal?.aborted) return aborted();
+    const onAbort = () => {
+      clearTimeout(timer);
+      aborted();
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export class HttpFleetProvider implements FleetProvider {
