@@ -17,6 +17,7 @@ import {
   type TrainerWorker,
 } from '../../src/forecast/trainer.js';
 import { stackPaths } from '../../src/stack/paths.js';
+import type { RetrainModelsInput } from '../../src/shared/training.js';
 import type { RetrainModelsResult } from '../../workflows/retrainModels.js';
 import { testConfig, uniqueTaskQueue } from '../helpers/temporal.js';
 
@@ -111,7 +112,8 @@ describe('retrainModelsWorkflow on a Schedule', () => {
     }
   }, 240_000);
 
-  it('fails once with a non-retryable InvalidInput naming the folder when there is nothing to train on', async () => {
+  /** Runs retrainModelsWorkflow on `input` and expects one non-retryable InvalidInput attempt whose message has `names`. */
+  async function expectInvalidInput(workflowId: string, input: RetrainModelsInput, names: string): Promise<void> {
     const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
     const worker = await Worker.create({
       connection: native,
@@ -120,34 +122,44 @@ describe('retrainModelsWorkflow on a Schedule', () => {
       activities: createForecastingActivities({ forecaster }),
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
+    const error = await worker.runUntil(
+      client.workflow.execute('retrainModelsWorkflow', { taskQueue, workflowId, args: [input] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause?.cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidInput');
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const failed = history.events?.filter((e) => e.activityTaskFailedEventAttributes) ?? [];
+    expect(failed).toHaveLength(1); // not retried
+    const info = failed[0]!.activityTaskFailedEventAttributes!.failure!;
+    expect(info.applicationFailureInfo?.type).toBe('InvalidInput');
+    expect(info.applicationFailureInfo?.nonRetryable).toBe(true);
+    expect(info.message).toContain(names);
+  }
+
+  it('fails once with a non-retryable InvalidInput naming the folder when there is nothing to train on', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'understudy-empty-'));
     try {
-      const error = await worker.runUntil(
-        client.workflow
-          .execute('retrainModelsWorkflow', {
-            taskQueue,
-            workflowId: `retrain-empty-${taskQueue}`,
-            args: [{ dataDir: empty, artifactsDir: artifacts, trainingTaskQueue }],
-          })
-          .then(
-            () => undefined,
-            (e: unknown) => e,
-          ),
+      await expectInvalidInput(
+        `retrain-empty-${taskQueue}`,
+        { dataDir: empty, artifactsDir: artifacts, trainingTaskQueue },
+        `${empty}: no .csv series found`,
       );
-      expect(error).toBeInstanceOf(WorkflowFailedError);
-      const cause = (error as WorkflowFailedError).cause?.cause;
-      expect(cause).toBeInstanceOf(ApplicationFailure);
-      expect((cause as ApplicationFailure).type).toBe('InvalidInput');
-      const handle = client.workflow.getHandle(`retrain-empty-${taskQueue}`);
-      const history = await handle.fetchHistory();
-      const failed = history.events?.filter((e) => e.activityTaskFailedEventAttributes) ?? [];
-      expect(failed).toHaveLength(1); // not retried
-      const info = failed[0]!.activityTaskFailedEventAttributes!.failure!;
-      expect(info.applicationFailureInfo?.type).toBe('InvalidInput');
-      expect(info.applicationFailureInfo?.nonRetryable).toBe(true);
-      expect(info.message).toContain(`${empty}: no .csv series found`);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
+  }, 120_000);
+
+  it('fails once with a non-retryable InvalidInput naming an InfluxDB database that does not exist', async () => {
+    const database = `no_such_database_${taskQueue.replaceAll('-', '_')}`;
+    await expectInvalidInput(
+      `retrain-no-database-${taskQueue}`,
+      { influx: { url: loaded.config.influx.url, database }, artifactsDir: artifacts, trainingTaskQueue },
+      `database ${database}: database not found`,
+    );
   }, 120_000);
 });
