@@ -307,7 +307,8 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       const { primary: primaryRef, shadowHostId } = input;
       let fleet;
       try {
-        fleet = await provider.describeFleet();
+        // Only the pair's own hosts: the whole fleet on every tick of every pair grew as pairs × fleet.
+        fleet = await provider.describeFleet({ hostIds: [primaryRef.hostId, ...(shadowHostId ? [shadowHostId] : [])] });
       } catch (error) {
         throw asActivityFailure(error, 'describe fleet');
       }

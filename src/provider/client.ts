@@ -231,8 +231,9 @@ export class HttpFleetProvider implements FleetProvider {
   getHost(hostId: string) {
     return this.request<Host>('GET', `/v1/hosts/${encodeURIComponent(hostId)}`);
   }
-  describeFleet() {
-    return this.request<FleetSnapshot>('GET', '/v1/fleet');
+  describeFleet(filter?: { hostIds?: string[] }) {
+    const query = filter?.hostIds ? `?hostIds=${filter.hostIds.map(encodeURIComponent).join(',')}` : '';
+    return this.request<FleetSnapshot>('GET', `/v1/fleet${query}`);
   }
   invariants() {
     return this.request<InvariantReport>('GET', '/v1/invariants');

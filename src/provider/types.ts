@@ -384,6 +384,10 @@ export interface FleetProvider {
   verifyReplication(request: ReplicationRequest): Promise<ReplicationStatus>;
   healthCheck(hostId: string): Promise<HealthReport>;
   getHost(hostId: string): Promise<Host>;
-  describeFleet(): Promise<FleetSnapshot>;
+  /**
+   * The provider's clock, hosts and workloads; with `hostIds`, only those hosts (unknown ids are left out) and the
+   * workloads on them, so a caller that needs two hosts does not pay for the whole fleet.
+   */
+  describeFleet(filter?: { hostIds?: string[] }): Promise<FleetSnapshot>;
   invariants(): Promise<InvariantReport>;
 }

@@ -416,11 +416,20 @@ export class Fleet {
     return { ...(rest as Operation), progress: Math.round(progress * 1000) / 1000 };
   }
 
-  snapshot(): FleetSnapshot {
+  /** The whole fleet, or only the hosts named (unknown ids left out) and the workloads on them. */
+  snapshot(hostIds?: string[]): FleetSnapshot {
+    const hosts = hostIds
+      ? hostIds.flatMap((id) => (this.state.hosts[id] ? [this.state.hosts[id]] : []))
+      : Object.values(this.state.hosts);
+    const workloads = hostIds
+      ? hosts.flatMap((h) =>
+          h.workloadIds.flatMap((id) => (this.state.workloads[id] ? [this.state.workloads[id]] : [])),
+        )
+      : Object.values(this.state.workloads);
     return {
       now: iso(this.state.simulatedMs),
-      hosts: Object.values(this.state.hosts).map((h) => this.publicHost(h)),
-      workloads: Object.values(this.state.workloads).map((w) => this.publicWorkload(w)),
+      hosts: hosts.map((h) => this.publicHost(h)),
+      workloads: workloads.map((w) => this.publicWorkload(w)),
     };
   }
 

@@ -146,7 +146,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/health$/, () => [200, health()]],
     // ---- provider API
-    ['GET', /^\/v1\/fleet$/, () => [200, fleet.snapshot()]],
+    ['GET', /^\/v1\/fleet$/, ({ url }) => [200, fleet.snapshot(url.searchParams.get('hostIds')?.split(','))]],
     ['GET', /^\/v1\/invariants$/, () => [200, fleet.invariants()]],
     ['GET', /^\/v1\/hosts\/([^/]+)$/, ({ params }) => [200, fleet.publicHost(fleet.host(p0(params)))]],
     ['GET', /^\/v1\/hosts\/([^/]+)\/health$/, ({ params }) => [200, fleet.healthCheck(p0(params))]],
