@@ -9,7 +9,7 @@
  * shadows at full size: whichever region fails mid-wave, every primary still has a shadow that can take it. Without it, the conservative region-safe rule applies instead: at most one pair per
  * primary region and one per shadow region in a wave.
  */
-import { zeroCapacity } from './capacity.js';
+import { addCapacity, fitsWithin, scaleCapacity, subtractCapacity, zeroCapacity } from './capacity.js';
 import { nextCronTime, validateCron, validateTimeZone } from './offPeak.js';
 import { proveRegionalResilience } from './placement.js';
 import type { Capacity, RegionSpec, ResilienceReport, Topology } from './types.js';
@@ -151,24 +151,62 @@ export function proveSpareDuringWave(
 const capacityOf = (p: RolloutPairRef): Capacity => p.capacity ?? zeroCapacity();
 
 /**
+ * Room left per (region, failed region): what each surviving region's spare capacity holds beyond what the outage
+ * of the other region needs, from the placement policy's proof of the fleet at rest. Keys `region|failedRegion`.
+ */
+type SpareRoom = Map<string, Capacity>;
+
+function spareRoom(pairs: readonly RolloutPairRef[], spare: SpareCapacity): SpareRoom | string {
+  const atRest = proveSpareDuringWave(pairs, [], spare);
+  if (!atRest.resilient) return atRest.problems[0]?.message ?? 'not resilient';
+  const room: SpareRoom = new Map();
+  for (const outage of atRest.outages)
+    for (const d of outage.demands)
+      room.set(`${d.region}|${outage.failedRegion}`, subtractCapacity(d.available, d.required));
+  return room;
+}
+
+/**
+ * Whether the pair's swap fits the room left beside `used` (what the wave's other pairs take). Its shadow grows by
+ * (1 − standby fraction) of the primary in the shadow's region: that is taken from the room for every outage there
+ * except its own primary's region's (where the proof already counted that growth). The same arithmetic as
+ * proveSpareDuringWave, incrementally, so planning a large fleet stays linear.
+ */
+function fitsRoom(room: SpareRoom, used: SpareRoom, pair: RolloutPairRef, spare: SpareCapacity): boolean {
+  if (pair.shadowRegion === undefined) return true;
+  const growth = scaleCapacity(capacityOf(pair), 1 - spare.shadowFraction);
+  return spare.regions.every((failed) => {
+    if (failed.name === pair.shadowRegion || failed.name === pair.primaryRegion) return true;
+    const key = `${pair.shadowRegion}|${failed.name}`;
+    return fitsWithin(addCapacity(used.get(key) ?? zeroCapacity(), growth), room.get(key) ?? zeroCapacity());
+  });
+}
+
+function take(used: SpareRoom, pair: RolloutPairRef, spare: SpareCapacity): void {
+  if (pair.shadowRegion === undefined) return;
+  const growth = scaleCapacity(capacityOf(pair), 1 - spare.shadowFraction);
+  for (const failed of spare.regions) {
+    if (failed.name === pair.shadowRegion || failed.name === pair.primaryRegion) continue;
+    const key = `${pair.shadowRegion}|${failed.name}`;
+    used.set(key, addCapacity(used.get(key) ?? zeroCapacity(), growth));
+  }
+}
+
+/**
  * Pairs that cannot change even alone without the fleet losing its regional-outage guarantee (or every pair, when
- * the fleet has no such guarantee to begin with), each with the proof's first reason: a rollout refuses them.
+ * the fleet has no such guarantee to begin with), each with the reason: a rollout refuses them.
  */
 export function pairsBreakingSpare(pairs: readonly RolloutPairRef[], spare: SpareCapacity): string[] {
-  const before = proveSpareDuringWave(pairs, [], spare);
-  if (!before.resilient)
-    return [
-      `the fleet has no spare capacity for a regional outage even before the rollout: ${before.problems[0]?.message ?? ''}`,
-    ];
-  const problems: string[] = [];
-  for (const pair of pairs) {
-    const report = proveSpareDuringWave(pairs, [pair], spare);
-    if (!report.resilient)
-      problems.push(
-        `upgrading pair ${pair.pairId} would leave too little spare capacity: ${report.problems[0]?.message ?? ''}`,
-      );
-  }
-  return problems;
+  const room = spareRoom(pairs, spare);
+  if (typeof room === 'string')
+    return [`the fleet has no spare capacity for a regional outage even before the rollout: ${room}`];
+  return pairs
+    .filter((pair) => !fitsRoom(room, new Map(), pair, spare))
+    .map(
+      (pair) =>
+        `upgrading pair ${pair.pairId} would leave too little spare capacity: ` +
+        (proveSpareDuringWave(pairs, [pair], spare).problems[0]?.message ?? ''),
+    );
 }
 
 /**
@@ -180,24 +218,33 @@ export function pairsBreakingSpare(pairs: readonly RolloutPairRef[], spare: Spar
 export function planWaves(pairs: readonly RolloutPairRef[], budget: RolloutBudget, spare?: SpareCapacity): string[][] {
   const allowance = regionAllowance(budget, pairs);
   const cap = budget.maxPairs ?? pairs.length;
+  const room = spare ? spareRoom(pairs, spare) : undefined;
   const pending = [...pairs].sort((a, b) => (a.pairId < b.pairId ? -1 : a.pairId > b.pairId ? 1 : 0));
   const waves: string[][] = [];
   while (pending.length > 0) {
     const wave: RolloutPairRef[] = [];
-    for (let i = 0; i < pending.length && wave.length < cap;) {
-      const pair = pending[i]!;
-      const samePrimaryRegion = wave.filter((p) => p.primaryRegion === pair.primaryRegion).length;
-      const withinRegionBudget = samePrimaryRegion < (allowance[pair.primaryRegion] ?? 1);
-      const safe = spare
-        ? proveSpareDuringWave(pairs, [...wave, pair], spare).resilient
-        : samePrimaryRegion === 0 &&
-          !wave.some((p) => p.shadowRegion !== undefined && p.shadowRegion === pair.shadowRegion);
-      if (withinRegionBudget && safe) {
+    const used: SpareRoom = new Map();
+    const inRegion = new Map<string, number>();
+    const remaining: RolloutPairRef[] = [];
+    for (const pair of pending) {
+      if (wave.length >= cap) {
+        remaining.push(pair);
+        continue;
+      }
+      const samePrimaryRegion = inRegion.get(pair.primaryRegion) ?? 0;
+      const safe =
+        spare && room !== undefined
+          ? typeof room !== 'string' && fitsRoom(room, used, pair, spare)
+          : samePrimaryRegion === 0 &&
+            !wave.some((p) => p.shadowRegion !== undefined && p.shadowRegion === pair.shadowRegion);
+      if (samePrimaryRegion < (allowance[pair.primaryRegion] ?? 1) && safe) {
         wave.push(pair);
-        pending.splice(i, 1);
-      } else i++;
+        inRegion.set(pair.primaryRegion, samePrimaryRegion + 1);
+        if (spare) take(used, pair, spare);
+      } else remaining.push(pair);
     }
-    if (wave.length === 0) wave.push(pending.shift()!);
+    if (wave.length === 0) wave.push(remaining.shift()!);
+    pending.splice(0, pending.length, ...remaining);
     waves.push(wave.map((p) => p.pairId));
   }
   return waves;
