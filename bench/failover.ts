@@ -3,8 +3,9 @@
  * server, a worker process, a simulator process of this run's own (at 1×, so the provider's delays are real: fence
  * 1 s, activate 2 s, restore 1 s + 2 s per GiB) and an InfluxDB database of its own. Not a test.
  *
- * N pairs run with the product's default policy; their primaries fail one after another (`--stagger-ms` apart, so
- * several failovers overlap). Per failover, from the pair's and the failover child's histories (server timestamps):
+ * N pairs run with the product's default policy, `--batch` of them at a time (more would measure an overloaded
+ * worker, see bench:scale); within a batch the primaries fail one after another (`--stagger-ms` apart, so failovers
+ * overlap), and the batch is terminated once every one has failed over. Per failover, from the pair's and the failover child's histories (server timestamps):
  *   - first missed check: the first health check that completed reporting the primary unhealthy;
  *   - detected: the pair started its failover child (the failure is declared);
  *   - shadow active: the child's activateShadow completed (after the fence: the shadow serves at full size);
@@ -13,7 +14,7 @@
  * simulator's data-loss records; split brain is a pair that the simulator's invariant check ever saw with two
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
- * Usage: npm run bench:failover [-- --json] [--failures 50] [--stagger-ms 1500]
+ * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -28,6 +29,7 @@ const { values: args } = parseArgs({
     json: { type: 'boolean' },
     failures: { type: 'string' },
     'stagger-ms': { type: 'string' },
+    batch: { type: 'string' },
   },
 });
 const FAILURES = Number(args.failures ?? 50);
@@ -36,7 +38,9 @@ if (!Number.isInteger(FAILURES) || FAILURES < 1)
   throw new Error(`--failures must be a whole number ≥ 1, not ${args.failures}`);
 if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
   throw new Error(`--stagger-ms must be ≥ 0, not ${args['stagger-ms']}`);
-/** How long after the last injection every failover must have finished. */
+const BATCH = Number(args.batch ?? 10);
+if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error(`--batch must be a whole number ≥ 1, not ${args.batch}`);
+/** How long after a batch's last injection its failovers may take. */
 const SETTLE_TIMEOUT_MS = 180_000;
 const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 const WORKLOAD_SIZE: Capacity = { cpuCores: 4, memoryGiB: 2, storageIops: 2_000, networkMbps: 1_000 };
@@ -105,30 +109,8 @@ try {
   }
   await control.setDelays(DEFAULT_DELAYS);
 
-  // ---- the pairs -------------------------------------------------------------------------------------------------
-  stack.pairIds.push(...pairs.map((p) => p.pairId));
-  for (const p of pairs) {
-    await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
-      taskQueue,
-      workflowId: pairWorkflowId(p.pairId),
-      args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy: config.policy }],
-    });
-  }
-  const queryAll = () =>
-    Promise.all(pairs.map((p) => client.workflow.getHandle(pairWorkflowId(p.pairId)).query(stateQuery)));
-  for (const deadline = Date.now() + 60_000; ;) {
-    const states = await queryAll();
-    if (states.every((s) => s.health.lastHealthyAt !== undefined && s.counters.ticks >= 1)) break;
-    if (Date.now() > deadline) throw new Error('the pairs did not all report a healthy primary within 60 s');
-    await sleep(1_000);
-  }
+  // ---- batches of pairs: each runs, loses its primaries one after another, and is terminated once failed over ------
   const policy = config.policy;
-  log(
-    `${pairs.length} pairs steady (health check every ${policy.healthCheckIntervalSeconds} s, failover after ` +
-      `${policy.failuresBeforeFailover} failed checks); failing one primary every ${STAGGER_MS} ms`,
-  );
-
-  // ---- inject the failures, watching the simulator's invariants all along ----------------------------------------
   const splitBrainPairs = new Set<string>();
   const ourPairs = new Set(pairs.map((p) => p.pairId));
   let invariantChecks = 0;
@@ -142,31 +124,69 @@ try {
       await sleep(250);
     }
   })();
-  const injections = (async () => {
-    for (const p of pairs) {
+  // A query fails while a pair's workflow task is being retried (a starved worker lets one time out): not ready yet.
+  const queryStates = (batch: BenchPair[]) =>
+    Promise.all(
+      batch.map((p) =>
+        client.workflow
+          .getHandle(pairWorkflowId(p.pairId))
+          .query(stateQuery)
+          .catch(() => undefined),
+      ),
+    );
+  const states = new Map<string, PairState>();
+  for (let first = 0; first < pairs.length; first += BATCH) {
+    const batch = pairs.slice(first, first + BATCH);
+    stack.pairIds.push(...batch.map((p) => p.pairId));
+    for (const p of batch) {
+      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(p.pairId),
+        args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
+      });
+    }
+    for (const deadline = Date.now() + 120_000; ;) {
+      const batchStates = await queryStates(batch);
+      if (batchStates.every((s) => s !== undefined && s.health.lastHealthyAt !== undefined && s.counters.ticks >= 1))
+        break;
+      if (Date.now() > deadline) throw new Error('the pairs did not all report a healthy primary within 120 s');
+      await sleep(1_000);
+    }
+    log(
+      `pairs ${first + 1}-${first + batch.length} steady (health check every ${policy.healthCheckIntervalSeconds} s, ` +
+        `failover after ${policy.failuresBeforeFailover} failed checks); failing one primary every ${STAGGER_MS} ms`,
+    );
+    for (const p of batch) {
       p.injectedAt = Date.now();
       await control.failHost(p.primary.hostId);
       await sleep(STAGGER_MS);
     }
-  })();
-  await injections;
-  const settleDeadline = Date.now() + SETTLE_TIMEOUT_MS;
-  for (;;) {
-    const fleet = await provider.describeFleet();
-    const hosts = new Map(fleet.hosts.map((h) => [h.id, h]));
-    const workloads = new Map(fleet.workloads.map((w) => [w.id, w]));
-    const done = pairs.filter((p) => {
-      const shadow = hosts.get(p.shadow.hostId);
-      return (
-        shadow?.role === 'primary' &&
-        shadow.status === 'active' &&
-        p.workloadIds.every((id) => workloads.get(id)?.hostId === p.shadow.hostId && !workloads.get(id)?.migratingTo)
-      );
-    });
-    if (done.length === pairs.length || Date.now() > settleDeadline) break;
-    await sleep(1_000);
+    const settleDeadline = Date.now() + SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const batchStates = await queryStates(batch);
+      if (batchStates.every((s) => s?.phase === 'unprotected' && s.counters.failovers === 1)) break;
+      if (Date.now() > settleDeadline) break;
+      await sleep(1_000);
+    }
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const batchStates = await queryStates(batch);
+      batch.forEach((p, i) => {
+        const state = batchStates[i];
+        if (state) states.set(p.pairId, state);
+      });
+      if (batchStates.every((s) => s !== undefined)) break;
+      await sleep(2_000);
+    }
+    // Done with: terminated, so the next batch runs beside no more than itself.
+    await Promise.all(
+      batch.map((p) =>
+        client.workflow
+          .getHandle(pairWorkflowId(p.pairId))
+          .terminate('failed over; benchmark moves on')
+          .catch(() => undefined),
+      ),
+    );
   }
-  await sleep(2_000); // the failover children report completion after the last restore
   watching = false;
   await watcher;
   const finalReport = await provider.invariants();
@@ -174,13 +194,16 @@ try {
     if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
 
   // ---- read the timings from the histories -----------------------------------------------------------------------
-  const states: PairState[] = await queryAll();
   const fromMiss = { detected: [] as number[], shadowActive: [] as number[], restored: [] as number[] };
   const fromInjection = { firstMiss: [] as number[], detected: [] as number[], shadowActive: [] as number[] };
   const restoredFromInjection: number[] = [];
   const unfinished: string[] = [];
-  for (const [i, p] of pairs.entries()) {
-    const state = states[i]!;
+  for (const p of pairs) {
+    const state = states.get(p.pairId);
+    if (!state) {
+      unfinished.push(`${p.pairId}: its state could not be queried`);
+      continue;
+    }
     const childId = state.lastAction?.kind === 'failover' ? state.lastAction.workflowId : undefined;
     if (state.counters.failovers !== 1 || !childId) {
       unfinished.push(`${p.pairId}: phase ${state.phase}, last action ${JSON.stringify(state.lastAction)}`);
@@ -226,6 +249,7 @@ try {
   const result = {
     failures: pairs.length,
     staggerMs: STAGGER_MS,
+    pairsRunningAtOnce: BATCH,
     policy: {
       healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds,
       failuresBeforeFailover: policy.failuresBeforeFailover,

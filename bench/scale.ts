@@ -28,6 +28,7 @@ import {
   activityTimelines,
   cpuSeconds,
   inBatches,
+  percentile,
   round,
   rssMiB,
   spread,
@@ -118,6 +119,7 @@ try {
 
   const steps: Record<string, unknown>[] = [];
   let sustained = 0;
+  let firstPairHosts: string[] = [];
   for (const target of STEPS) {
     const adding = target - pairIds.length;
     const prefix = `bsc-${tag}-${target}`;
@@ -152,6 +154,8 @@ try {
       primary: hostRef(primaryId, REGIONS.primaries[i % REGIONS.primaries.length]!),
       shadow: hostRef(shadows.hostIds[i]!, REGIONS.shadows[0]!),
     }));
+    if (firstPairHosts.length === 0 && newPairs[0])
+      firstPairHosts = [newPairs[0].primary.hostId, newPairs[0].shadow.hostId];
     // Spread over one tick, as a fleet started over time would be, so the pairs do not all tick in the same second.
     const spreadMs = policy.tickSeconds * 1000;
     const startAt = performance.now();
@@ -251,7 +255,29 @@ try {
     }
     sustained = target;
   }
+  // What observePair's fleet view costs at the fleet reached: the whole fleet (as it was read on every tick before)
+  // against the pair's own two hosts (as it is now), median of a few calls each.
+  const timeFleetView = async (query: string) => {
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      bytes = (await (await fetch(`${stack.simulatorUrl}/v1/fleet${query}`)).text()).length;
+      times.push(performance.now() - started);
+    }
+    return { ms: round(percentile(times, 50), 1), kB: round(bytes / 1000, 1) };
+  };
+  const fleetView = {
+    hosts: pairIds.length * 2,
+    wholeFleet: await timeFleetView(''),
+    pairOnly: await timeFleetView(`?hostIds=${firstPairHosts.join(',')}`),
+  };
+  log(
+    `fleet view at ${fleetView.hosts} hosts: whole fleet ${fleetView.wholeFleet.kB} kB in ${fleetView.wholeFleet.ms} ms, ` +
+      `the pair's two hosts ${fleetView.pairOnly.kB} kB in ${fleetView.pairOnly.ms} ms`,
+  );
   const result = {
+    fleetView,
     policy: { tickSeconds: policy.tickSeconds, healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds },
     goal: { p99TickLagBelowSeconds: LAG_GOAL_SECONDS },
     idle,
