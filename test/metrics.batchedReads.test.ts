@@ -20,7 +20,7 @@ function recordingStore(fail?: (query: UtilisationQuery) => boolean) {
           resource: 'cpu' as const,
           start: query.start.toISOString(),
           stepSeconds: query.stepSeconds,
-          values: [h.networkMbps],
+          values: [h.networkMbps ?? null],
           issues: [],
         })),
       );
