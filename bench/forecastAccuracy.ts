@@ -14,11 +14,18 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import {
   backtestPrepared,
+  forecastOrigins,
   loadSeriesCsv,
+  maseScale,
   openModelSet,
+  percentile,
+  score,
   type BacktestModel,
+  type ModelSet,
   type PreparedSeries,
 } from '../src/forecast/backtest.js';
+import { clearlySeasonal } from '../src/forecast/forecaster.js';
+import { rankModels, tableFor } from '../src/forecast/registry.js';
 import { MODELS_DIR, NAB_DIR, trainModels } from '../src/forecast/trainer.js';
 import { stackPaths } from '../src/stack/paths.js';
 
@@ -43,6 +50,29 @@ function acfAtDay(s: PreparedSeries): number {
     if (i + lag < v.length) num += (v[i]! - mean) * (v[i + lag]! - mean);
   }
   return den > 0 ? num / den : 0;
+}
+
+/**
+ * What a host the trainer never saw gets (OnnxForecaster.candidates), from every origin of the test part: seasonal-
+ * naive when its last two days show a clean daily cycle (clearlySeasonal), else the best model that needs no
+ * per-series fit. Per horizon: its MASE, and the share of origins routed to seasonal-naive.
+ */
+async function unseenHost(s: PreparedSeries, models: ModelSet): Promise<{ mase: number; seasonalShare: number }[]> {
+  const origins: number[] = [];
+  for (let o = s.fitEnd - 1; o + 1 < s.grid.values.length; o++) if (Number.isFinite(s.grid.values[o]!)) origins.push(o);
+  const training = s.grid.values.subarray(0, s.fitEnd);
+  const forecasts = await forecastOrigins(s, origins, Math.max(...HORIZONS) / 5, models);
+  return HORIZONS.map((h) => {
+    const fallback = rankModels(tableFor(models.table, h)).find((m) => m !== 'prophet') ?? 'short_mean';
+    let seasonal = 0;
+    const chosen = origins.map((o, i) => {
+      const useSeasonal = clearlySeasonal(s.filled.subarray(Math.max(0, o + 1 - 2 * 288), o + 1), h / 5);
+      if (useSeasonal) seasonal++;
+      return forecasts.get(useSeasonal ? 'seasonal_naive' : fallback)?.[i];
+    });
+    const [metric] = score(s, origins, chosen, [h], percentile(training, 0.95), maseScale(training), 'selected');
+    return { mase: metric!.mase, seasonalShare: seasonal / origins.length };
+  });
 }
 
 const median = (xs: number[]): number => {
@@ -92,6 +122,8 @@ try {
     class: string;
     acfDay: number;
     selected: Record<string, string>;
+    /** Share of test origins a host never seen by the trainer would have had forecast by seasonal-naive. */
+    unseenSeasonalShare: Record<string, number>;
     mase: Record<string, Record<string, number>>;
     coverage: Record<string, Record<string, number>>;
   }[] = [];
@@ -105,19 +137,23 @@ try {
     }
     const a = anchor[s.seriesId];
     if (a) mase.prophet_python = a;
+    const unseen = await unseenHost(s, models);
+    mase.unseen_host = Object.fromEntries(HORIZONS.map((h, i) => [String(h), unseen[i]!.mase]));
     perSeries.push({
       series: s.seriesId,
       class: acf >= 0.3 ? 'seasonal' : 'weakly seasonal',
       acfDay: acf,
       selected: r.selected,
+      unseenSeasonalShare: Object.fromEntries(HORIZONS.map((h, i) => [String(h), unseen[i]!.seasonalShare])),
       mase,
       coverage,
     });
   }
   await Promise.all([models.prophet?.release(), models.lstm?.release()]);
 
-  const modelsShown: (BacktestModel | 'prophet_python')[] = [
+  const modelsShown: (BacktestModel | 'prophet_python' | 'unseen_host')[] = [
     'selected',
+    'unseen_host',
     'lstm',
     'prophet',
     'prophet_python',
@@ -147,7 +183,7 @@ try {
   // Median share of actuals inside the 80% interval, all series: how far anomaly flags can be trusted.
   const coverage = Object.fromEntries(
     modelsShown
-      .filter((m) => m !== 'prophet_python')
+      .filter((m) => m !== 'prophet_python' && m !== 'unseen_host')
       .map((m) => [
         m,
         Object.fromEntries(
