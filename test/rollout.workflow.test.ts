@@ -420,7 +420,15 @@ describe('rolloutWorkflow', () => {
     const before = await pairHandle.query(stateQuery);
     const hostId = before.primary.hostId;
 
-    await expectWorkflowFailure((await startMaintenance('no-such-host')).result(), FailureType.InvalidInput);
+    const { lastSeq: beforeRefusals } = await h.sim.control.historyPage();
+    const pairsBefore = await Promise.all(
+      pairIds.map((id) => h.client.workflow.getHandle(pairWorkflowId(id)).query(stateQuery)),
+    );
+    const unknown = await expectWorkflowFailure(
+      (await startMaintenance('no-such-host')).result(),
+      FailureType.InvalidInput,
+    );
+    expect(unknown.message).toMatch(/unknown host no-such-host/);
     const failedHost = (await h.client.workflow.getHandle(pairWorkflowId(pairIds[7]!)).query(stateQuery)).shadow!;
     await h.sim.control.failHost(failedHost.hostId);
     try {
@@ -432,6 +440,14 @@ describe('rolloutWorkflow', () => {
     } finally {
       await h.sim.control.recoverHost(failedHost.hostId);
     }
+    // Refused means nothing changed: no provider operation, every pair as it was (none paused, roles unchanged).
+    expect((await h.sim.control.history(beforeRefusals)).filter((e) => e.kind === 'operation')).toEqual([]);
+    const pairsAfter = await Promise.all(
+      pairIds.map((id) => h.client.workflow.getHandle(pairWorkflowId(id)).query(stateQuery)),
+    );
+    expect(pairsAfter.map((p) => [p.primary.hostId, p.shadow?.hostId, p.paused])).toEqual(
+      pairsBefore.map((p) => [p.primary.hostId, p.shadow?.hostId, p.paused]),
+    );
 
     const handle = await startMaintenance(hostId);
     await pollUntil(
