@@ -19,11 +19,7 @@ import {
 } from '../src/forecast/types.js';
 import { MicroBatcher } from '../src/forecast/microBatcher.js';
 import { windowHistory } from '../src/metrics/utilisation.js';
-import type {
-  ForecastPoint as StoredForecastPoint,
-  MetricsStore,
-  UtilisationWindow,
-} from '../src/metrics/types.js';
+import type { ForecastPoint as StoredForecastPoint, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import { anomalyEvents, assessDeviation, type Actual, type DeviationOptions } from '../src/shared/anomaly.js';
 import { FailureType } from '../src/shared/failures.js';
 

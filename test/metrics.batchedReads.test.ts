@@ -42,9 +42,9 @@ describe('batched utilisation reads', () => {
     const [a, b, c] = await Promise.all([reader(read(['p-1', 's-1'])), reader(read(['p-2'])), reader(read(['p-1']))]);
     expect(store.queries).toHaveLength(1);
     expect(store.queries[0]!.hosts.map((h) => h.hostId)).toEqual(['p-1', 's-1', 'p-2']);
-    expect(a!.map((w) => w.hostId)).toEqual(['p-1', 's-1']);
-    expect(b!.map((w) => w.hostId)).toEqual(['p-2']);
-    expect(c!.map((w) => w.hostId)).toEqual(['p-1']);
+    expect(a.map((w) => w.hostId)).toEqual(['p-1', 's-1']);
+    expect(b.map((w) => w.hostId)).toEqual(['p-2']);
+    expect(c.map((w) => w.hostId)).toEqual(['p-1']);
   });
 
   it('keeps reads of different windows apart, and splits a large batch into queries of hostsPerRead hosts', async () => {
