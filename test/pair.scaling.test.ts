@@ -49,23 +49,25 @@ describe('hostPairWorkflow: predictive scaling', () => {
     expect(scaleOut!.actualPercent).toBeGreaterThan(0);
     expect(scaleOut!.actualPercent).toBeLessThan(80);
 
-    // The shadow is sized for what it carries, as the reason says, above its standby size.
+    // The shadow is sized for what it carries, as the reason says, above its standby size (and it may have grown
+    // since, as the peak came closer).
     const sizedPercent = Number(/activate shadow \S+ at ([\d.]+)%/.exec(scaleOut!.detail)?.[1]);
     expect(sizedPercent).toBeGreaterThan(15);
     expect(sizedPercent).toBeLessThanOrEqual(100);
     const fleet = await f.sim.provider.describeFleet();
-    expect(fleet.hosts.find((h) => h.id === f.shadow.hostId)).toMatchObject({
-      status: 'active',
-      allocationFraction: sizedPercent / 100,
-    });
+    const shadowHost = fleet.hosts.find((h) => h.id === f.shadow.hostId);
+    expect(shadowHost?.status).toBe('active');
+    expect(shadowHost?.allocationFraction).toBeGreaterThanOrEqual(sizedPercent / 100);
+    expect(shadowHost?.allocationFraction).toBeLessThanOrEqual(1);
     for (const id of state.movedToShadow)
       expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.shadow.hostId);
     expect((await f.sim.provider.invariants()).violations).toEqual([]);
   }, 150_000);
 
   it('moves the workloads home and returns the shadow to standby after sustained low forecasts', async () => {
-    // Jump to the evening, past the peak: the forecasts drop and stay low.
-    await f.sim.control.advance(9 * 3600);
+    // Jump to the late evening, well past the peak: the pair's whole demand (what scale-back is judged on) drops and
+    // stays below the 70% line. Two hours earlier it still sits just under it, too close for a loaded machine.
+    await f.sim.control.advance(11 * 3600);
     const state = await f.waitForState(
       (s) => s.counters.scaleBacks >= 1 && s.phase === 'steady',
       'a scale-back',
