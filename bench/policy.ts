@@ -18,9 +18,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
+import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { decideScaling } from '../src/policy/scaling.js';
+import { assessDeviation } from '../src/shared/anomaly.js';
 import type {
   Capacity,
   ForecastSummary,
@@ -311,6 +312,31 @@ function forecastPeaks(history: Float64Array, issuedAt: number): { forecast: For
   };
 }
 
+/** Steps of actuals the live anomaly check looks back over (ANOMALY_WINDOW_STEPS in activities/orchestration.ts). */
+const ANOMALY_WINDOW_STEPS = 6;
+
+/**
+ * observePair's live anomaly check, on the baselines: the last 30 minutes of actuals against the forecast (with its
+ * 80% interval) made just before them; the newest actual above the interval without a sustained shift is an
+ * isolated spike, which the policy does not act on.
+ */
+function isolatedSpikeNow(history: Float64Array, issuedAt: number, model: BaselineName): boolean {
+  const cut = history.length - ANOMALY_WINDOW_STEPS;
+  if (cut <= 0 || !baselineEligible(model, cut, ANOMALY_WINDOW_STEPS)) return false;
+  const before = baselineForecast(model, history.subarray(0, cut), ANOMALY_WINDOW_STEPS);
+  const at = (k: number): number => issuedAt - (ANOMALY_WINDOW_STEPS - 1 - k) * STEP_MS;
+  const points = Array.from(before.yhat, (yhat, k) => ({
+    timestamp: at(k),
+    yhat,
+    lower: before.lower[k]!,
+    upper: before.upper[k]!,
+  }));
+  const actuals = Array.from(history.subarray(cut), (value, k) => ({ timestamp: at(k), value }));
+  const assessment = assessDeviation(points, actuals);
+  const newest = assessment.flags.find((f) => f.timestamp === issuedAt);
+  return assessment.kind === 'isolated_spike' && newest?.direction === 'above';
+}
+
 const hostData = (
   hostId: string,
   role: HostData['role'],
@@ -392,6 +418,7 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
       for (const peak of forecast.peaks) peak.peakPercent *= residentShare;
     }
     if (model === 'seasonal_naive') seasonalTicks++;
+    if (isolatedSpikeNow(history, now, model)) forecast.isolatedSpike = true;
     const workloads: WorkloadData[] = workloadIds
       .filter((id) => location.get(id) === 'primary' || location.get(id) === 'shadow')
       .map((id) => {
