@@ -19,6 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
+import { configSchema } from '../src/config/schema.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import { assessDeviation } from '../src/shared/anomaly.js';
@@ -41,16 +42,8 @@ const STEPS_PER_DAY = 288;
 const HISTORY_STEPS = 2 * STEPS_PER_DAY;
 const OVERLOAD_PERCENT = 90;
 
-/** The default policy (src/config/schema.ts defaults). */
-const POLICY: ScalingPolicy = {
-  thresholdPercent: 80,
-  hysteresisPercent: 10,
-  scaleBackAfterMinutes: 30,
-  horizonsMinutes: [15, 60],
-  cooldownMinutes: 10,
-  shadowFraction: 0.15,
-  forecastOnly: false,
-};
+/** The default policy: what a pair runs with when its config says nothing. */
+const POLICY: ScalingPolicy = configSchema.parse({}).policy;
 const MAX_HORIZON_STEPS = Math.max(...POLICY.horizonsMinutes) / STEP_MINUTES;
 
 /**

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { configSchema } from '../src/config/schema.js';
 import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
 import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import { decideScaling } from '../src/policy/scaling.js';
@@ -15,15 +16,8 @@ const STEP_MS = 300_000;
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 const STEPS = 576; // two days, as the pair workflow reads
 const CAPACITY = { cpuCores: 16, memoryGiB: 64, storageIops: 8_000, networkMbps: 10_000 };
-const POLICY: ScalingPolicy = {
-  thresholdPercent: 80,
-  hysteresisPercent: 10,
-  scaleBackAfterMinutes: 30,
-  horizonsMinutes: [15, 60],
-  cooldownMinutes: 10,
-  shadowFraction: 0.15,
-  forecastOnly: false,
-};
+/** The default policy, as a pair gets it when its config says nothing. */
+const POLICY: ScalingPolicy = configSchema.parse({}).policy;
 
 const host = (
   id: string,
