@@ -6,6 +6,7 @@ import type { fleetWorkflow } from '../workflows/fleet.js';
 import { createPrimaries, threeRegionTopology } from './helpers/fleet.js';
 import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } from './helpers/pair.js';
 import { renderedDom } from './helpers/browser.js';
+import { pollUntil } from './helpers/poll.js';
 import { expectWorkflowFailure, testConfig } from './helpers/temporal.js';
 import { webUiUrl } from '../src/stack/index.js';
 
@@ -18,20 +19,8 @@ describe('fleetWorkflow', () => {
   const fleetState = () => h.client.workflow.getHandle(fleetId).query(fleetStateQuery);
   const pairIds = topology.primaries.map((p) => p.hostId);
 
-  async function waitForFleet(
-    predicate: (s: FleetState) => boolean,
-    what: string,
-    timeoutMs = 60_000,
-  ): Promise<FleetState> {
-    const deadline = Date.now() + timeoutMs;
-    let last: FleetState | undefined;
-    while (Date.now() < deadline) {
-      last = await fleetState().catch(() => last);
-      if (last && predicate(last)) return last;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    return expect.fail(`fleet never reached: ${what}; last state: ${JSON.stringify(last)}`);
-  }
+  const waitForFleet = (predicate: (s: FleetState) => boolean, what: string, timeoutMs = 60_000) =>
+    pollUntil(fleetState, predicate, `fleet state: ${what}`, timeoutMs);
 
   /** Retries `read` until it answers (e.g. a workflow that is about to start), for up to 30 s. */
   async function eventually<T>(read: () => Promise<T>): Promise<T> {

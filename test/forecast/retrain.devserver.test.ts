@@ -56,13 +56,7 @@ describe('retrainModelsWorkflow on a Schedule', () => {
 
   it('trains a new version in the Python worker and the TypeScript forecaster picks it up', async () => {
     const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
-    const worker = await Worker.create({
-      connection: native,
-      namespace: loaded.config.temporal.namespace,
-      taskQueue,
-      activities: createForecastingActivities({ forecaster }),
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-    });
+    const worker = await retrainWorker();
     const scheduleId = `retrain-${taskQueue}`;
     const schedule = await ensureRetrainSchedule(client, {
       scheduleId,
@@ -112,16 +106,21 @@ describe('retrainModelsWorkflow on a Schedule', () => {
     }
   }, 240_000);
 
-  /** Runs retrainModelsWorkflow on `input` and expects one non-retryable InvalidInput attempt whose message has `names`. */
-  async function expectInvalidInput(workflowId: string, input: RetrainModelsInput, names: string): Promise<void> {
-    const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
-    const worker = await Worker.create({
+  /** A TypeScript worker on the test's queue: the retrain workflow and the forecaster's reload activity. */
+  function retrainWorker(): Promise<Worker> {
+    return Worker.create({
       connection: native,
       namespace: loaded.config.temporal.namespace,
       taskQueue,
       activities: createForecastingActivities({ forecaster }),
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
+  }
+
+  /** Runs retrainModelsWorkflow on `input` and expects one non-retryable InvalidInput attempt whose message has `names`. */
+  async function expectInvalidInput(workflowId: string, input: RetrainModelsInput, names: string): Promise<void> {
+    const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+    const worker = await retrainWorker();
     const error = await worker.runUntil(
       client.workflow.execute('retrainModelsWorkflow', { taskQueue, workflowId, args: [input] }).then(
         () => undefined,
