@@ -151,6 +151,8 @@ describe('fleetWorkflow', () => {
   it('corrects configuration drift on a shadow', async () => {
     const { pairs } = await fleetState();
     const target = pairs.find((p) => p.pairId === topology.primaries[2]!.hostId)!;
+    // Counted before the drift is made: a check that runs while the change is applied must count as the correction.
+    const before = (await fleetState()).driftCorrections;
     await h.sim.provider.waitForOperation(
       await h.sim.provider.syncConfiguration({
         hostId: target.shadow!.hostId,
@@ -158,7 +160,6 @@ describe('fleetWorkflow', () => {
         idempotencyKey: `drift-${fleetId}`,
       }),
     );
-    const before = (await fleetState()).driftCorrections;
     // The fleet checks drift once a minute of workflow time, so this can take a little over a minute.
     await waitForFleet((s) => s.driftCorrections > before, 'a drift correction', 120_000);
     const [shadow, primary] = await Promise.all([
