@@ -64,6 +64,8 @@ const SPARE_CLOCK_CONTINUE = 'rollout-spare-capacity-provider-clock-continue-as-
 const DEFAULT_WINDOW_POLL_SECONDS = 60;
 /** Rollouts recorded before a rollback after the swap swapped the roles back replay unchanged. */
 const ROLLBACK_SWAPS_BACK = 'rollout-rollback-swaps-back';
+/** Rollouts recorded before a pause or abort arriving during the clock read was honoured replay unchanged. */
+const RECHECK_AFTER_CLOCK = 'rollout-recheck-pause-after-clock-read';
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState> {
   const info = workflowInfo();
@@ -112,7 +114,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   const tellFleet = async (pairIds: string[]): Promise<void> => {
     if (!input.fleetWorkflowId) return;
     await getExternalWorkflowHandle(input.fleetWorkflowId)
-      .signal(pairsUnderRolloutSignal, { rolloutId: input.rolloutId, pairIds })
+      .signal(pairsUnderRolloutSignal, { rolloutId: input.rolloutId, pairIds, workflowId: info.workflowId })
       .catch(() => undefined); // a fleet that is gone has no drift correction to hold back
   };
   let targets: RolloutTarget[] = progress?.targets ?? [];
@@ -257,6 +259,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         continue;
       }
       const now = await clockNow();
+      // A pause or abort that arrived while the clock was read holds the next wave too: look again.
+      if ((paused || aborted !== undefined) && patched(RECHECK_AFTER_CLOCK)) continue;
       const window = windowStatus(windows, now);
       if (window.open) {
         state.nextWindowAt = undefined;

@@ -1,0 +1,123 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import type { RolloutActivities } from '../activities/rollout.js';
+import type { HostRef } from '../src/shared/pair.js';
+import {
+  pauseRolloutSignal,
+  resumeRolloutSignal,
+  rolloutStateQuery,
+  type RolloutState,
+  type RolloutTarget,
+} from '../src/shared/rollout.js';
+import type { rolloutWorkflow } from '../workflows/rollout.js';
+import { HOST_SIZE } from './helpers/pair.js';
+import { pollUntil } from './helpers/poll.js';
+import { testConfig, uniqueTaskQueue } from './helpers/temporal.js';
+
+// A pause that arrives while the rollout reads the provider's clock before a wave must hold that wave. The real
+// rollout test met this by chance on a loaded machine; here the clock read is held open on purpose, on the real dev
+// server, with the provider and the pairs played by in-process activities.
+let client: Client;
+let connection: Connection;
+let nativeConnection: NativeConnection;
+
+beforeAll(async () => {
+  const { config } = testConfig();
+  connection = await Connection.connect({ address: config.temporal.address });
+  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+});
+afterAll(async () => {
+  await connection?.close();
+  await nativeConnection?.close();
+});
+
+const host = (hostId: string, region: string): HostRef => ({
+  hostId,
+  region,
+  zone: `${region}-a`,
+  capacity: HOST_SIZE,
+});
+
+it('holds the next wave when a pause arrives during the clock read before it', async () => {
+  const targets: RolloutTarget[] = [
+    { pairId: 'p1', primary: host('p1-a', 'us'), shadow: host('p1-b', 'eu') },
+    { pairId: 'p2', primary: host('p2-a', 'eu'), shadow: host('p2-b', 'us') },
+  ];
+  const applied = new Map<string, string>();
+  let clockReads = 0;
+  let releaseClock: () => void = () => undefined;
+  let secondClockReadStarted: () => void = () => undefined;
+  const secondClockRead = new Promise<void>((resolve) => (secondClockReadStarted = resolve));
+  const activities: RolloutActivities = {
+    applyConfiguration: ({ hostId, desired }) => {
+      const hash = `hash-of-${JSON.stringify(desired)}`;
+      applied.set(hostId, hash);
+      return Promise.resolve({ hash });
+    },
+    readHostConfiguration: (hostId) =>
+      Promise.resolve({
+        hostId,
+        healthy: true,
+        status: 'active',
+        values: applied.has(hostId) ? { image: 'app:2.0' } : { image: 'app:1.0' },
+        hash: applied.get(hostId) ?? 'hash-old',
+      }),
+    swapPairNow: ({ pairId }) => {
+      const t = targets.find((x) => x.pairId === pairId)!;
+      return Promise.resolve({ swapped: true, primary: t.shadow!, shadow: t.primary });
+    },
+    readProviderClock: async () => {
+      clockReads += 1;
+      if (clockReads === 2) {
+        // The gate before the second wave: held until the test has paused the rollout.
+        secondClockReadStarted();
+        await new Promise<void>((resolve) => (releaseClock = resolve));
+      }
+      return Date.now();
+    },
+    readSpareCapacity: () => Promise.resolve(undefined),
+    readRolloutTargets: () => Promise.resolve(targets),
+  };
+  const taskQueue = uniqueTaskQueue('rollout-pause-race');
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities,
+  });
+  await worker.runUntil(async () => {
+    const handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+      taskQueue,
+      workflowId: `rollout-pause-race-${taskQueue}`,
+      args: [
+        {
+          rolloutId: 'race',
+          desired: { image: 'app:2.0' },
+          pairs: targets,
+          budget: { maxPairs: 1 },
+          windows: [{ cron: '* * * * *', durationMinutes: 1 }],
+        },
+      ],
+    });
+    await secondClockRead;
+    await handle.signal(pauseRolloutSignal);
+    await pollUntil(
+      () => handle.query(rolloutStateQuery),
+      (s) => s.phase === 'paused',
+      'paused',
+    );
+    releaseClock();
+    // Give the workflow time to act on the clock it read: it must not start the second pair.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const held: RolloutState = await handle.query(rolloutStateQuery);
+    expect(held.phase).toBe('paused');
+    expect(held.pairs.map((p) => p.step)).toEqual(['done', 'pending']);
+
+    await handle.signal(resumeRolloutSignal);
+    const state = await handle.result();
+    expect(state.phase).toBe('completed');
+    expect(state.pairs.map((p) => p.step)).toEqual(['done', 'done']);
+  });
+}, 60_000);
