@@ -3,8 +3,8 @@
  * read the pairs to roll. Provider actions carry the workflow's idempotency key; the swap carries it as the
  * update id, so a retried activity attaches to the same swap instead of asking for a second one.
  */
-import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, Context, heartbeat, log } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { FleetProvider } from '../src/provider/types.js';
 import { PROVIDER_ERROR_STATUS, isRetryableProviderError } from '../src/provider/types.js';
 import type { ConfigurationValue } from '../src/policy/rollout.js';
@@ -17,7 +17,7 @@ import {
   type FleetState,
   type SwapNowResult,
 } from '../src/shared/pair.js';
-import type { RolloutTarget } from '../src/shared/rollout.js';
+import { pairsUnderRolloutSignal, type RolloutTarget } from '../src/shared/rollout.js';
 
 export interface RolloutDependencies {
   provider: FleetProvider;
@@ -135,14 +135,25 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
     }): Promise<RolloutTarget[]> {
       let pairIds = input.pairIds;
       if (input.fleetWorkflowId) {
-        const fleet = await temporal.workflow.getHandle(input.fleetWorkflowId).query(fleetStateQuery);
+        const fleetHandle = temporal.workflow.getHandle(input.fleetWorkflowId);
+        const fleet = await fleetHandle.query(fleetStateQuery);
         // The fleet knows which rollout holds its pairs: a second one is refused while the first runs.
-        const running = fleet.underRollout?.rolloutId;
-        if (running !== undefined && running !== input.rolloutId)
-          throw ApplicationFailure.nonRetryable(
-            `rollout ${running} is running on fleet ${input.fleetWorkflowId}; abort it or wait for it to finish`,
-            FailureType.InvalidInput,
-          );
+        const hold = fleet.underRollout;
+        if (hold !== undefined && hold.rolloutId !== input.rolloutId) {
+          if (hold.workflowId !== undefined && !(await isRunning(hold.workflowId))) {
+            // Its rollout was terminated (or timed out) without handing the pairs back: release them, or no
+            // rollout could ever run on this fleet again and its drift correction would stay held.
+            log.warn(
+              `fleet ${input.fleetWorkflowId}: releasing the hold of rollout ${hold.rolloutId}, which no longer runs`,
+            );
+            await fleetHandle.signal(pairsUnderRolloutSignal, { rolloutId: hold.rolloutId, pairIds: [] });
+          } else {
+            throw ApplicationFailure.nonRetryable(
+              `rollout ${hold.rolloutId} is running on fleet ${input.fleetWorkflowId}; abort it or wait for it to finish`,
+              FailureType.InvalidInput,
+            );
+          }
+        }
         pairIds ??= fleet.pairs.map((p) => p.pairId);
       }
       if (!pairIds)
@@ -162,6 +173,15 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
       );
     },
   };
+
+  async function isRunning(workflowId: string): Promise<boolean> {
+    try {
+      return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  }
 }
 
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;

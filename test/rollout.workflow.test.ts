@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PairPolicy } from '../src/shared/pair.js';
 import { FLEET_WORKFLOW_ID, fleetStateQuery, pairWorkflowId, stateQuery, type FleetState } from '../src/shared/pair.js';
 import { FailureType } from '../src/shared/failures.js';
@@ -49,8 +49,11 @@ describe('rolloutWorkflow', () => {
     windows: ALWAYS,
     ...overrides,
   });
+  /** Rollouts this test started: one a failed test left running is aborted, so it cannot hold the next test's fleet. */
+  let startedThisTest: string[] = [];
   const startRollout = (rolloutId: string, input: RolloutInput) => {
     rolloutIds.push(rolloutId);
+    startedThisTest.push(rolloutId);
     return h.client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
       taskQueue: h.taskQueue,
       workflowId: rolloutId,
@@ -84,6 +87,27 @@ describe('rolloutWorkflow', () => {
       );
     }
   }, 180_000);
+  afterEach(async () => {
+    for (const id of startedThisTest) {
+      const handle = h.client.workflow.getHandle(id);
+      const running = await handle.describe().then(
+        (d) => d.status.name === 'RUNNING',
+        () => false,
+      );
+      if (!running) continue;
+      // Abort finishes the wave in flight and hands the pairs back to the fleet; terminate if even that hangs.
+      await handle.signal(abortRolloutSignal, { reason: 'test cleanup' });
+      const ended = await Promise.race([
+        handle.result().then(
+          () => true,
+          () => true,
+        ),
+        new Promise<false>((r) => setTimeout(() => r(false), 120_000)),
+      ]);
+      if (!ended) await handle.terminate('test cleanup: abort did not finish').catch(() => undefined);
+    }
+    startedThisTest = [];
+  }, 150_000);
   afterAll(async () => {
     for (const id of [...rolloutIds, fleetId, ...pairIds.map(pairWorkflowId)]) {
       await h.client.workflow
@@ -241,6 +265,48 @@ describe('rolloutWorkflow', () => {
     for (const p of skipped) {
       for (const hostId of [p.primaryBefore, p.shadowBefore!]) expect(after[hostId], hostId).toBe(before[hostId]);
     }
+  }, 300_000);
+
+  it('a rollout terminated from outside does not hold the fleet: the next rollout releases its hold', async () => {
+    const pairId = pairIds[2]!;
+    const never = await h.sim.control.status();
+    // A window a day away on the provider's clock: the rollout holds the fleet while it waits, and changes nothing.
+    const closed = new Date(Date.parse(never.now) + 12 * 3600_000);
+    const stranded = await startRollout(
+      `rollout-terminated-${suffix}`,
+      rolloutInput('v8', {
+        desired: { image: 'app:8.0' },
+        pairs: [{ pairId } as RolloutTarget],
+        budget: { maxPairs: 1 },
+        windows: [{ cron: `${closed.getUTCMinutes()} ${closed.getUTCHours()} * * *`, durationMinutes: 1 }],
+      }),
+    );
+    await pollUntil(
+      () => stranded.query(rolloutStateQuery),
+      (s) => s.phase === 'waiting-for-window',
+      'waiting for the window',
+    );
+    const held = await pollUntil(
+      () => h.client.workflow.getHandle(fleetId).query(fleetStateQuery),
+      (s) => s.underRollout !== undefined,
+      'the fleet held by v8',
+    );
+    expect(held.underRollout).toEqual({ rolloutId: 'v8', pairIds: [pairId], workflowId: stranded.workflowId });
+    await stranded.terminate('operator terminated it from the Web UI');
+
+    const next = await startRollout(
+      `rollout-after-terminate-${suffix}`,
+      rolloutInput('v9', {
+        desired: { image: 'app:9.0' },
+        pairs: [{ pairId } as RolloutTarget],
+        budget: { maxPairs: 1 },
+      }),
+    );
+    const state = await next.result();
+    expect(state.phase).toBe('completed');
+    expect(state.pairs.map((p) => p.step)).toEqual(['done']);
+    const fleetAfter = await h.client.workflow.getHandle(fleetId).query(fleetStateQuery);
+    expect(fleetAfter.underRollout).toBeUndefined();
   }, 300_000);
 
   it('waits for a window by the provider clock, keeps maxPercentOfRegion, crosses continue-as-new, and reports drift made meanwhile', async () => {

@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Capacity } from '../provider/types.js';
 import type { ForecastSummary, RegionSpec, ScalingAction } from '../policy/types.js';
+import type { PairsUnderRollout } from './rollout.js';
 
 /** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
 export const pairWorkflowId = (pairId: string): string => `pair:${pairId}`;
@@ -255,7 +256,7 @@ export interface FleetState {
   driftCorrections: number;
   lastDriftCheckAt?: number;
   /** Pairs a rollout is changing: drift correction leaves them alone (the rollout owns their configuration). */
-  underRollout?: { rolloutId: string; pairIds: string[] };
+  underRollout?: PairsUnderRollout;
   /** Drift found on pairs under rollout at the last check, reported instead of corrected. */
   driftUnderRollout?: string[];
   /** Problems the fleet could not solve on its own (e.g. no region left for a replacement shadow). */

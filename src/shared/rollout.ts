@@ -119,21 +119,34 @@ export const pauseRolloutSignal = defineSignal<[]>('pauseRollout');
 export const resumeRolloutSignal = defineSignal<[]>('resumeRollout');
 export const abortRolloutSignal = defineSignal<[{ reason?: string }?]>('abortRollout');
 
+/** The pairs a rollout holds on its fleet; no pairs clears the hold. */
+export interface PairsUnderRollout {
+  rolloutId: string;
+  pairIds: string[];
+  /**
+   * The rollout's workflow id: a hold whose rollout no longer runs (terminated from the Web UI, say) is released by
+   * the next rollout instead of refusing every rollout after it. Holds recorded before it existed lack it.
+   */
+  workflowId?: string;
+}
+
 /** Sent by a rollout to its fleet: drift correction leaves these pairs alone (and reports drift) until cleared. */
-export const pairsUnderRolloutSignal = defineSignal<[{ rolloutId: string; pairIds: string[] }]>('pairsUnderRollout');
+export const pairsUnderRolloutSignal = defineSignal<[PairsUnderRollout]>('pairsUnderRollout');
 
 /** What is wrong with an abortRollout payload, or undefined (the signal's handler drops a bad one with a warning). */
 export const abortRolloutRequestProblem = (value: unknown): string | undefined =>
   optionalRequestProblem('abortRollout', value, { reason: 'string' });
 
 export function pairsUnderRolloutProblem(value: unknown): string | undefined {
-  const message = value as { rolloutId?: unknown; pairIds?: unknown } | null | undefined;
+  const message = value as { rolloutId?: unknown; pairIds?: unknown; workflowId?: unknown } | null | undefined;
   if (message === null || typeof message !== 'object' || Array.isArray(message))
     return 'pairsUnderRollout takes {rolloutId, pairIds}';
   if (typeof message.rolloutId !== 'string' || message.rolloutId === '')
     return 'pairsUnderRollout: rolloutId must be a non-empty string';
   if (!Array.isArray(message.pairIds) || !message.pairIds.every((id) => typeof id === 'string' && id !== ''))
     return 'pairsUnderRollout: pairIds must be a list of pair ids';
+  if (message.workflowId !== undefined && (typeof message.workflowId !== 'string' || message.workflowId === ''))
+    return 'pairsUnderRollout: workflowId, when given, must be a non-empty string';
   return undefined;
 }
 
