@@ -311,7 +311,7 @@ const ANOMALY_WINDOW_STEPS = 6;
 /**
  * observePair's live anomaly check, on the baselines: the last 30 minutes of actuals against the forecast (with its
  * 80% interval) made just before them; the newest actual above the interval without a sustained shift is an
- * isolated spike, which the policy does not act on.
+ * isolated spike, which the policy does not act on unless it recurs within SPIKE_RECURRENCE_MINUTES.
  */
 function isolatedSpikeNow(history: Float64Array, issuedAt: number, model: BaselineName): boolean {
   const cut = history.length - ANOMALY_WINDOW_STEPS;

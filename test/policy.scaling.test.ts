@@ -3,6 +3,7 @@ import {
   bindingPeak,
   decideScaling,
   packWorkloads,
+  SPIKE_RECURRENCE_MINUTES,
   validateScalingPolicy,
   workloadLoadShares,
   type Capacity,
@@ -377,6 +378,35 @@ describe('decideScaling: spikes, forecast-only, bad input', () => {
     expect(d.memory.lastActionAt).toBeUndefined();
     // Nor does the spike break a low streak.
     expect(d.memory.lowSince).toBe(NOW - MINUTE);
+  });
+
+  it('scales out on a spike that recurs within the recurrence window, and holds one that comes later', () => {
+    const spike = forecast({ cpu: 97 }, { isolatedSpike: true });
+    const first = decide({ forecast: spike });
+    expect(first.action.kind).toBe('none');
+    expect(first.memory.lastSpikeAt).toBe(NOW);
+    const again = decide({ forecast: spike, memory: first.memory, now: NOW + 40 * MINUTE });
+    expect(again.action.kind).toBe('activate-shadow-and-migrate');
+    expect(again.execute).toBe(true);
+    expect(again.reason).toContain('a spike again 40 min after the last (a burst pattern');
+    const late = NOW + (SPIKE_RECURRENCE_MINUTES + 1) * MINUTE;
+    const alone = decide({ forecast: spike, memory: first.memory, now: late });
+    expect(alone.action.kind).toBe('none');
+    expect(alone.reason).toContain('isolated spike');
+    expect(alone.memory.lastSpikeAt).toBe(late);
+    // Histories recorded before the rule replay with every isolated spike held.
+    const old = decide({
+      forecast: spike,
+      memory: first.memory,
+      now: NOW + 40 * MINUTE,
+      recurringSpikesScaleOut: false,
+    });
+    expect(old.action.kind).toBe('none');
+  });
+
+  it('remembers no spike for a tick whose peak stays under the threshold', () => {
+    const d = decide({ forecast: forecast({ cpu: 60 }, { isolatedSpike: true }) });
+    expect(d.memory.lastSpikeAt).toBeUndefined();
   });
 
   it('scales out on the same peak when it is not an isolated spike', () => {

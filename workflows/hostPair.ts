@@ -572,6 +572,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       policy: state.policy,
       memory: state.scaling,
       now: observation.now,
+      // Asked only on a spike, so pairs that never spike carry no marker for it.
+      recurringSpikesScaleOut: forecast.isolatedSpike === true && patched('recurring-spikes-scale-out'),
     });
     state.scaling = decision.memory;
     const actualPercent = decision.bindingResource

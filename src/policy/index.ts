@@ -10,6 +10,7 @@ export {
   bindingPeak,
   workloadLoadShares,
   packWorkloads,
+  SPIKE_RECURRENCE_MINUTES,
   type ScalingInput,
   type PackingResult,
 } from './scaling.js';

@@ -14,7 +14,8 @@
  * - every peak of the pair's whole demand < threshold − hysteresis for scaleBackAfterMinutes, shadow active with moved
  *   workloads → scale back;
  * - anything in between does nothing, so a forecast hovering around the threshold cannot make the pair flap.
- * An isolated spike (the live anomaly check's verdict) moves nothing.
+ * An isolated spike (the live anomaly check's verdict) moves nothing, unless it comes within
+ * SPIKE_RECURRENCE_MINUTES of the previous one: recurring bursts are a pattern, and scale out like a sustained shift.
  */
 import {
   CAPACITY_KEY,
@@ -47,7 +48,20 @@ export interface ScalingInput {
   memory: ScalingMemory;
   /** Epoch ms of this decision (the workflow's clock). */
   now: number;
+  /**
+   * Whether a spike recurring within SPIKE_RECURRENCE_MINUTES of the last one counts as a burst pattern, which scales
+   * out (default true). False replays pair histories recorded before the rule, where every isolated spike was held.
+   */
+  recurringSpikesScaleOut?: boolean;
 }
+
+/**
+ * An isolated spike within this long of the previous one is no longer isolated: bursts that keep coming are a shift
+ * in the demand's shape, and the shadow should be out for the next one. Measured on bench:policy's NAB traces
+ * (30, 60, 120 and 240 min): 60 min took most of the gain (total overload 2,865 → 2,120 min) for the fewest extra
+ * actions (511 → 822); 240 min saved only 70 minutes more for 168 more actions.
+ */
+export const SPIKE_RECURRENCE_MINUTES = 60;
 
 const MINUTE_MS = 60_000;
 
@@ -267,7 +281,13 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const allLow =
     homePeaks.every((p) => p.peakPercent < lowLine) && (current === undefined || current.peakPercent < lowLine);
   const isHigh = binding.peakPercent > threshold;
-  const spikeOnly = forecast.isolatedSpike === true;
+  const spikeHigh = isHigh && forecast.isolatedSpike === true;
+  const recurring =
+    spikeHigh &&
+    input.recurringSpikesScaleOut !== false &&
+    memory.lastSpikeAt !== undefined &&
+    now - memory.lastSpikeAt <= SPIKE_RECURRENCE_MINUTES * MINUTE_MS;
+  const spikeOnly = forecast.isolatedSpike === true && !recurring;
 
   // Hysteresis state. A tick whose only excess is an isolated spike leaves it as it was: the spike must not move the
   // decision, neither by scaling out nor by resetting the low streak that leads to a scale-back.
@@ -275,6 +295,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   if (allLow) nextMemory.lowSince = memory.lowSince ?? now;
   else if (!spikeOnly) delete nextMemory.lowSince;
   if (isHigh && !spikeOnly) nextMemory.highSince = now;
+  if (spikeHigh) nextMemory.lastSpikeAt = now;
 
   const peakText =
     binding === forecastBinding
@@ -295,7 +316,10 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
         context,
       );
     ({ action, why } = scaleOut(pair, forecast, wanted, binding, policy));
-    why = `${peakText} (threshold ${formatNumber(threshold)}%): ${why}`;
+    const recurrence = recurring
+      ? `, a spike again ${formatNumber((now - memory.lastSpikeAt!) / MINUTE_MS)} min after the last (a burst pattern, not an isolated spike)`
+      : '';
+    why = `${peakText} (threshold ${formatNumber(threshold)}%)${recurrence}: ${why}`;
   } else if (allLow) {
     const lowSince = nextMemory.lowSince ?? now;
     const lowForMinutes = (now - lowSince) / MINUTE_MS;

@@ -189,6 +189,8 @@ export interface ScalingMemory {
   lowSince?: number;
   /** Epoch ms of the last tick on which the peak was above the threshold (hysteresis state). */
   highSince?: number;
+  /** Epoch ms of the last tick whose only excess was a spike the anomaly check called isolated. */
+  lastSpikeAt?: number;
 }
 
 export type ScalingAction =
