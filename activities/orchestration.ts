@@ -75,6 +75,8 @@ export interface ObservePairInput {
   /** How much history the forecaster gets, in minutes of data time. */
   historyMinutes: number;
   stepSeconds: number;
+  /** Write the forecast's peaks beside the actuals here, so the tick needs no second activity to record them. */
+  recordForecast?: boolean;
 }
 
 export interface PairObservation {
@@ -261,6 +263,22 @@ async function forecastPairDemand(args: {
   };
 }
 
+/** Writes a forecast's peaks beside the actuals, so any InfluxDB client can chart forecast against actual. */
+async function writeForecastPeaks(metrics: MetricsStore, hostId: string, forecast: ForecastSummary): Promise<void> {
+  await metrics.writeForecasts(
+    forecast.peaks.map((p) => ({
+      hostId,
+      resource: p.resource,
+      time: new Date(p.peakAt),
+      issuedAt: new Date(forecast.issuedAt),
+      model: forecast.model?.modelType ?? 'unknown',
+      modelVersion: forecast.model?.version ?? 'unknown',
+      horizonMinutes: p.horizonMinutes,
+      yhat: p.peakPercent,
+    })),
+  );
+}
+
 export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
   // Every pair's tick reads its hosts' windows: concurrent ticks on this worker share one read per 100 hosts.
   const readUtilisation = batchUtilisationReads(metrics);
@@ -382,6 +400,12 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         });
       } else if (windows.length > 0 && !stale) {
         issues.push('no recent samples for every resource: no forecast this tick');
+      }
+      if (forecast && input.recordForecast) {
+        // A lost chart point must not cost the pair its decision: the failure is reported, the tick goes on.
+        await writeForecastPeaks(metrics, primaryHost.id, forecast).catch((error: unknown) =>
+          issues.push(`forecast not recorded: ${(error as Error).message}`),
+        );
       }
 
       const workloads: WorkloadData[] = fleet.workloads
@@ -528,20 +552,9 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       return provider.invariants();
     },
 
-    /** Writes the forecast peaks beside the actuals, so any InfluxDB client can chart forecast against actual. */
+    /** Writes the forecast peaks beside the actuals (pair histories recorded before observePair did it itself). */
     async recordForecast(input: { hostId: string; forecast: ForecastSummary }): Promise<void> {
-      await metrics.writeForecasts(
-        input.forecast.peaks.map((p) => ({
-          hostId: input.hostId,
-          resource: p.resource,
-          time: new Date(p.peakAt),
-          issuedAt: new Date(input.forecast.issuedAt),
-          model: input.forecast.model?.modelType ?? 'unknown',
-          modelVersion: input.forecast.model?.version ?? 'unknown',
-          horizonMinutes: p.horizonMinutes,
-          yhat: p.peakPercent,
-        })),
-      );
+      await writeForecastPeaks(metrics, input.hostId, input.forecast);
     },
 
     /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { configSchema } from '../src/config/schema.js';
 import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
-import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import type { AnomalyEvent, ForecastPoint, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import type { ScalingPolicy } from '../src/policy/types.js';
 import type { FleetProvider, FleetSnapshot, Host } from '../src/provider/types.js';
@@ -66,7 +66,11 @@ function windowsFor(hostId: string, level: number, tail: number[] = []): Utilisa
   });
 }
 
-function observeWith(fleet: FleetSnapshot, windows: Record<string, UtilisationWindow[]>) {
+function observeWith(
+  fleet: FleetSnapshot,
+  windows: Record<string, UtilisationWindow[]>,
+  writeForecasts: MetricsStore['writeForecasts'] = () => Promise.resolve(),
+) {
   const anomalies: AnomalyEvent[] = [];
   const provider = {
     describeFleet: () => Promise.resolve(fleet),
@@ -79,7 +83,7 @@ function observeWith(fleet: FleetSnapshot, windows: Record<string, UtilisationWi
       anomalies.push(...events);
       return Promise.resolve();
     },
-    writeForecasts: () => Promise.resolve(),
+    writeForecasts,
   } as unknown as MetricsStore;
   return { provider, metrics, anomalies };
 }
@@ -163,5 +167,40 @@ describe('observePair: what the policy is fed', () => {
     expect(whole).toBeLessThan(72);
     // The primary's own peak is the pair's times the share it carries now (41 of 66.5 at the newest step).
     expect(own / whole).toBeCloseTo(41 / (41 + 25.5), 2);
+  });
+
+  it('records its forecast beside the actuals when asked, and a failed write is an issue, not a lost tick', async () => {
+    const fleet: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('p-obs', 'primary', 'active', 1, ['w-1']), host('s-obs', 'shadow', 'inactive', 0.15, [])],
+      workloads: [workload('w-1', 'p-obs')],
+    };
+    const written: ForecastPoint[] = [];
+    const recording = observeWith(fleet, { 'p-obs': windowsFor('p-obs', 40) }, (points) => {
+      written.push(...points);
+      return Promise.resolve();
+    });
+    const recorded = await createOrchestrationActivities({ ...recording, forecaster }).observePair({
+      ...input,
+      recordForecast: true,
+    });
+    expect(written.map((p) => [p.hostId, p.resource, p.horizonMinutes, p.yhat])).toEqual(
+      recorded.forecast!.peaks.map((p) => ['p-obs', p.resource, p.horizonMinutes, p.peakPercent]),
+    );
+
+    const failing = observeWith(fleet, { 'p-obs': windowsFor('p-obs', 40) }, () =>
+      Promise.reject(new Error('influx is down')),
+    );
+    const unrecorded = await createOrchestrationActivities({ ...failing, forecaster }).observePair({
+      ...input,
+      recordForecast: true,
+    });
+    expect(unrecorded.forecast).toBeDefined();
+    expect(unrecorded.issues).toContain('forecast not recorded: influx is down');
+
+    // Not asked (pair histories from before): nothing written here; the workflow's recordForecast does it.
+    written.length = 0;
+    await createOrchestrationActivities({ ...recording, forecaster }).observePair(input);
+    expect(written).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -49,9 +50,10 @@ import {
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
-import { HEALTH_CHECK, OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
+import { HEALTH_CHECK, LOCAL_HEALTH_CHECK, OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
 
 const health = proxyActivities<OrchestrationActivities>(HEALTH_CHECK);
+const localHealth = proxyLocalActivities<OrchestrationActivities>(LOCAL_HEALTH_CHECK);
 const observe = proxyActivities<OrchestrationActivities>(OBSERVATION);
 const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 
@@ -435,17 +437,18 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
 
     // Health: a failed check counts; an unanswered one (provider unreachable) does not — no failover on missing data.
-    const check = await health.checkHealth
-      .executeWithOptions(
-        {
-          ...HEALTH_CHECK,
-          summary: confirmNext
-            ? `confirm the failed health check of primary ${state.primary.hostId}`
-            : `health check of primary ${state.primary.hostId}`,
-        },
-        confirmNext ? [state.primary.hostId, { afterMs: CONFIRMATION_CHECK_DELAY_MS }] : [state.primary.hostId],
-      )
-      .catch(() => undefined);
+    const checkSummary = confirmNext
+      ? `confirm the failed health check of primary ${state.primary.hostId}`
+      : `health check of primary ${state.primary.hostId}`;
+    const checkArgs: Parameters<OrchestrationActivities['checkHealth']> = confirmNext
+      ? [state.primary.hostId, { afterMs: CONFIRMATION_CHECK_DELAY_MS }]
+      : [state.primary.hostId];
+    // Histories recorded before checks ran as local activities replay with activity tasks.
+    const check = await (
+      patched('health-check-local-activity')
+        ? localHealth.checkHealth.executeWithOptions({ ...LOCAL_HEALTH_CHECK, summary: checkSummary }, checkArgs)
+        : health.checkHealth.executeWithOptions({ ...HEALTH_CHECK, summary: checkSummary }, checkArgs)
+    ).catch(() => undefined);
     if (check) {
       state.health.lastCheckedAt = check.checkedAt;
       if (check.healthy) {
@@ -528,6 +531,9 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   });
 
   async function tick(): Promise<void> {
+    // The observation writes its forecast beside the actuals itself (one activity per tick instead of two);
+    // histories recorded before it replay with the separate recordForecast activity.
+    const forecastRecordedByObservation = patched('observation-records-forecast');
     let observation: PairObservation;
     try {
       observation = await observe.observePair.executeWithOptions(
@@ -540,6 +546,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
             horizonsMinutes: state.policy.horizonsMinutes,
             historyMinutes: HISTORY_MINUTES,
             stepSeconds: STEP_SECONDS,
+            recordForecast: forecastRecordedByObservation,
           },
         ],
       );
@@ -556,7 +563,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     const forecast = observation.forecast;
     if (!forecast) return; // missing data: never act on it
     state.lastForecast = forecast;
-    await record.recordForecast({ hostId: state.primary.hostId, forecast }).catch(() => undefined);
+    if (!forecastRecordedByObservation)
+      await record.recordForecast({ hostId: state.primary.hostId, forecast }).catch(() => undefined);
 
     if (state.phase !== 'steady' && state.phase !== 'scaled-out') return;
     const view: PairView = {
