@@ -5,6 +5,14 @@
 export * from './types.js';
 export { validateTopology, placeShadows, proveRegionalResilience, chooseReplacementShadowRegion } from './placement.js';
 export {
+  assessShadowHealth,
+  failedRegions,
+  type FailedShadow,
+  type RecordedPair,
+  type ShadowHealthReport,
+  type UnreplaceableShadow,
+} from './shadowHealth.js';
+export {
   decideScaling,
   validateScalingPolicy,
   bindingPeak,
