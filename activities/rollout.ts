@@ -174,13 +174,18 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
     },
   };
 
-  async function isRunning(workflowId: string): Promise<boolean> {
-    try {
-      return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return false;
-      throw error;
-    }
+  function isRunning(workflowId: string): Promise<boolean> {
+    return workflowIsRunning(temporal, workflowId);
+  }
+}
+
+/** Whether the workflow runs now (false when it finished or never existed). */
+export async function workflowIsRunning(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return false;
+    throw error;
   }
 }
 

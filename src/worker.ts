@@ -15,6 +15,7 @@ import {
 } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
+import { createFleetHealthActivities } from '../activities/fleetHealth.js';
 import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createRolloutActivities } from '../activities/rollout.js';
@@ -100,6 +101,7 @@ export async function createWorker({
     // Shares the one forecaster, so a retrain's reload swaps the models the pairs are scored with.
     ...createForecastingActivities({ forecaster, metrics }),
     ...createRolloutActivities({ provider, temporal }),
+    ...createFleetHealthActivities({ provider, temporal }),
   };
   return Worker.create({
     connection,

@@ -2,8 +2,8 @@
  * fleetWorkflow (id `fleet`): owns the topology. From the primaries and regions it places shadows (never in the
  * primary's region, diversity groups spread, resilient to any single-region outage), provisions them, syncs their
  * configuration and starts replication, then starts one `hostPairWorkflow` per primary. It keeps running: it
- * corrects configuration drift on shadows, replaces shadows consumed by failovers, and gives a shadow and a pair
- * to each primary a scale-out provisioned.
+ * corrects configuration drift on shadows, replaces shadows consumed by failovers and shadows that failed (never
+ * into a region that is failed now), and gives a shadow and a pair to each primary a scale-out provisioned.
  */
 import {
   ApplicationFailure,
@@ -13,12 +13,14 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { FleetHealthActivities, ShadowHealth } from '../activities/fleetHealth.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import { chooseReplacementShadowRegion, placeShadows, validateTopology } from '../src/policy/placement.js';
 import type { PrimarySpec, ShadowAssignment, Topology } from '../src/policy/types.js';
@@ -43,8 +45,15 @@ import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
 const actions = proxyActivities<OrchestrationActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<OrchestrationActivities>(OBSERVATION);
+const standbys = proxyActivities<FleetHealthActivities>(OBSERVATION);
 
+/** Between two checks of the fleet (drift, failed shadows), unless the input says otherwise. */
 const DRIFT_CHECK_INTERVAL_MS = 60_000;
+/**
+ * Each check also reads the shadows' health: a failed shadow is replaced, and no new shadow goes to a failed region.
+ * Runs recorded before it replay without that read.
+ */
+const REPLACE_FAILED_SHADOWS = 'fleet-replaces-failed-shadows';
 const ITERATIONS_PER_RUN = 500;
 /** Shadows are provisioned this many at a time: a fleet start must not flood the provider. */
 const PROVISIONING_CONCURRENCY = 8;
@@ -52,6 +61,8 @@ const PROVISIONING_CONCURRENCY = 8;
 export interface FleetInput {
   topology: Topology;
   policy: PairPolicy;
+  /** Seconds between the fleet's checks (drift, failed shadows), at least 1; default 60. */
+  checkIntervalSeconds?: number;
   /** Carried across continue-as-new. */
   state?: FleetState;
 }
@@ -62,6 +73,13 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   if (problems.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `invalid topology: ${problems.map((p) => p.message).join('; ')}`,
+      FailureType.InvalidInput,
+    );
+  }
+  const checkIntervalSeconds = input.checkIntervalSeconds ?? DRIFT_CHECK_INTERVAL_MS / 1000;
+  if (!Number.isFinite(checkIntervalSeconds) || checkIntervalSeconds < 1) {
+    throw ApplicationFailure.nonRetryable(
+      `checkIntervalSeconds must be a number of at least 1, got ${String(input.checkIntervalSeconds)}`,
       FailureType.InvalidInput,
     );
   }
@@ -88,6 +106,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   });
 
   const key = (step: string): string => `${info.workflowId}:${step}`;
+  /** A problem the fleet cannot solve, listed once however often a check meets it again. */
+  const report = (problem: string): void => {
+    if (!state.problems.includes(problem)) state.problems.push(problem);
+  };
   const assignments = (): ShadowAssignment[] =>
     state.pairs.flatMap((p) =>
       p.shadow
@@ -203,9 +225,13 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
 
   // ---- then: keep the fleet whole ------------------------------------------------------------------------------------
   for (let iteration = 0; iteration < ITERATIONS_PER_RUN && !workflowInfo().continueAsNewSuggested; iteration++) {
-    await condition(() => consumed.length > 0 || added.length > 0, DRIFT_CHECK_INTERVAL_MS, {
+    await condition(() => consumed.length > 0 || added.length > 0, checkIntervalSeconds * 1000, {
       summary: 'wait for a consumed shadow, or the next drift check',
     });
+    // One read of the provider per check: which regions are failed (no new shadow goes there) and which shadows
+    // failed (replaced below).
+    const shadowHealth = patched(REPLACE_FAILED_SHADOWS) ? await readShadowHealth() : undefined;
+    const failedRegions = shadowHealth?.failedRegions ?? [];
 
     while (consumed.length > 0) {
       const { pairId, newPrimary } = consumed.shift()!;
@@ -215,7 +241,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       pair.primary = newPrimary;
       pair.shadow = undefined;
       replacePrimaryInTopology(topology, failedPrimaryId, newPrimary, pair.diversityGroup);
-      await giveShadow(pair);
+      await giveShadow(pair, failedRegions);
     }
     while (added.length > 0) {
       const { fromPairId, primary } = added.shift()!;
@@ -230,16 +256,19 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
         diversityGroup: pair.diversityGroup,
       });
       state.pairs.push(pair);
-      await giveShadow(pair);
+      await giveShadow(pair, failedRegions);
       if (pair.shadow) await startPair(pair);
     }
 
     // Drift: a shadow's configuration must equal its primary's, or a failover would bring up the wrong one. Pairs
     // under rollout differ on purpose while their turn runs: their drift is reported, never overwritten here.
     const rolling = state.underRollout?.pairIds ?? [];
+    // Failed shadows left in place (held, or no region for a new one) are not synced: they cannot take it.
+    const leftFailed = shadowHealth ? await replaceFailedShadows(shadowHealth, rolling) : [];
     if (rolling.length > 0) await reportDriftUnderRollout(rolling);
     for (const pair of state.pairs) {
       if (!pair.shadow || rolling.includes(pair.pairId)) continue;
+      if (leftFailed.includes(pair.shadow.hostId) || leftFailed.includes(pair.primary.hostId)) continue;
       const result = await actions.syncShadowConfiguration
         .executeWithOptions(
           { ...PROVIDER_ACTION, summary: `drift check ${pair.primary.hostId} → ${pair.shadow.hostId}` },
@@ -265,6 +294,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   return continueAsNew<typeof fleetWorkflow>({
     topology,
     policy: input.policy,
+    ...(input.checkIntervalSeconds !== undefined ? { checkIntervalSeconds: input.checkIntervalSeconds } : {}),
     state: { ...state, problems: state.problems },
   });
 
@@ -283,24 +313,110 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       );
   }
 
-  async function giveShadow(pair: FleetPair): Promise<void> {
+  /**
+   * Places, provisions and hands the pair a new shadow, never in `failedRegions`; false (with a problem recorded)
+   * when no region can take it.
+   */
+  async function giveShadow(pair: FleetPair, failedRegions: string[]): Promise<boolean> {
     const choice = chooseReplacementShadowRegion(topology, assignments(), pair.primary.hostId, {
       shadowFraction: input.policy.shadowFraction,
+      ...(failedRegions.length > 0 ? { excludeRegions: failedRegions } : {}),
     });
     const assignment = choice.ok ? choice.assignment : choice.bestEffort;
     if (!assignment) {
-      state.problems.push(
+      report(
         `pair ${pair.pairId}: no region can take a shadow for ${pair.primary.hostId}: ${choice.ok ? '' : choice.problems.map((p) => p.message).join('; ')}`,
       );
-      return;
+      return false;
     }
-    if (!choice.ok) state.problems.push(`pair ${pair.pairId}: shadow placed without full regional resilience`);
+    if (!choice.ok) report(`pair ${pair.pairId}: shadow placed without full regional resilience`);
     state.replacements += 1;
     const shadow = await provisionShadow(pair.pairId, pair.primary, assignment, state.replacements + 1);
     pair.shadow = shadow;
     await getExternalWorkflowHandle(pairWorkflowId(pair.pairId))
       .signal(shadowReplacedSignal, shadow)
       .catch(() => undefined); // a pair that is not running yet gets its shadow when it starts
+    return true;
+  }
+
+  /** The provider's view of the standbys; undefined (this check skipped) when it cannot be read. */
+  async function readShadowHealth(): Promise<ShadowHealth | undefined> {
+    const pairs = state.pairs.map((p) => ({
+      pairId: p.pairId,
+      primaryHostId: p.primary.hostId,
+      ...(p.shadow ? { shadowHostId: p.shadow.hostId } : {}),
+    }));
+    const health = await standbys.readShadowHealth
+      .executeWithOptions({ ...OBSERVATION, summary: 'read the health of the shadows and regions' }, [
+        { pairs, retiring: state.retiring ?? [] },
+      ])
+      .catch((error: unknown) => {
+        log.warn('shadow health check failed', { error: (error as Error).message });
+        return undefined;
+      });
+    if (health) state.failedRegions = health.failedRegions;
+    return health;
+  }
+
+  /**
+   * Gives each pair whose shadow failed (its primary serving) a new shadow the way a consumed one is replaced, and
+   * retires the failed one: it leaves the pair at once and is decommissioned once its region is no longer failed (a
+   * failed host in a failed region is what shows the region failed). Pairs a rollout or a maintenance holds, and
+   * shadows the fleet must not replace on its own, are reported in `failedShadowsLeft`. Returns the failed shadows
+   * left in place.
+   */
+  async function replaceFailedShadows(health: ShadowHealth, rolling: string[]): Promise<string[]> {
+    const left = [
+      ...health.unreplaceable.map((u) => ({ hostId: u.shadowHostId, why: `pair ${u.pairId}: ${u.reason}` })),
+      ...health.heldByMaintenance.map((m) => ({
+        hostId: m.shadowHostId,
+        why: `pair ${m.pairId}: shadow ${m.shadowHostId} failed; not replaced while ${m.maintenanceWorkflowId} holds the pair`,
+      })),
+    ];
+    const retired: string[] = [];
+    for (const failed of health.failedShadows) {
+      const pair = state.pairs.find((p) => p.pairId === failed.pairId);
+      if (!pair?.shadow) continue;
+      const [recordedStandby, recordedServing] = failed.swapped
+        ? [pair.primary, pair.shadow]
+        : [pair.shadow, pair.primary];
+      // The record moved on since the read (a failover's replacement above): the next check judges it afresh.
+      if (recordedStandby.hostId !== failed.shadowHostId || recordedServing.hostId !== failed.primaryHostId) continue;
+      if (rolling.includes(pair.pairId)) {
+        left.push({
+          hostId: failed.shadowHostId,
+          why: `pair ${pair.pairId}: shadow ${failed.shadowHostId} failed; not replaced while rollout ${state.underRollout?.rolloutId} holds the pair`,
+        });
+        continue;
+      }
+      if (failed.swapped) {
+        // A swap exchanged the roles since the fleet recorded them: record them as the provider has them.
+        pair.primary = recordedServing;
+        pair.shadow = recordedStandby;
+        replacePrimaryInTopology(topology, recordedStandby.hostId, recordedServing, pair.diversityGroup);
+      }
+      if (await giveShadow(pair, health.failedRegions)) {
+        state.failedShadowsReplaced = (state.failedShadowsReplaced ?? 0) + 1;
+        retired.push(failed.shadowHostId);
+      } else {
+        left.push({
+          hostId: failed.shadowHostId,
+          why: `pair ${pair.pairId}: shadow ${failed.shadowHostId} failed; no region can take a new one now (see problems)`,
+        });
+      }
+    }
+    state.failedShadowsLeft = left.map((l) => l.why);
+
+    const stillRetiring = [...health.keepRetiring];
+    for (const hostId of health.decommissionable) {
+      await actions.decommissionHost
+        .executeWithOptions({ ...PROVIDER_ACTION, summary: `decommission failed shadow ${hostId}` }, [
+          { hostId, idempotencyKey: key(`retire:${hostId}`) },
+        ])
+        .catch((error: unknown) => report(`could not decommission ${hostId}: ${(error as Error).message}`));
+    }
+    state.retiring = [...stillRetiring, ...retired];
+    return left.map((l) => l.hostId);
   }
 }
 

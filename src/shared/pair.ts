@@ -250,8 +250,19 @@ export interface FleetPair {
 
 export interface FleetState {
   pairs: FleetPair[];
-  /** Shadows provisioned to replace ones consumed by failovers. */
+  /** Shadows provisioned to replace ones consumed by failovers (or maintenance), or ones that failed. */
   replacements: number;
+  /** Of those, shadows that replaced a failed shadow. */
+  failedShadowsReplaced?: number;
+  /** Regions whose hosts the provider reported all failed at the last check: no shadow is placed there. */
+  failedRegions?: string[];
+  /**
+   * Failed shadows the last check left alone, each with why: held by a rollout or a maintenance, carrying
+   * workloads, or with the primary down too. Replaced once that no longer holds.
+   */
+  failedShadowsLeft?: string[];
+  /** Failed shadows taken out of their pairs, decommissioned once their region is no longer failed. */
+  retiring?: string[];
   /** Configuration drifts found on shadows and corrected. */
   driftCorrections: number;
   lastDriftCheckAt?: number;
