@@ -527,6 +527,10 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       } catch (error) {
         throw asActivityFailure(error, `read configuration of ${input.primaryHostId} and ${input.shadowHostId}`);
       }
+      // The caller's record can predate a swap (the fleet does not follow the pair's role swaps): the provider's
+      // roles say which host serves, and the serving host's configuration is the one to keep. Copying the other
+      // way would undo a change made on the live primary.
+      if (primary.role === 'shadow' && shadow.role === 'primary') [primary, shadow] = [shadow, primary];
       const desired = primary.appliedConfiguration;
       if (!desired || desired.hash === shadow.appliedConfiguration?.hash)
         return { drifted: false, hash: desired?.hash };
