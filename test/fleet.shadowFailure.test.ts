@@ -188,6 +188,55 @@ describe('fleetWorkflow replaces failed shadows', () => {
     await waitForRetirement(dead.hostId);
   }, 90_000);
 
+  it('keeps running when a replacement shadow cannot be provisioned, lists why, and tries again at the next check', async () => {
+    const before = await fleetState();
+    const victim = before.pairs[2]!;
+    const oldShadow = victim.shadow!;
+    // The id the fleet will give the next replacement is taken already: the provider refuses to build it, for good.
+    const blockedId = `${victim.pairId}-s${before.replacements + 2}`;
+    await h.sim.provider.waitForOperation(
+      await h.sim.provider.provisionHost({
+        hostId: blockedId,
+        region: oldShadow.region,
+        zone: oldShadow.zone,
+        capacity: oldShadow.capacity,
+        role: 'primary',
+        idempotencyKey: `block-${blockedId}`,
+      }),
+    );
+    try {
+      // The primary fails: the pair fails over onto its shadow, and the fleet must give it a new one.
+      await h.sim.control.failHost(victim.primary.hostId);
+      const refused = await pollUntil(
+        fleetState,
+        (s) => s.problems.some((p) => p.startsWith(`pair ${victim.pairId}: provisioning shadow ${blockedId}`)),
+        `the fleet lists the refused provisioning of ${blockedId}`,
+        45_000,
+      );
+      expect(refused.problems.join('\n')).toMatch(/already taken; tried again at the next check/);
+      // The next check gives the pair a shadow under a new id; the problem is gone and the fleet still runs.
+      await pollUntil(
+        () => gaps([], (p) => p.pairId === victim.pairId),
+        (g) => g.length === 0,
+        `pair ${victim.pairId} protected again`,
+        30_000,
+      );
+      const after = await fleetState();
+      const pair = after.pairs.find((p) => p.pairId === victim.pairId)!;
+      expect(pair.primary.hostId).toBe(oldShadow.hostId);
+      expect(pair.shadow!.hostId).not.toBe(blockedId);
+      expect(after.problems.filter((p) => p.startsWith(`pair ${victim.pairId}: `))).toEqual([]);
+      expect((await h.client.workflow.getHandle(fleetId).describe()).status.name).toBe('RUNNING');
+      // The host that was in the way is not the fleet's: it was left alone.
+      expect((await h.sim.provider.getHost(blockedId)).status).toBe('active');
+    } finally {
+      await h.sim.provider
+        .decommissionHost({ hostId: blockedId, idempotencyKey: `unblock-${blockedId}` })
+        .then((op) => h.sim.provider.waitForOperation(op))
+        .catch(() => undefined);
+    }
+  }, 120_000);
+
   it('replaces every shadow a failed region held outside that region, also after the failovers it caused', async () => {
     const before = await fleetState();
     const region = 'eu-west';

@@ -24,7 +24,7 @@ import type { FleetHealthActivities, ShadowHealth } from '../activities/fleetHea
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import { chooseReplacementShadowRegion, placeShadows, validateTopology } from '../src/policy/placement.js';
 import type { PrimarySpec, ShadowAssignment, Topology } from '../src/policy/types.js';
-import { FailureType } from '../src/shared/failures.js';
+import { FailureType, messageOf } from '../src/shared/failures.js';
 import {
   type FleetPair,
   type FleetState,
@@ -54,6 +54,11 @@ const DRIFT_CHECK_INTERVAL_MS = 60_000;
  * Runs recorded before it replay without that read.
  */
 const REPLACE_FAILED_SHADOWS = 'fleet-replaces-failed-shadows';
+/**
+ * A shadow that cannot be provisioned no longer fails the fleet: it is listed as a problem (a half-built one is
+ * decommissioned), and each check gives a shadow to a pair left without one (no region then, or provisioning failed).
+ */
+const RETRY_MISSING_SHADOWS = 'fleet-retries-missing-shadows';
 const ITERATIONS_PER_RUN = 500;
 /** Shadows are provisioned this many at a time: a fleet start must not flood the provider. */
 const PROVISIONING_CONCURRENCY = 8;
@@ -150,20 +155,31 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
         },
       ],
     );
-    await actions.syncShadowConfiguration.executeWithOptions(
-      { ...PROVIDER_ACTION, summary: `copy ${primary.hostId}'s configuration to ${hostId}` },
-      [{ primaryHostId: primary.hostId, shadowHostId: hostId, idempotencyKey: key(`sync:${hostId}`) }],
-    );
-    await actions.startReplication.executeWithOptions(
-      { ...PROVIDER_ACTION, summary: `replicate ${primary.hostId} → ${hostId}` },
-      [
-        {
-          sourceHostId: primary.hostId,
-          targetHostId: hostId,
-          idempotencyKey: key(`replicate:${primary.hostId}:${hostId}`),
-        },
-      ],
-    );
+    try {
+      await actions.syncShadowConfiguration.executeWithOptions(
+        { ...PROVIDER_ACTION, summary: `copy ${primary.hostId}'s configuration to ${hostId}` },
+        [{ primaryHostId: primary.hostId, shadowHostId: hostId, idempotencyKey: key(`sync:${hostId}`) }],
+      );
+      await actions.startReplication.executeWithOptions(
+        { ...PROVIDER_ACTION, summary: `replicate ${primary.hostId} → ${hostId}` },
+        [
+          {
+            sourceHostId: primary.hostId,
+            targetHostId: hostId,
+            idempotencyKey: key(`replicate:${primary.hostId}:${hostId}`),
+          },
+        ],
+      );
+    } catch (error) {
+      // Built but never made a standby: no pair will own it, so it goes rather than idle on the bill.
+      if (!patched(RETRY_MISSING_SHADOWS)) throw error;
+      await actions.decommissionHost
+        .executeWithOptions({ ...PROVIDER_ACTION, summary: `decommission half-built shadow ${hostId}` }, [
+          { hostId, idempotencyKey: key(`clear:${hostId}`) },
+        ])
+        .catch(() => undefined); // the provider refusing this too: the problem listed for the pair says enough
+      throw error;
+    }
     return { hostId, region: assignment.region, zone: assignment.zone, capacity: primary.capacity };
   }
 
@@ -260,6 +276,15 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       if (pair.shadow) await startPair(pair);
     }
 
+    // Pairs left without a shadow by an earlier check (no region could take one, or provisioning failed) try again.
+    const withoutShadow = state.pairs.filter((p) => !p.shadow);
+    if (withoutShadow.length > 0 && patched(RETRY_MISSING_SHADOWS)) {
+      for (const pair of withoutShadow) {
+        // A pair added by a scale-out starts only once it has a shadow; one already running ignores the start.
+        if (await giveShadow(pair, failedRegions)) await startPair(pair);
+      }
+    }
+
     // Drift: a shadow's configuration must equal its primary's, or a failover would bring up the wrong one. Pairs
     // under rollout differ on purpose while their turn runs: their drift is reported, never overwritten here.
     const rolling = state.underRollout?.pairIds ?? [];
@@ -329,9 +354,23 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       );
       return false;
     }
-    if (!choice.ok) report(`pair ${pair.pairId}: shadow placed without full regional resilience`);
     state.replacements += 1;
-    const shadow = await provisionShadow(pair.pairId, pair.primary, assignment, state.replacements + 1);
+    let shadow: HostRef;
+    try {
+      shadow = await provisionShadow(pair.pairId, pair.primary, assignment, state.replacements + 1);
+    } catch (error) {
+      if (!patched(RETRY_MISSING_SHADOWS)) throw error;
+      // A provider that keeps refusing (a region it cannot build in) must not fail the whole fleet: the pair stays
+      // without a new shadow, the problem is listed, and the next check tries again under a new host id.
+      const hostId = `${pair.pairId}-s${state.replacements + 1}`;
+      report(
+        `pair ${pair.pairId}: provisioning shadow ${hostId} in ${assignment.region} failed: ${messageOf(error)}; tried again at the next check`,
+      );
+      return false;
+    }
+    // Solved: the pair's earlier problems (no region, a failed provisioning) are history now.
+    state.problems = state.problems.filter((problem) => !problem.startsWith(`pair ${pair.pairId}: `));
+    if (!choice.ok) report(`pair ${pair.pairId}: shadow placed without full regional resilience`);
     pair.shadow = shadow;
     await getExternalWorkflowHandle(pairWorkflowId(pair.pairId))
       .signal(shadowReplacedSignal, shadow)

@@ -36,7 +36,7 @@ import {
   type RolloutPairRef,
   type SpareCapacity,
 } from '../src/policy/rollout.js';
-import { FailureType } from '../src/shared/failures.js';
+import { FailureType, messageOf } from '../src/shared/failures.js';
 import {
   type PairRollout,
   type RolloutInput,
@@ -425,9 +425,4 @@ function maxOverlap(pairs: PairRollout[]): number {
       p.startedAt !== undefined && p.finishedAt !== undefined ? [{ start: p.startedAt, end: p.finishedAt }] : [],
     ),
   );
-}
-
-function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  return error.cause instanceof Error ? error.cause.message : error.message;
 }

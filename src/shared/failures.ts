@@ -23,3 +23,12 @@ export const NON_RETRYABLE_FAILURES: readonly FailureType[] = [
   FailureType.ProviderRejected,
   FailureType.PreCheckFailed,
 ];
+
+/**
+ * The message worth showing for a failure a workflow caught: an activity failure's cause (the activity's own error)
+ * rather than the wrapper's "Activity task failed".
+ */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
