@@ -109,6 +109,9 @@ export async function createWorker({
     taskQueue: taskQueue ?? TASK_QUEUE,
     activities,
     workflowBundle: workflowBundle ?? (await bundleWorkflows()),
+    // Pollers follow the backlog instead of a fixed ten: bench:scale measured the queueing of a fixed ten.
+    workflowTaskPollerBehavior: { type: 'autoscaling' },
+    activityTaskPollerBehavior: { type: 'autoscaling' },
   });
 }
 
