@@ -103,9 +103,8 @@ export interface ActivityTimeline {
   completedAt?: number;
   result?: unknown;
   /**
-   * A local activity (the pair's health checks): it ran inside a workflow task, so it has no queueing of its own, and
-   * its times are the worker's (the SDK's marker), since every marker of one workflow task carries the same server
-   * time.
+   * A local activity: it ran inside a workflow task, so it has no queueing of its own, and its times are the worker's
+   * (the SDK's marker), since every marker of one workflow task carries the same server time.
    */
   local?: boolean;
 }

@@ -2,7 +2,7 @@
  * Named timeout and retry profiles for activities. Each workflow picks one by name, so the operator reading a
  * history sees the same few shapes, and a change to one profile changes it everywhere.
  */
-import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURES } from '../src/shared/failures.js';
 
 /** Short calls to a local service (InfluxDB, the ONNX model): fail fast, retry a few times. */
@@ -25,17 +25,6 @@ export const HEALTH_CHECK: ActivityOptions = {
     maximumAttempts: 2,
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
   },
-};
-
-/**
- * The pair's routine health check, as a local activity: it runs inside the workflow task that its timer wakes, so a
- * check costs one workflow task instead of two plus an activity task (bench:scale found health checks were 60% of
- * all activities). The same timeout and retries as HEALTH_CHECK; a worker that dies mid-check loses the workflow
- * task, and the check runs again on the next worker.
- */
-export const LOCAL_HEALTH_CHECK: LocalActivityOptions = {
-  startToCloseTimeout: HEALTH_CHECK.startToCloseTimeout,
-  retry: HEALTH_CHECK.retry,
 };
 
 /** One tick's observation: fleet view, metrics window and forecast. */
