@@ -102,50 +102,12 @@ export interface ActivityTimeline {
   startedAt?: number;
   completedAt?: number;
   result?: unknown;
-  /**
-   * A local activity: it ran inside a workflow task, so it has no queueing of its own, and its times are the worker's
-   * (the SDK's marker), since every marker of one workflow task carries the same server time.
-   */
-  local?: boolean;
 }
 
-/** The SDK's marker for a completed local activity, and the fields of its `data` detail this file reads. */
-const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
-interface LocalActivityMarkerData {
-  activity_type?: string;
-  complete_time?: { seconds?: number; nanos?: number };
-  original_schedule_time?: { seconds?: number; nanos?: number };
-}
-const protoMs = (time: { seconds?: number; nanos?: number } | undefined): number =>
-  time?.seconds === undefined ? Number.NaN : time.seconds * 1000 + (time.nanos ?? 0) / 1e6;
-
-function localActivityTimeline(event: HistoryEvent): ActivityTimeline | undefined {
-  const marker = event.markerRecordedEventAttributes;
-  if (marker?.markerName !== LOCAL_ACTIVITY_MARKER) return undefined;
-  const dataPayload = marker.details?.data?.payloads?.[0];
-  if (!dataPayload) return undefined;
-  const data = defaultPayloadConverter.fromPayload<LocalActivityMarkerData>(dataPayload);
-  const scheduledAt = protoMs(data.original_schedule_time);
-  const resultPayload = marker.details?.result?.payloads?.[0];
-  return {
-    activityType: data.activity_type ?? '?',
-    scheduledAt,
-    startedAt: scheduledAt,
-    completedAt: protoMs(data.complete_time),
-    result: resultPayload ? defaultPayloadConverter.fromPayload(resultPayload) : undefined,
-    local: true,
-  };
-}
-
-/** Every activity of a history, local ones included, in order of scheduling. */
+/** Every activity of a history, in order of scheduling. */
 export function activityTimelines(events: HistoryEvent[]): ActivityTimeline[] {
   const byScheduledId = new Map<string, ActivityTimeline>();
   for (const event of events) {
-    const local = localActivityTimeline(event);
-    if (local) {
-      byScheduledId.set(String(event.eventId), local);
-      continue;
-    }
     const scheduled = event.activityTaskScheduledEventAttributes;
     if (scheduled) {
       byScheduledId.set(String(event.eventId), {

@@ -214,7 +214,7 @@ try {
       intervals('checkHealth', policy.healthCheckIntervalSeconds, checkLags);
       for (const a of activities) {
         if (a.scheduledAt < windowStart || a.scheduledAt > windowEnd) continue;
-        if (a.startedAt !== undefined && !a.local) (queueing[a.activityType] ??= []).push(a.startedAt - a.scheduledAt);
+        if (a.startedAt !== undefined) (queueing[a.activityType] ??= []).push(a.startedAt - a.scheduledAt);
         if (a.completedAt !== undefined) (runTime[a.activityType] ??= []).push(a.completedAt - a.scheduledAt);
       }
     });
