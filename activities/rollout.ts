@@ -140,7 +140,7 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
         // The fleet knows which rollout holds its pairs: a second one is refused while the first runs.
         const hold = fleet.underRollout;
         if (hold !== undefined && hold.rolloutId !== input.rolloutId) {
-          if (hold.workflowId !== undefined && !(await isRunning(hold.workflowId))) {
+          if (hold.workflowId !== undefined && !(await workflowIsRunning(temporal, hold.workflowId))) {
             // Its rollout was terminated (or timed out) without handing the pairs back: release them, or no
             // rollout could ever run on this fleet again and its drift correction would stay held.
             log.warn(
@@ -173,10 +173,6 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
       );
     },
   };
-
-  function isRunning(workflowId: string): Promise<boolean> {
-    return workflowIsRunning(temporal, workflowId);
-  }
 }
 
 /** Whether the workflow runs now (false when it finished or never existed). */
