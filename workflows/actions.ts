@@ -8,7 +8,7 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import type { MigrationResult } from '../src/provider/types.js';
 import type { ScalingAction } from '../src/policy/types.js';
-import { FailureType } from '../src/shared/failures.js';
+import { FailureType, messageOf } from '../src/shared/failures.js';
 import type { FailoverResult, HostRef } from '../src/shared/pair.js';
 import { HEALTH_CHECK, OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
@@ -300,8 +300,7 @@ export async function swapWorkflow(input: SwapInput): Promise<SwapResult> {
     });
     return { swapped: true, primary: shadow, shadow: primary, moved };
   } catch (error) {
-    const reason =
-      error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+    const reason = messageOf(error);
     log.warn('swap failed; rolling back', { pairId: input.pairId, reason });
     const unrecovered = await rollBackSwap(input, progress);
     if (unrecovered.length > 0) {

@@ -24,7 +24,7 @@ import type { OrchestrationActivities, PairObservation } from '../activities/orc
 import { policySchema } from '../src/config/schema.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import type { PairView, ScalingAction } from '../src/policy/types.js';
-import { FailureType } from '../src/shared/failures.js';
+import { FailureType, messageOf } from '../src/shared/failures.js';
 import {
   type ActionRecord,
   type FailoverResult,
@@ -430,7 +430,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
           },
         ])
         .catch((error: unknown) => ({
-          error: error instanceof Error ? (error.cause instanceof Error ? error.cause : error).message : String(error),
+          error: messageOf(error),
         }));
     }
 
