@@ -248,6 +248,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     // failed (replaced below).
     const shadowHealth = patched(REPLACE_FAILED_SHADOWS) ? await readShadowHealth() : undefined;
     const failedRegions = shadowHealth?.failedRegions ?? [];
+    // Taken before this check's own replacements: a pair whose new shadow just failed is tried again at the next
+    // check, not a second time in this one.
+    const withoutShadow = state.pairs.filter((p) => !p.shadow);
 
     while (consumed.length > 0) {
       const { pairId, newPrimary } = consumed.shift()!;
@@ -277,9 +280,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     }
 
     // Pairs left without a shadow by an earlier check (no region could take one, or provisioning failed) try again.
-    const withoutShadow = state.pairs.filter((p) => !p.shadow);
     if (withoutShadow.length > 0 && patched(RETRY_MISSING_SHADOWS)) {
       for (const pair of withoutShadow) {
+        if (pair.shadow) continue; // given one by this check already (a failover's replacement above)
         // A pair added by a scale-out starts only once it has a shadow; one already running ignores the start.
         if (await giveShadow(pair, failedRegions)) await startPair(pair);
       }
