@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../shared/temporal.js';
 import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
-import { ServiceError, stackDown, stackUp, type Stack } from '../stack/index.js';
+import { ServiceError, stackDown, stackReset, stackUp, type Stack } from '../stack/index.js';
 import { runDemo } from '../demo/demo.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
@@ -48,6 +48,8 @@ commands:
   policy PAIR key=value…                    change the pair's policy, e.g. thresholdPercent=75 forecastOnly=true
   stack up      start only the embedded services (reusing any already running)
   stack down    same as down
+  stack reset   stop the embedded stack and delete its workflows, metrics and simulated fleet (the next
+                \`npm start\` runs the demo from the beginning); binaries and the Python venv stay
 ${FORECAST_USAGE}
 ${ROLLOUT_USAGE}
 
@@ -286,7 +288,15 @@ async function main(argv: string[]): Promise<void> {
         print(`understudy: stopped ${(await stackDown(loaded.config)).join(', ') || 'nothing'}`);
         return;
       }
-      throw new UsageError(`"stack" takes "up" or "down", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
+      if (sub === 'reset') {
+        noMoreArguments(2);
+        const removed = await stackReset(loaded.config);
+        print(
+          `understudy: stopped the embedded stack and removed ${removed.length === 0 ? 'nothing' : removed.join(', ')}`,
+        );
+        return;
+      }
+      throw new UsageError(`"stack" takes "up", "down" or "reset", got ${sub === undefined ? 'nothing' : `"${sub}"`}`);
     default:
       throw new UsageError(`unknown command "${command}"; run \`understudy --help\` for the list`);
   }

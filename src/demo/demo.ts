@@ -25,7 +25,7 @@ import { SimulatorControl } from '../simulator/control.js';
 import { listPairs } from '../cli/pairCommands.js';
 import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
-import { ROLLOUT_WORKFLOW_ID } from '../shared/rollout.js';
+import { ROLLOUT_WORKFLOW_ID, rolloutStateQuery } from '../shared/rollout.js';
 
 const HOST: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 const WORKLOAD: Capacity = { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 };
@@ -147,6 +147,24 @@ async function pairState(client: Client, pairId: string): Promise<PairState | un
     .catch(() => undefined);
 }
 
+/** Once the demo's rollout has ended, prints how it ended and each pair's outcome; true when it has. */
+async function reportRolloutEnd(client: Client, say: Say): Promise<boolean> {
+  const state = await client.workflow
+    .getHandle(ROLLOUT_WORKFLOW_ID)
+    .query(rolloutStateQuery)
+    .catch(() => undefined);
+  if (!state || !['completed', 'halted', 'aborted'].includes(state.phase)) return false;
+  const count = (step: string) => state.pairs.filter((p) => p.step === step).length;
+  say(
+    `rollout ${state.rolloutId} ${state.phase}: ${count('done')} pairs upgraded through swaps, ` +
+      `${count('rolled-back')} rolled back, at most ${state.maxConcurrent} changing at once`,
+  );
+  if (state.haltReason) say(`  halted: ${state.haltReason}`);
+  for (const p of state.pairs.filter((x) => x.step === 'rolled-back' || x.step === 'failed'))
+    say(`  ${p.pairId}: ${p.detail ?? p.step}`);
+  return true;
+}
+
 /** Prints each pair's newest action once, as it happens. */
 function actionReporter(say: Say): (pairId: string, state: PairState | undefined) => void {
   const seen = new Map<string, string>();
@@ -174,6 +192,7 @@ export async function runDemo(
   const namespace = loaded.config.temporal.namespace;
   const ui = (query: string) => `${webUi}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`;
 
+  let resumed = false;
   try {
     await client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
       taskQueue: TASK_QUEUE,
@@ -183,7 +202,10 @@ export async function runDemo(
     say('started fleetWorkflow: placing a shadow for every primary in another region');
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    say('fleetWorkflow is already running (an earlier `npm start`): watching it');
+    // Its scenario ran when it started: failing the same host again, or a second rollout, would only be refused.
+    resumed = true;
+    say('fleetWorkflow is already running (an earlier `npm start`): watching it; its scenario has already run');
+    say('  `bin/understudy stack reset`, then `npm start`, runs the scenario again from the beginning');
   }
   say(`  every pair in the Web UI: ${ui("WorkflowType = 'hostPairWorkflow'")}`);
 
@@ -259,6 +281,10 @@ export async function runDemo(
     },
   ];
 
+  if (resumed) for (const step of steps) step.done = true;
+  const rolloutStep = steps[steps.length - 1]!;
+  let rolloutReported = resumed;
+
   let lastTable = 0;
   while (!signal.aborted) {
     const elapsed = (Date.now() - started) / 1000;
@@ -269,6 +295,7 @@ export async function runDemo(
       }
     }
     for (const id of ids) report(id, await pairState(client, id));
+    if (rolloutStep.done && !rolloutReported) rolloutReported = await reportRolloutEnd(client, say);
     if (Date.now() - lastTable > 30_000) {
       lastTable = Date.now();
       const pairs = await listPairs(client).catch(() => []);

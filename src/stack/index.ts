@@ -1,10 +1,11 @@
 /** Brings the embedded stack up (reusing what already runs) and down, for the CLI, `npm start` and the tests. */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { UnderstudyConfig } from '../config/schema.js';
 import { ServiceError } from './process.js';
 import { influxdInstalled, startInflux, stopInflux } from './influx.js';
 import { stackPaths } from './paths.js';
-import { startSimulatorService, stopSimulatorService } from './simulator.js';
+import { simulatorStateDir, startSimulatorService, stopSimulatorService } from './simulator.js';
 import { startTemporal, stopTemporal, webUiUrl, type StartedService } from './temporal.js';
 
 export { ServiceError } from './process.js';
@@ -40,4 +41,24 @@ export async function stackDown(config: UnderstudyConfig, only?: readonly string
   if (wanted('temporal') && (await stopTemporal(paths))) stopped.push('temporal');
   if (wanted('influxd') && (await stopInflux(paths))) stopped.push('influxd');
   return stopped;
+}
+
+/**
+ * Stops the embedded services and deletes what they stored — Temporal's workflows and schedules, InfluxDB's
+ * metrics, the simulator's fleet — so the next `up` (and the demo) starts from nothing. Installed binaries and the
+ * Python venv stay. Returns the paths removed.
+ */
+export async function stackReset(config: UnderstudyConfig): Promise<string[]> {
+  const paths = stackPaths(config);
+  await stackDown(config);
+  const data = [
+    paths.temporalDb,
+    `${paths.temporalDb}-wal`,
+    `${paths.temporalDb}-shm`,
+    ...['data', 'meta', 'wal'].map((dir) => join(paths.influxDir, dir)),
+    simulatorStateDir(paths),
+  ];
+  const removed = data.filter((path) => existsSync(path));
+  for (const path of removed) rmSync(path, { recursive: true, force: true });
+  return removed;
 }

@@ -62,7 +62,7 @@ const BAD_ARGUMENTS: [string[], RegExp][] = [
   [['policy', 'p1'], /give at least one key=value/],
   [['policy', 'p1', '=75'], /"=75" is not key=value/],
   [['swap', 'p1', 'p2'], /unexpected argument "p2" after "swap p1"/],
-  [['stack', 'sideways'], /"stack" takes "up" or "down", got "sideways"/],
+  [['stack', 'sideways'], /"stack" takes "up", "down" or "reset", got "sideways"/],
   [['pause', 'p1', '--reason'], /Option '--reason <value>' argument missing/],
   [['up', '--demo', 'now'], /unexpected argument "now" after "up"/],
   [['rollout', 'frobnicate'], /"rollout" takes start, status, pause, resume or abort, got "frobnicate"/],
