@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { threeRegionTopology } from '../src/demo/topology.js';
 import { placeShadows } from '../src/policy/placement.js';
 import {
+  drainSpareProblem,
   maxOverlapping,
   pairsBreakingSpare,
   planWaves,
@@ -86,6 +87,22 @@ describe('rollout policy', () => {
     // A fleet without room for a regional outage in the first place: every rollout is refused, with the reason.
     const none = { ...tight.spare, regions: tight.spare.regions.map((r) => ({ ...r, shadowCapacity: HOST })) };
     expect(pairsBreakingSpare(tight.pairs, none).join()).toMatch(/no spare capacity for a regional outage even before/);
+  });
+
+  it("refuses a maintenance drain that would leave a region without outage room, not one the fleet's room takes", () => {
+    const roomy = placedFleet(4, 5);
+    for (const pair of roomy.pairs) expect(drainSpareProblem(roomy.pairs, pair.pairId, roomy.spare)).toBeUndefined();
+    // Resilient at rest, but a shadow grown to full size for the whole maintenance leaves no room for an outage.
+    const tooTight = placedFleet(4, 3);
+    expect(proveSpareDuringWave(tooTight.pairs, [], tooTight.spare).resilient).toBe(true);
+    const drained = tooTight.pairs[0]!;
+    expect(drainSpareProblem(tooTight.pairs, drained.pairId, tooTight.spare)).toMatch(
+      new RegExp(`^draining pair ${drained.pairId} would leave too little spare capacity: If region \\S+ fails`),
+    );
+    // A fleet already without room for an outage is no reason to refuse: the drain may be how it gets room back.
+    const none = { ...tooTight.spare, regions: tooTight.spare.regions.map((r) => ({ ...r, shadowCapacity: HOST })) };
+    expect(drainSpareProblem(tooTight.pairs, drained.pairId, none)).toBeUndefined();
+    expect(drainSpareProblem(tooTight.pairs, 'no-such-pair', tooTight.spare)).toBeUndefined();
   });
 
   it('plans waves within the budget, one pair per primary and per shadow region, every pair once', () => {

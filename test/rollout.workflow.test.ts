@@ -599,6 +599,83 @@ describe('rolloutWorkflow', () => {
     expect(await shadowMaintenance.result()).toMatchObject({ phase: 'returned' });
   }, 600_000);
 
+  it('refuses to drain a primary when its pair would leave a region without room for an outage, unless allowed', async () => {
+    // Two primaries per region and 1.3 hosts' worth of shadow capacity: room for any one region's outage at rest,
+    // but not once a drained pair serves at full size from its shadow's region.
+    const tight = threeRegionTopology(2, `tight-${suffix}`, 1.3);
+    const tightFleetId = `${fleetId}-tight`;
+    const tightPairIds = tight.primaries.map((p) => p.hostId);
+    rolloutIds.push(tightFleetId, ...tightPairIds.map(pairWorkflowId));
+    await createPrimaries(h.sim, tight);
+    await h.client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
+      taskQueue: h.taskQueue,
+      workflowId: tightFleetId,
+      args: [{ topology: tight, policy: QUIET_POLICY, checkIntervalSeconds: 24 * 3600 }],
+    });
+    for (const id of tightPairIds) {
+      await pollUntil(
+        () => h.client.workflow.getHandle(pairWorkflowId(id)).query(stateQuery),
+        (s) => s.phase === 'steady',
+        `pair ${id} steady`,
+        180_000,
+      );
+    }
+    const hostId = tightPairIds[0]!;
+    const pairHandle = h.client.workflow.getHandle(pairWorkflowId(hostId));
+    const before = await pairHandle.query(stateQuery);
+    const startMaintenance = (workflowId: string, allowReducedSpare?: boolean) => {
+      rolloutIds.push(workflowId);
+      return h.client.workflow.start<typeof maintenanceWorkflow>('maintenanceWorkflow', {
+        taskQueue: h.taskQueue,
+        workflowId,
+        args: [{ hostId, fleetWorkflowId: tightFleetId, ...(allowReducedSpare ? { allowReducedSpare } : {}) }],
+      });
+    };
+
+    const { lastSeq } = await h.sim.control.historyPage();
+    const refusedHandle = await startMaintenance(`${maintenanceWorkflowId(hostId)}-${suffix}`);
+    // Fails fast, naming the phase, when the drain goes ahead (a maintenance not refused waits for `off` forever).
+    const outcome = await pollUntil(
+      async () => ({
+        status: (await refusedHandle.describe()).status.name,
+        phase: (await refusedHandle.query(maintenanceStateQuery).catch(() => undefined))?.phase,
+      }),
+      (o) => o.status !== 'RUNNING' || o.phase === 'draining' || o.phase === 'in-maintenance',
+      'maintenance refused or draining',
+      120_000,
+    );
+    expect(outcome, 'the drain was not refused').toMatchObject({ status: 'FAILED' });
+    const refused = await expectWorkflowFailure(refusedHandle.result(), FailureType.PreCheckFailed);
+    expect(refused.message).toMatch(
+      new RegExp(
+        `^maintenance refused: draining pair ${hostId} would leave too little spare capacity: If region \\S+ fails.*` +
+          `--allow-reduced-spare drains it anyway`,
+      ),
+    );
+    // Refused means nothing changed: no provider operation, the pair as it was.
+    expect((await h.sim.control.history(lastSeq)).filter((e) => e.kind === 'operation')).toEqual([]);
+    expect(await pairHandle.query(stateQuery)).toMatchObject({
+      primary: { hostId },
+      shadow: { hostId: before.shadow!.hostId },
+      paused: false,
+    });
+
+    const allowed = await startMaintenance(`${maintenanceWorkflowId(hostId)}-allowed-${suffix}`, true);
+    await pollUntil(
+      () => allowed.query(maintenanceStateQuery),
+      (s) => s.phase === 'in-maintenance',
+      'in maintenance with reduced spare capacity',
+      180_000,
+    );
+    expect(await pairHandle.query(stateQuery)).toMatchObject({
+      primary: { hostId: before.shadow!.hostId },
+      shadow: { hostId },
+      paused: true,
+    });
+    await allowed.signal(endMaintenanceSignal);
+    expect(await allowed.result()).toMatchObject({ phase: 'returned', wasPrimary: true });
+  }, 600_000);
+
   /** Host id → pair id, for every pair's primary and shadow as the pairs know them now. */
   async function hostsOfPairs(): Promise<Map<string, string>> {
     const map = new Map<string, string>();

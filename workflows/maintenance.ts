@@ -20,11 +20,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RolloutActivities } from '../activities/rollout.js';
+import { drainSpareProblem } from '../src/policy/rollout.js';
 import { FailureType } from '../src/shared/failures.js';
 import { pairWorkflowId, pauseSignal, resumeSignal, shadowConsumedSignal } from '../src/shared/pair.js';
 import {
   endMaintenanceSignal,
   maintenanceStateQuery,
+  rolloutPairRefs,
   type MaintenanceInput,
   type MaintenanceState,
 } from '../src/shared/rollout.js';
@@ -37,6 +39,8 @@ const reads = proxyActivities<RolloutActivities>(OBSERVATION);
 
 /** Maintenances recorded before a shadow's standby role moved (they held its pair instead) replay unchanged. */
 const SHADOW_STANDBY_MOVES = 'maintenance-moves-shadow-standby';
+/** Maintenances recorded before a drain was checked against the regions' spare capacity replay unchanged. */
+const DRAIN_KEEPS_SPARE = 'maintenance-drain-keeps-spare-capacity';
 /** How often, and how long, to look for the replacement shadow (provisioning a host takes ~90 s). */
 const REPLACEMENT_POLL_MS = 2_000;
 const REPLACEMENT_TIMEOUT_MS = 30 * 60_000;
@@ -78,6 +82,20 @@ export async function maintenanceWorkflow(input: MaintenanceInput): Promise<Main
   state.pairId = pair.pairId;
   state.wasPrimary = pair.primary.hostId === input.hostId;
 
+  if (state.wasPrimary && !input.allowReducedSpare && patched(DRAIN_KEEPS_SPARE)) {
+    // The drained pair serves from its shadow's region at full size until the host returns: refuse when that would
+    // leave a region without room for another region's outage, as a rollout refuses such a swap.
+    const spare = await reads.readSpareCapacity.executeWithOptions(
+      { ...OBSERVATION, summary: "read the regions' spare capacity" },
+      [input.fleetWorkflowId],
+    );
+    const problem = spare ? drainSpareProblem(rolloutPairRefs(targets), pair.pairId, spare) : undefined;
+    if (problem !== undefined)
+      throw ApplicationFailure.nonRetryable(
+        `maintenance refused: ${problem} (--allow-reduced-spare drains it anyway)`,
+        FailureType.PreCheckFailed,
+      );
+  }
   if (state.wasPrimary) {
     setPhase('draining');
     const swap = await actions.swapPairNow.executeWithOptions(

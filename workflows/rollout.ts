@@ -33,7 +33,6 @@ import {
   validateWindows,
   windowStatus,
   type ConfigurationValue,
-  type RolloutPairRef,
   type SpareCapacity,
 } from '../src/policy/rollout.js';
 import { FailureType, messageOf } from '../src/shared/failures.js';
@@ -48,6 +47,7 @@ import {
   pairsUnderRolloutSignal,
   pauseRolloutSignal,
   resumeRolloutSignal,
+  rolloutPairRefs,
   rolloutStateQuery,
 } from '../src/shared/rollout.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
@@ -142,21 +142,21 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         if (!t.shadow) problems.push(`pair ${t.pairId} has no shadow to swap onto`);
       }
       if (targets.length === 0) problems.push('no pairs to roll');
-      problems.push(...validateBudget(input.budget, refsOf(targets)));
+      problems.push(...validateBudget(input.budget, rolloutPairRefs(targets)));
       // The fleet's spare capacity, when it names it: no wave may leave a region without room for an outage.
       if (problems.length === 0 && input.fleetWorkflowId && patched(SPARE_CLOCK_CONTINUE)) {
         spare = await reads.readSpareCapacity.executeWithOptions(
           { ...OBSERVATION, summary: "read the regions' spare capacity" },
           [input.fleetWorkflowId],
         );
-        if (spare) problems.push(...pairsBreakingSpare(refsOf(targets), spare));
+        if (spare) problems.push(...pairsBreakingSpare(rolloutPairRefs(targets), spare));
       }
     }
     if (problems.length > 0) {
       throw ApplicationFailure.nonRetryable(`rollout refused: ${problems.join('; ')}`, FailureType.InvalidInput);
     }
 
-    state.waves = planWaves(refsOf(targets), input.budget, spare);
+    state.waves = planWaves(rolloutPairRefs(targets), input.budget, spare);
     state.pairs = state.waves.flatMap((wave, index) =>
       wave.map((pairId): PairRollout => ({
         pairId,
@@ -396,15 +396,6 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       [hostId],
     );
   }
-}
-
-function refsOf(targets: RolloutTarget[]): RolloutPairRef[] {
-  return targets.map((t) => ({
-    pairId: t.pairId,
-    primaryRegion: t.primary.region,
-    shadowRegion: t.shadow?.region,
-    capacity: t.primary.capacity,
-  }));
 }
 
 const shortHash = (hash: string | undefined): string => hash?.slice(0, 12) ?? 'none';

@@ -31,7 +31,9 @@ export const ROLLOUT_USAGE = `  rollout start --set KEY=VALUE… [--max-pairs N 
                 upgrade every pair of the fleet (or the named ones) through swaps, off-peak unless --window
   rollout status|pause|resume   the rollout's per-pair state as JSON; pause/resume between waves
   rollout abort [--reason R]    stop after the wave in flight; pairs not started keep their configuration
-  maintenance HOST on|off       drain HOST (a swap, if it is a primary) and hold it out of service; off returns it`;
+  maintenance HOST on|off [--allow-reduced-spare]
+                drain HOST (a swap, if it is a primary) and hold it out of service; off returns it. A primary's
+                drain is refused when it would leave a region short of outage capacity, unless --allow-reduced-spare`;
 
 class RolloutCommandError extends Error {}
 
@@ -96,12 +98,15 @@ async function dispatch(argv: string[]): Promise<void> {
       fleet: { type: 'string' },
       'on-failure': { type: 'string' },
       reason: { type: 'string' },
+      'allow-reduced-spare': { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
   });
   const loaded = loadConfig(values.config);
-  if (positionals[0] === 'maintenance') return maintenance(loaded, positionals.slice(1), values.fleet);
+  if (positionals[0] === 'maintenance')
+    return maintenance(loaded, positionals.slice(1), values.fleet, values['allow-reduced-spare'] === true);
+  if (values['allow-reduced-spare']) throw new RolloutCommandError('--allow-reduced-spare is an option of maintenance');
   const [, sub, ...extra] = positionals;
   if (extra.length > 0) throw new RolloutCommandError(`unexpected argument "${extra[0]}"`);
 
@@ -177,7 +182,12 @@ async function dispatch(argv: string[]): Promise<void> {
   }
 }
 
-async function maintenance(loaded: LoadedConfig, args: string[], fleet: string | undefined): Promise<void> {
+async function maintenance(
+  loaded: LoadedConfig,
+  args: string[],
+  fleet: string | undefined,
+  allowReducedSpare: boolean,
+): Promise<void> {
   const [hostId, onOff, ...extra] = args;
   if (hostId === undefined || (onOff !== 'on' && onOff !== 'off') || extra.length > 0)
     throw new RolloutCommandError('usage: understudy maintenance HOST on|off');
@@ -194,7 +204,9 @@ async function maintenance(loaded: LoadedConfig, args: string[], fleet: string |
       await client.workflow.start<typeof maintenanceWorkflow>('maintenanceWorkflow', {
         taskQueue: TASK_QUEUE,
         workflowId,
-        args: [{ hostId, fleetWorkflowId: fleet ?? FLEET_WORKFLOW_ID }],
+        args: [
+          { hostId, fleetWorkflowId: fleet ?? FLEET_WORKFLOW_ID, ...(allowReducedSpare ? { allowReducedSpare } : {}) },
+        ],
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError)

@@ -210,6 +210,25 @@ export function pairsBreakingSpare(pairs: readonly RolloutPairRef[], spare: Spar
 }
 
 /**
+ * Why draining the pair's primary for maintenance would leave a region too little spare capacity for an outage, or
+ * undefined when it would not. A drained pair serves from its shadow's region at full size for as long as the
+ * maintenance lasts: for the rest of the fleet that is the arithmetic of a wave of that one pair. A fleet already
+ * short of room for an outage before the drain gets no refusal from this (maintenance is often how it gets its room
+ * back, and the fleet reports its own shortfall).
+ */
+export function drainSpareProblem(
+  pairs: readonly RolloutPairRef[],
+  pairId: string,
+  spare: SpareCapacity,
+): string | undefined {
+  const pair = pairs.find((p) => p.pairId === pairId);
+  if (pair === undefined || !proveSpareDuringWave(pairs, [], spare).resilient) return undefined;
+  const during = proveSpareDuringWave(pairs, [pair], spare);
+  if (during.resilient) return undefined;
+  return `draining pair ${pairId} would leave too little spare capacity: ${during.problems[0]?.message ?? ''}`;
+}
+
+/**
  * Splits the pairs into waves, in order: each wave within the budget (whole-fleet cap and per-region allowance)
  * and, with `spare`, the spare-capacity proof above, else the region-safe rule. Pairs are taken in pairId order.
  * A pair that fits no wave even alone (see pairsBreakingSpare, which callers check first) still gets a wave of its

@@ -3,7 +3,7 @@
  * answer) and the operator's signals. The worker, the `understudy` CLI and the tests import it; so do workflows.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ConfigurationValue, RolloutBudget, RolloutWindow } from '../policy/rollout.js';
+import type { ConfigurationValue, RolloutBudget, RolloutPairRef, RolloutWindow } from '../policy/rollout.js';
 import { optionalRequestProblem, type HostRef } from './pair.js';
 
 /** One rollout at a time: the CLI starts every rollout under this id, so a second one is refused while one runs. */
@@ -36,6 +36,16 @@ export interface RolloutTarget {
   pairId: string;
   primary: HostRef;
   shadow?: HostRef;
+}
+
+/** What the rollout policy needs of each target: regions and size, for the budget and the spare-capacity proof. */
+export function rolloutPairRefs(targets: readonly RolloutTarget[]): RolloutPairRef[] {
+  return targets.map((t) => ({
+    pairId: t.pairId,
+    primaryRegion: t.primary.region,
+    shadowRegion: t.shadow?.region,
+    capacity: t.primary.capacity,
+  }));
 }
 
 export interface RolloutInput {
@@ -159,6 +169,11 @@ export interface MaintenanceInput {
   hostId: string;
   /** The fleet whose pairs are searched for the host. */
   fleetWorkflowId: string;
+  /**
+   * Drain a primary even when its pair serving from the shadow's region would leave a region too little spare
+   * capacity for a regional outage (the operator's `--allow-reduced-spare`). Without it such a drain is refused.
+   */
+  allowReducedSpare?: boolean;
 }
 
 export interface MaintenanceState {

@@ -5,12 +5,19 @@ import type { Topology } from '../../src/policy/types.js';
 import { HOST_SIZE } from './pair.js';
 import type { TestSimulator } from './simulator.js';
 
-/** `perRegion` primaries in each of three regions, ids unique to this test (`us-<tag>-1`…). */
-export function threeRegionTopology(perRegion: number, tag = randomUUID().slice(0, 4)): Topology {
+/**
+ * `perRegion` primaries in each of three regions, ids unique to this test (`us-<tag>-1`…), and room for
+ * `shadowHostsPerRegion` hosts' worth of shadows in each region (one more than the primaries unless told).
+ */
+export function threeRegionTopology(
+  perRegion: number,
+  tag = randomUUID().slice(0, 4),
+  shadowHostsPerRegion = perRegion + 1,
+): Topology {
   return threeRegions({
     perRegion,
     hostCapacity: HOST_SIZE,
-    shadowHostsPerRegion: perRegion + 1,
+    shadowHostsPerRegion,
     hostId: (region, n) => `${region.split('-')[0]}-${tag}-${n}`,
   });
 }
