@@ -60,11 +60,18 @@ export function demoTopology(): Topology {
   });
 }
 
-/** Demand as a multiple of the workload's reservation; the surge host's daily peak comes in the next hour. */
+/**
+ * Hours from seeding to the surge host's daily peak (~95% CPU); it crosses 80% about 50 minutes before. The fleet
+ * takes 75–90 simulated minutes (as many real seconds) to place its shadows and start its pairs on this 2-core
+ * machine, so the crossing must come later than that, and the pair then sees it coming within its 1-hour horizon.
+ */
+const SURGE_PEAK_HOURS_AHEAD = 3;
+
+/** Demand as a multiple of the workload's reservation; the surge host's daily peak comes in a few hours. */
 function demandFor(hostId: string, index: number, simulatedNow: number): DemandProfile {
   if (hostId === DEMO_ROLES.surge) {
-    // Peak ~95% CPU at about 90 simulated minutes from now; it crosses 80% about 40 minutes from now.
-    const peakHour = (new Date(simulatedNow).getUTCHours() + new Date(simulatedNow).getUTCMinutes() / 60 + 1.5) % 24;
+    const now = new Date(simulatedNow);
+    const peakHour = (now.getUTCHours() + now.getUTCMinutes() / 60 + SURGE_PEAK_HOURS_AHEAD) % 24;
     return {
       kind: 'synthetic',
       base: 0.75,
@@ -229,7 +236,8 @@ export async function runDemo(
       done: false,
       run: () => {
         say(
-          `pair ${DEMO_ROLES.surge}'s demand climbs toward a peak in the next simulated hour; watch it scale out before 80%`,
+          `pair ${DEMO_ROLES.surge}'s demand climbs toward a peak in ${SURGE_PEAK_HOURS_AHEAD} simulated hours; ` +
+            'watch it scale out before it crosses 80%',
         );
         say(`  ${ui(`PairId = '${DEMO_ROLES.surge}'`)}`);
         return Promise.resolve();
