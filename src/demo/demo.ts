@@ -217,6 +217,8 @@ export async function runDemo(
   say(`  every pair in the Web UI: ${ui("WorkflowType = 'hostPairWorkflow'")}`);
 
   const report = actionReporter(say);
+  let rolloutStarted = false;
+  let rolloutReported = false;
   const ids = topology.primaries.map((p) => p.hostId);
   const started = Date.now();
   const steps: { afterSeconds: number; done: boolean; run: () => Promise<void> }[] = [
@@ -285,13 +287,12 @@ export async function runDemo(
           'started a rolling upgrade to image app:2.0, 3 pairs at a time through swaps (`understudy rollout status`)',
         );
         say(`  ${ui("WorkflowType = 'rolloutWorkflow'")}`);
+        rolloutStarted = true;
       },
     },
   ];
 
   if (resumed) for (const step of steps) step.done = true;
-  const rolloutStep = steps[steps.length - 1]!;
-  let rolloutReported = resumed;
 
   let lastTable = 0;
   while (!signal.aborted) {
@@ -303,7 +304,7 @@ export async function runDemo(
       }
     }
     for (const id of ids) report(id, await pairState(client, id));
-    if (rolloutStep.done && !rolloutReported) rolloutReported = await reportRolloutEnd(client, say);
+    if (rolloutStarted && !rolloutReported) rolloutReported = await reportRolloutEnd(client, say);
     if (Date.now() - lastTable > 30_000) {
       lastTable = Date.now();
       const pairs = await listPairs(client).catch(() => []);
