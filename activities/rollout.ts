@@ -162,7 +162,7 @@ export function createRolloutActivities({ provider, temporal }: RolloutDependenc
         pairIds.map(async (pairId) => {
           try {
             const state = await temporal.workflow.getHandle(pairWorkflowId(pairId)).query(stateQuery);
-            return { pairId, primary: state.primary, shadow: state.shadow };
+            return { pairId, primary: state.primary, shadow: state.shadow, phase: state.phase, paused: state.paused };
           } catch (error) {
             throw ApplicationFailure.nonRetryable(
               `pair ${pairId} is not running: ${(error as Error).message}`,

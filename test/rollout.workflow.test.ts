@@ -564,6 +564,32 @@ describe('rolloutWorkflow', () => {
     const fleet = await h.sim.provider.describeFleet();
     expect(fleet.workloads.filter((w) => w.hostId === hostId)).toEqual([]);
 
+    // A rollout meanwhile leaves the held pair untouched (paused: its shadow is the host in maintenance) and rolls
+    // the others.
+    const rolled = pairIds[3]!;
+    const hashesBefore = await configHashes();
+    const targets = await Promise.all(
+      [pairIds[1]!, rolled].map(async (pairId): Promise<RolloutTarget> => {
+        const s = await h.client.workflow.getHandle(pairWorkflowId(pairId)).query(stateQuery);
+        return { pairId, primary: s.primary, shadow: s.shadow };
+      }),
+    );
+    const duringMaintenance = await (
+      await startRollout(
+        `rollout-maintenance-${suffix}`,
+        rolloutInput('v-maintenance', { desired: { image: 'app:5.0' }, pairs: targets, budget: { maxPairs: 2 } }),
+      )
+    ).result();
+    expect(duringMaintenance.phase).toBe('completed');
+    expect(duringMaintenance.pairs.find((p) => p.pairId === pairIds[1])).toMatchObject({
+      step: 'skipped',
+      detail: expect.stringMatching(/not touched: the pair is paused/) as unknown,
+    });
+    expect(duringMaintenance.pairs.find((p) => p.pairId === rolled)?.step).toBe('done');
+    const hashesAfter = await configHashes();
+    for (const host of [hostId, before.shadow!.hostId])
+      expect(hashesAfter[host], `${host} of the held pair`).toBe(hashesBefore[host]);
+
     await handle.signal(endMaintenanceSignal);
     expect(await handle.result()).toMatchObject({ phase: 'returned', wasPrimary: true, pairId: pairIds[1] });
     expect(await pairHandle.query(stateQuery)).toMatchObject({ paused: false, failoverEnabled: true });

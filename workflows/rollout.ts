@@ -64,6 +64,8 @@ const SPARE_CLOCK_CONTINUE = 'rollout-spare-capacity-provider-clock-continue-as-
 const DEFAULT_WINDOW_POLL_SECONDS = 60;
 /** Rollouts recorded before a rollback after the swap swapped the roles back replay unchanged. */
 const ROLLBACK_SWAPS_BACK = 'rollout-rollback-swaps-back';
+/** Rollouts recorded before a pair that was paused or not steady at its turn was skipped replay unchanged. */
+const SKIPS_UNSETTLED_PAIRS = 'rollout-skips-paused-or-busy-pairs';
 /** Rollouts recorded before a pause or abort arriving during the clock read was honoured replay unchanged. */
 const RECHECK_AFTER_CLOCK = 'rollout-recheck-pause-after-clock-read';
 
@@ -233,7 +235,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         ),
       );
       const unhealthy = hosts.filter((_, i) => !checks[i]?.healthy);
-      const failedPairs = wave.filter((p) => p.step !== 'done');
+      // A pair skipped untouched is not a failure: it does not halt a rollout told to halt on one.
+      const failedPairs = wave.filter((p) => p.step !== 'done' && p.step !== 'skipped');
       if (unhealthy.length > 0) {
         halt(`health gate after wave ${index + 1}: ${unhealthy.join(', ')} not healthy`);
       } else if (failedPairs.length > 0 && input.onPairFailure === 'halt') {
@@ -290,6 +293,17 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
   }
 
   async function rollPair(pair: PairRollout, target: RolloutTarget): Promise<void> {
+    if (patched(SKIPS_UNSETTLED_PAIRS)) {
+      // A paused pair (a change freeze, a host in maintenance) is not to be changed, and a pair scaled out or
+      // mid-action has a shadow carrying workloads: upgrading it would interrupt them, and its swap would be refused
+      // anyway. Such a pair is left untouched, and says why.
+      const why = await whyUnsettled(pair.pairId);
+      if (why !== undefined) {
+        pair.step = 'skipped';
+        pair.detail = `not touched: ${why}; a later rollout can upgrade it`;
+        return;
+      }
+    }
     pair.startedAt = Date.now();
     const key = (step: string): string => `${info.workflowId}:${pair.pairId}:${step}`;
     const shadowId = target.shadow!.hostId;
@@ -388,6 +402,22 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         .catch((error: unknown) => failures.push(`${hostId}: ${messageOf(error)}`));
     }
     return failures;
+  }
+
+  /** Why the pair cannot be rolled now (paused, not steady, gone), or undefined when it can. */
+  async function whyUnsettled(pairId: string): Promise<string | undefined> {
+    const now = await reads.readRolloutTargets
+      .executeWithOptions({ ...OBSERVATION, summary: `is pair ${pairId} steady and not paused` }, [
+        { pairIds: [pairId] },
+      ])
+      .then(
+        ([target]) => target,
+        (error: unknown) => messageOf(error),
+      );
+    if (typeof now === 'string' || now === undefined) return `the pair could not be read (${now ?? 'no answer'})`;
+    if (now.paused) return 'the pair is paused';
+    if (now.phase !== undefined && now.phase !== 'steady') return `the pair is ${now.phase}, not steady`;
+    return undefined;
   }
 
   function read(hostId: string) {

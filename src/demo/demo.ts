@@ -164,11 +164,10 @@ async function reportRolloutEnd(client: Client, say: Say): Promise<boolean> {
   const count = (step: string) => state.pairs.filter((p) => p.step === step).length;
   say(
     `rollout ${state.rolloutId} ${state.phase}: ${count('done')} pairs upgraded through swaps, ` +
-      `${count('rolled-back')} rolled back, at most ${state.maxConcurrent} changing at once`,
+      `${count('rolled-back')} rolled back, ${count('skipped')} skipped, at most ${state.maxConcurrent} changing at once`,
   );
   if (state.haltReason) say(`  halted: ${state.haltReason}`);
-  for (const p of state.pairs.filter((x) => x.step === 'rolled-back' || x.step === 'failed'))
-    say(`  ${p.pairId}: ${p.detail ?? p.step}`);
+  for (const p of state.pairs.filter((x) => x.step !== 'done')) say(`  ${p.pairId}: ${p.detail ?? p.step}`);
   return true;
 }
 
@@ -269,7 +268,7 @@ export async function runDemo(
       afterSeconds: 180,
       done: false,
       run: async () => {
-        // The paused pair refuses its swap, so the demo also shows a per-pair rollback while the others carry on.
+        // The paused pair and the scaled-out one are skipped untouched while the others carry on.
         await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
           taskQueue: TASK_QUEUE,
           workflowId: ROLLOUT_WORKFLOW_ID,

@@ -4,7 +4,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { ConfigurationValue, RolloutBudget, RolloutPairRef, RolloutWindow } from '../policy/rollout.js';
-import { optionalRequestProblem, type HostRef } from './pair.js';
+import { optionalRequestProblem, type HostRef, type PairPhase } from './pair.js';
 
 /** One rollout at a time: the CLI starts every rollout under this id, so a second one is refused while one runs. */
 export const ROLLOUT_WORKFLOW_ID = 'rollout';
@@ -36,6 +36,9 @@ export interface RolloutTarget {
   pairId: string;
   primary: HostRef;
   shadow?: HostRef;
+  /** The pair's phase and pause when it was read: a rollout touches only a steady pair nobody paused. */
+  phase?: PairPhase;
+  paused?: boolean;
 }
 
 /** What the rollout policy needs of each target: regions and size, for the budget and the spare-capacity proof. */
