@@ -155,6 +155,8 @@ export interface BenchStack {
   taskQueue: string;
   /** Pairs to terminate (with their swap schedules) when the run ends. */
   pairIds: string[];
+  /** Kills the worker process (SIGKILL, as a crash would) and starts a new one on the same task queue. */
+  restartWorker(): Promise<{ killedAt: number; readyAt: number }>;
   close(): Promise<void>;
 }
 
@@ -192,13 +194,14 @@ export async function startBenchStack(options: {
     const bundlePath = await writeWorkflowBundle(config, `${label}-${tag}`);
     cleanups.unshift(() => rm(bundlePath, { force: true }));
     const taskQueue = `bench-${label}-${tag}`;
-    const worker = await spawnWorkerProcess({
+    const workerArgs = {
       taskQueue,
       simulatorUrl: url,
       influxUrl: config.influx.url,
       database: database.name,
       bundlePath,
-    });
+    };
+    let worker = await spawnWorkerProcess(workerArgs);
     cleanups.unshift(() => stopChild(worker));
     const connection = await Connection.connect({ address: config.temporal.address });
     cleanups.unshift(() => connection.close());
@@ -215,11 +218,20 @@ export async function startBenchStack(options: {
           .catch(() => undefined);
       }),
     );
-    return {
+    const stack: BenchStack = {
       tag,
       simulatorUrl: url,
       simulatorPid: simulator.pid!,
       workerPid: worker.pid!,
+      async restartWorker() {
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        worker.kill('SIGKILL');
+        await exited;
+        const killedAt = Date.now();
+        worker = await spawnWorkerProcess(workerArgs);
+        stack.workerPid = worker.pid!;
+        return { killedAt, readyAt: Date.now() };
+      },
       provider: new HttpFleetProvider({ url, requestTimeoutMs: 30_000 }),
       control: new SimulatorControl({ url, requestTimeoutMs: 600_000 }),
       client,
@@ -227,6 +239,7 @@ export async function startBenchStack(options: {
       pairIds,
       close,
     };
+    return stack;
   } catch (error) {
     await close();
     throw error;
