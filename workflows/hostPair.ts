@@ -59,14 +59,6 @@ const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 const RECENT_ACTIONS_KEPT = 20;
 /** Continue-as-new after this many loop iterations even when the server does not suggest it yet. */
 const DEFAULT_ITERATIONS_PER_RUN = 1_000;
-/**
- * Continue-as-new once a run's history holds this many events (about 5 minutes at the default intervals; the
- * server suggests it only thousands later). A worker that has not cached the pair replays the whole run before the
- * pair checks its primary again, at about 1 ms an event on this machine (1,878 events in 1.7–2.0 s), and after a
- * worker restart every pair replays at once: twelve demo pairs of ~1,500 events took 13 s each, past the 10 s
- * workflow task timeout, and were retried four times over a minute.
- */
-const HISTORY_EVENTS_PER_RUN = 500;
 /** Forecast history handed to the forecaster: two days, a season to forecast from and one to check it against. */
 const HISTORY_MINUTES = 2 * 24 * 60;
 const STEP_SECONDS = 300;
@@ -501,9 +493,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
 
     if (
       workflowInfo().continueAsNewSuggested ||
-      iteration + 1 >= (input.iterationsPerRun ?? DEFAULT_ITERATIONS_PER_RUN) ||
-      (workflowInfo().historyLength >= (input.historyEventsPerRun ?? HISTORY_EVENTS_PER_RUN) &&
-        patched('bounded-run-history'))
+      iteration + 1 >= (input.iterationsPerRun ?? DEFAULT_ITERATIONS_PER_RUN)
     )
       break;
     wake = false;

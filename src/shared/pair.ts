@@ -99,11 +99,6 @@ export interface HostPairInput {
    * Lower bounds each run's history further; the state carries over whole.
    */
   iterationsPerRun?: number;
-  /**
-   * History events per run before continue-as-new (default 500): bounds what a worker replays before the pair
-   * acts again after a restart or a cache eviction, whatever the policy's intervals.
-   */
-  historyEventsPerRun?: number;
   /** Carried across continue-as-new; absent on the first run. */
   state?: PairState;
 }
