@@ -294,6 +294,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
 
   async function rollPair(pair: PairRollout, target: RolloutTarget): Promise<void> {
     if (patched(SKIPS_UNSETTLED_PAIRS)) {
+      // The pair's turn has begun (it counts as started for a pause arriving meanwhile).
+      pair.step = 'checking';
       // A paused pair (a change freeze, a host in maintenance) is not to be changed, and a pair scaled out or
       // mid-action has a shadow carrying workloads: upgrading it would interrupt them, and its swap would be refused
       // anyway. Such a pair is left untouched, and says why.

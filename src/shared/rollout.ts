@@ -22,6 +22,8 @@ export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 
 export const PAIR_ROLLOUT_STEPS = [
   'pending',
+  /** Its turn has begun: is the pair steady and not paused? (Else it is skipped.) */
+  'checking',
   'upgrading-shadow',
   'swapping',
   'upgrading-former-primary',
