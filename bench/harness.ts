@@ -1,8 +1,8 @@
 /**
  * Plumbing the end-to-end benchmarks share: figures (percentiles), process readings from /proc, an InfluxDB
- * database and a simulator of the benchmark's own, a workflow bundle on disk for worker processes, and timestamps
- * read from workflow histories. The benchmarks run against the shared embedded stack, so everything here is
- * private to one run and removed afterwards.
+ * database and a simulator of the benchmark's own, a workflow bundle on disk for worker processes, pairs seeded and
+ * started on them, and timestamps read from workflow histories. The benchmarks run against the shared embedded
+ * stack, so everything here is private to one run and removed afterwards.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -14,12 +14,14 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { UnderstudyConfig } from '../src/config/schema.js';
 import { HttpFleetProvider } from '../src/provider/client.js';
-import { pairWorkflowId, swapScheduleId } from '../src/shared/pair.js';
+import type { Capacity } from '../src/provider/types.js';
+import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
 import { SimulatorControl } from '../src/simulator/control.js';
 import { stackPaths } from '../src/stack/index.js';
 import { spawnSimulator } from '../src/stack/simulator.js';
 import { bundleWorkflows } from '../src/worker.js';
 import { spawnWorkerProcess } from '../src/workerProcess.js';
+import type { hostPairWorkflow } from '../workflows/hostPair.js';
 
 /** One event of a workflow history, as the client fetches it. */
 export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -261,4 +263,76 @@ export async function inBatches<T>(
       }
     }),
   );
+}
+
+/** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
+export const BENCH_HISTORY_SECONDS = 4.5 * 3600;
+const BENCH_HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };
+const BENCH_REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west'] };
+
+/**
+ * Seeds `count` primaries (one synthetic workload each, far below the scaling threshold, so no pair acts) and as
+ * many shadows on the stack's simulator, gives every host BENCH_HISTORY_SECONDS of history, and starts a pair per
+ * primary, the starts spread over one tick as a fleet started over time would be (so the pairs do not all tick in
+ * the same second). Pairs are named `<prefix>-<n>` and added to `stack.pairIds`.
+ */
+export async function seedAndStartPairs(
+  stack: BenchStack,
+  options: { prefix: string; count: number; policy: PairPolicy },
+): Promise<{
+  pairIds: string[];
+  hosts: { primary: string; shadow: string }[];
+  seededSeconds: number;
+  startSeconds: number;
+}> {
+  const { control, client, taskQueue } = stack;
+  const { prefix, count, policy } = options;
+  const seedStarted = performance.now();
+  const primaries = await control.seed({
+    prefix: `${prefix}-p`,
+    count,
+    regions: BENCH_REGIONS.primaries,
+    capacity: BENCH_HOST_SIZE,
+    workload: {
+      requirements: { cpuCores: 8, memoryGiB: 32, storageIops: 5_000, networkMbps: 2_000 },
+      demand: { kind: 'synthetic', base: 0.35, daily: { amplitude: 0.1 }, noise: 0.02, seed: 1 },
+    },
+  });
+  const shadows = await control.seed({
+    prefix: `${prefix}-s`,
+    count,
+    regions: BENCH_REGIONS.shadows,
+    capacity: BENCH_HOST_SIZE,
+  });
+  await control.advance(BENCH_HISTORY_SECONDS);
+  const seededSeconds = (performance.now() - seedStarted) / 1000;
+  const hostRef = (hostId: string, region: string): HostRef => ({
+    hostId,
+    region,
+    zone: `${region}-a`,
+    capacity: BENCH_HOST_SIZE,
+  });
+  const pairs = primaries.hostIds.map((primaryId, i) => ({
+    pairId: `${prefix}-${i}`,
+    primary: hostRef(primaryId, BENCH_REGIONS.primaries[i % BENCH_REGIONS.primaries.length]!),
+    shadow: hostRef(shadows.hostIds[i]!, BENCH_REGIONS.shadows[0]!),
+  }));
+  const spreadMs = policy.tickSeconds * 1000;
+  const startAt = performance.now();
+  await inBatches(pairs, 16, async (p, i) => {
+    const due = startAt + (i / pairs.length) * spreadMs;
+    if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+    await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+      taskQueue,
+      workflowId: pairWorkflowId(p.pairId),
+      args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
+    });
+    stack.pairIds.push(p.pairId);
+  });
+  return {
+    pairIds: pairs.map((p) => p.pairId),
+    hosts: pairs.map((p) => ({ primary: p.primary.hostId, shadow: p.shadow.hostId })),
+    seededSeconds,
+    startSeconds: (performance.now() - startAt) / 1000,
+  };
 }

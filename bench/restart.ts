@@ -15,10 +15,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
-import type { Capacity } from '../src/provider/types.js';
-import { pairWorkflowId, type HostRef } from '../src/shared/pair.js';
-import type { hostPairWorkflow } from '../workflows/hostPair.js';
-import { activityTimelines, eventMs, inBatches, round, spread, startBenchStack } from './harness.js';
+import { pairWorkflowId } from '../src/shared/pair.js';
+import { activityTimelines, eventMs, inBatches, round, seedAndStartPairs, spread, startBenchStack } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,10 +33,6 @@ if (!Number.isFinite(WARM_SECONDS) || WARM_SECONDS < 30)
   throw new Error(`--warm-seconds must be at least 30 (got ${args['warm-seconds']})`);
 /** A step gives up waiting for its pairs' first health check after the restart at this point. */
 const RECOVERY_LIMIT_SECONDS = 600;
-/** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
-const HISTORY_SECONDS = 4.5 * 3600;
-const HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };
-const REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west'] };
 const log = (message: string) => {
   if (!args.json) console.log(message);
 };
@@ -50,7 +44,7 @@ const policy = config.policy;
 if (config.influx.version !== 1) throw new Error('bench:restart runs against the embedded InfluxDB 1.x');
 const stack = await startBenchStack({ config, label: 'restart', speed: 1, metricsIntervalSeconds: 300 });
 try {
-  const { control, client, taskQueue, tag } = stack;
+  const { client, taskQueue, tag } = stack;
   log(
     `bench:restart: task queue ${taskQueue}; tick ${policy.tickSeconds} s, health check every ` +
       `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${WARM_SECONDS} s before each restart`,
@@ -58,48 +52,13 @@ try {
   const steps: Record<string, unknown>[] = [];
   for (const [index, count] of STEPS.entries()) {
     const prefix = `brs-${tag}-${index}`;
-    const workload = {
-      requirements: { cpuCores: 8, memoryGiB: 32, storageIops: 5_000, networkMbps: 2_000 },
-      demand: { kind: 'synthetic' as const, base: 0.35, daily: { amplitude: 0.1 }, noise: 0.02, seed: 1 },
-    };
-    const primaries = await control.seed({
-      prefix: `${prefix}-p`,
-      count,
-      regions: REGIONS.primaries,
-      capacity: HOST_SIZE,
-      workload,
-    });
-    const shadows = await control.seed({ prefix: `${prefix}-s`, count, regions: REGIONS.shadows, capacity: HOST_SIZE });
-    await control.advance(HISTORY_SECONDS);
-    const hostRef = (hostId: string, region: string): HostRef => ({
-      hostId,
-      region,
-      zone: `${region}-a`,
-      capacity: HOST_SIZE,
-    });
-    const pairs = primaries.hostIds.map((primaryId, i) => ({
-      pairId: `${prefix}-${i}`,
-      primary: hostRef(primaryId, REGIONS.primaries[i % REGIONS.primaries.length]!),
-      shadow: hostRef(shadows.hostIds[i]!, REGIONS.shadows[0]!),
-    }));
-    // Spread over one tick, as a fleet started over time would be.
-    const startAt = performance.now();
-    await inBatches(pairs, 16, async (p, i) => {
-      const due = startAt + (i / pairs.length) * policy.tickSeconds * 1000;
-      if (due > performance.now()) await sleep(due - performance.now());
-      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
-        taskQueue,
-        workflowId: pairWorkflowId(p.pairId),
-        args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
-      });
-      stack.pairIds.push(p.pairId);
-    });
+    const { pairIds } = await seedAndStartPairs(stack, { prefix, count, policy });
     log(`${count} pairs started; running ${WARM_SECONDS} s before the restart`);
     await sleep(WARM_SECONDS * 1000);
 
     const historyLengths: number[] = [];
-    await inBatches(pairs, 16, async (p) => {
-      const { historyLength } = await client.workflow.getHandle(pairWorkflowId(p.pairId)).describe();
+    await inBatches(pairIds, 16, async (pairId) => {
+      const { historyLength } = await client.workflow.getHandle(pairWorkflowId(pairId)).describe();
       historyLengths.push(historyLength);
     });
     const { killedAt, readyAt } = await stack.restartWorker();
@@ -111,14 +70,14 @@ try {
     const deadline = killedAt + RECOVERY_LIMIT_SECONDS * 1000;
     // The times come from the histories' server timestamps, so reading them seldom costs no precision and keeps this
     // benchmark's own reads from loading the dev server while the pairs replay.
-    while (recovered.size < pairs.length && Date.now() < deadline) {
+    while (recovered.size < pairIds.length && Date.now() < deadline) {
       await sleep(10_000);
       await inBatches(
-        pairs.filter((p) => !recovered.has(p.pairId)),
+        pairIds.filter((pairId) => !recovered.has(pairId)),
         8,
-        async (p) => {
+        async (pairId) => {
           const history = await client.workflow
-            .getHandle(pairWorkflowId(p.pairId))
+            .getHandle(pairWorkflowId(pairId))
             .fetchHistory()
             .catch(() => undefined);
           const events = history?.events ?? [];
@@ -126,10 +85,10 @@ try {
             (a) => a.activityType === 'checkHealth' && a.completedAt !== undefined && a.completedAt > killedAt,
           );
           timedOut.set(
-            p.pairId,
+            pairId,
             events.filter((e) => e.workflowTaskTimedOutEventAttributes && eventMs(e) > killedAt).length,
           );
-          if (check?.completedAt !== undefined) recovered.set(p.pairId, (check.completedAt - killedAt) / 1000);
+          if (check?.completedAt !== undefined) recovered.set(pairId, (check.completedAt - killedAt) / 1000);
         },
       );
     }
@@ -140,7 +99,7 @@ try {
       historyEventsAtKill: spread(historyLengths, 0),
       workerStartSeconds: round((readyAt - killedAt) / 1000),
       recoverySeconds: spread(recoverySeconds, 1),
-      notRecoveredWithin: pairs.length - recovered.size,
+      notRecoveredWithin: pairIds.length - recovered.size,
       workflowTaskTimeouts: {
         total: timeouts.reduce((a, b) => a + b, 0),
         pairsWithOne: timeouts.filter((n) => n > 0).length,
@@ -153,9 +112,9 @@ try {
         `${step.notRecoveredWithin > 0 ? `, ${step.notRecoveredWithin} not within ${RECOVERY_LIMIT_SECONDS} s` : ''}; ` +
         `${step.workflowTaskTimeouts.total} workflow task timeouts in ${step.workflowTaskTimeouts.pairsWithOne} pairs`,
     );
-    await inBatches(pairs, 16, (p) =>
+    await inBatches(pairIds, 16, (pairId) =>
       client.workflow
-        .getHandle(pairWorkflowId(p.pairId))
+        .getHandle(pairWorkflowId(pairId))
         .terminate('step finished')
         .catch(() => undefined),
     );

@@ -23,16 +23,16 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
-import type { Capacity } from '../src/provider/types.js';
-import { pairWorkflowId, type HostRef } from '../src/shared/pair.js';
-import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { pairWorkflowId } from '../src/shared/pair.js';
 import {
   activityTimelines,
+  BENCH_HISTORY_SECONDS,
   cpuSeconds,
   inBatches,
   percentile,
   round,
   rssMiB,
+  seedAndStartPairs,
   spread,
   stackServicePid,
   startBenchStack,
@@ -61,11 +61,7 @@ const SETTLE_SECONDS = 30;
 const LAG_GOAL_SECONDS = 1;
 /** With --past-goal, a step whose median tick lag reaches this ends the run. */
 const SATURATED_P50_LAG_SECONDS = 5;
-/** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
-const HISTORY_SECONDS = 4.5 * 3600;
 const METRICS_INTERVAL_SECONDS = 300;
-const HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };
-const REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west'] };
 const log = (message: string) => {
   if (!args.json) console.log(message);
 };
@@ -83,7 +79,7 @@ const stack = await startBenchStack({
 });
 const { pairIds } = stack;
 try {
-  const { control, client, taskQueue, tag } = stack;
+  const { client, taskQueue, tag } = stack;
   const processes = {
     worker: stack.workerPid,
     temporal: stackServicePid(config, 'temporal'),
@@ -129,55 +125,10 @@ try {
   for (const target of STEPS) {
     const adding = target - pairIds.length;
     const prefix = `bsc-${tag}-${target}`;
-    const stepStarted = performance.now();
-    const workload = {
-      requirements: { cpuCores: 8, memoryGiB: 32, storageIops: 5_000, networkMbps: 2_000 },
-      demand: { kind: 'synthetic' as const, base: 0.35, daily: { amplitude: 0.1 }, noise: 0.02, seed: 1 },
-    };
-    const primaries = await control.seed({
-      prefix: `${prefix}-p`,
-      count: adding,
-      regions: REGIONS.primaries,
-      capacity: HOST_SIZE,
-      workload,
-    });
-    const shadows = await control.seed({
-      prefix: `${prefix}-s`,
-      count: adding,
-      regions: REGIONS.shadows,
-      capacity: HOST_SIZE,
-    });
-    await control.advance(HISTORY_SECONDS);
-    const seededSeconds = (performance.now() - stepStarted) / 1000;
-    const hostRef = (hostId: string, region: string): HostRef => ({
-      hostId,
-      region,
-      zone: `${region}-a`,
-      capacity: HOST_SIZE,
-    });
-    const newPairs = primaries.hostIds.map((primaryId, i) => ({
-      pairId: `${prefix}-${i}`,
-      primary: hostRef(primaryId, REGIONS.primaries[i % REGIONS.primaries.length]!),
-      shadow: hostRef(shadows.hostIds[i]!, REGIONS.shadows[0]!),
-    }));
-    if (firstPairHosts.length === 0 && newPairs[0])
-      firstPairHosts = [newPairs[0].primary.hostId, newPairs[0].shadow.hostId];
-    // Spread over one tick, as a fleet started over time would be, so the pairs do not all tick in the same second.
-    const spreadMs = policy.tickSeconds * 1000;
-    const startAt = performance.now();
-    await inBatches(newPairs, 16, async (p, i) => {
-      const due = startAt + (i / newPairs.length) * spreadMs;
-      if (due > performance.now()) await sleep(due - performance.now());
-      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
-        taskQueue,
-        workflowId: pairWorkflowId(p.pairId),
-        args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
-      });
-      pairIds.push(p.pairId);
-    });
-    const startSeconds = (performance.now() - startAt) / 1000;
+    const { hosts, seededSeconds, startSeconds } = await seedAndStartPairs(stack, { prefix, count: adding, policy });
+    if (firstPairHosts.length === 0 && hosts[0]) firstPairHosts = [hosts[0].primary, hosts[0].shadow];
     log(
-      `${target} pairs: seeded ${adding} pairs and ${HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
+      `${target} pairs: seeded ${adding} pairs and ${BENCH_HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
         `started them in ${round(startSeconds)} s; settling ${SETTLE_SECONDS} s`,
     );
     await sleep(SETTLE_SECONDS * 1000);
