@@ -26,8 +26,8 @@ import {
 } from '../src/forecast/backtest.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { rankModels, tableFor } from '../src/forecast/registry.js';
-import { MODELS_DIR, NAB_DIR, trainModels } from '../src/forecast/trainer.js';
-import { stackPaths } from '../src/stack/paths.js';
+import { MODELS_DIR, trainModels } from '../src/forecast/trainer.js';
+import { NAB_DIR, stackPaths } from '../src/stack/paths.js';
 
 const HORIZONS = [15, 60];
 const { values: args } = parseArgs({ options: { json: { type: 'boolean' }, epochs: { type: 'string' } } });

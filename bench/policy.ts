@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
 import { configSchema } from '../src/config/schema.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
+import { NAB_DIR } from '../src/stack/paths.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import { assessDeviation } from '../src/shared/anomaly.js';
 import type {
@@ -34,7 +35,7 @@ import type {
 
 const { values: args } = parseArgs({ options: { json: { type: 'boolean' } } });
 
-const NAB_DIR = '/work/shared/data/nab/realAWSCloudwatch';
+const NAB_CLOUDWATCH_DIR = join(NAB_DIR, 'realAWSCloudwatch');
 const STEP_MINUTES = 5;
 const STEP_MS = STEP_MINUTES * 60_000;
 const STEPS_PER_DAY = 288;
@@ -114,11 +115,11 @@ function quantile(values: ArrayLike<number>, q: number): number {
 }
 
 function nabTraces(): Trace[] {
-  return readdirSync(NAB_DIR)
+  return readdirSync(NAB_CLOUDWATCH_DIR)
     .filter((file) => file.endsWith('.csv'))
     .sort()
     .map((file) => {
-      const { startMs, values } = readNabSeries(join(NAB_DIR, file));
+      const { startMs, values } = readNabSeries(join(NAB_CLOUDWATCH_DIR, file));
       const isPercent = /cpu_utilization/.test(file);
       if (isPercent)
         return { name: file.replace(/\.csv$/, ''), source: 'nab', scaling: 'percent', startMs, demand: values };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   nextCronTime,
@@ -8,6 +9,7 @@ import {
   validateOffPeakSpec,
   validateTimeZone,
 } from '../src/policy/index.js';
+import { NAB_DIR } from '../src/stack/paths.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -139,7 +141,7 @@ describe('quietestWindow', () => {
   });
 
   it('finds the quiet hours of a real trace (NAB rds_cpu_utilization_cc0c53)', () => {
-    const csv = readFileSync('/work/shared/data/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv', 'utf8');
+    const csv = readFileSync(join(NAB_DIR, 'realAWSCloudwatch', 'rds_cpu_utilization_cc0c53.csv'), 'utf8');
     const rows = csv
       .trim()
       .split('\n')

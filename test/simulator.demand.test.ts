@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NAB_DIR } from '../src/stack/paths.js';
 import type { SyntheticDemandProfile } from '../src/provider/types.js';
 import { parseTraceCsv, syntheticDemand, traceDemand, TraceParseError } from '../src/simulator/demand.js';
 import {
@@ -16,7 +17,7 @@ import {
   type TestSimulator,
 } from './helpers/simulator.js';
 
-const NAB = '/work/shared/data/nab/realAWSCloudwatch';
+const NAB = join(NAB_DIR, 'realAWSCloudwatch');
 const nab = (file: string) => readFileSync(join(NAB, file), 'utf8');
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -15,14 +15,13 @@ import { parseCsv } from '../forecast/series.js';
 import {
   ARTIFACTS_DIR,
   ensureRetrainSchedule,
-  NAB_DIR,
   startTrainerWorker,
   TrainerError,
   trainModels,
 } from '../forecast/trainer.js';
 import { ForecastInputError, RESOURCES, type Resource } from '../forecast/types.js';
 import type { InfluxTrainingSource } from '../shared/training.js';
-import { stackPaths } from '../stack/paths.js';
+import { NAB_DIR, stackPaths } from '../stack/paths.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 
 export const FORECAST_COMMANDS = ['train', 'forecast', 'backtest'] as const;

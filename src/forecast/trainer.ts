@@ -17,7 +17,6 @@ import { PROJECT_ROOT } from '../stack/paths.js';
 
 export const MODELS_DIR = join(PROJECT_ROOT, 'models');
 export const ARTIFACTS_DIR = join(MODELS_DIR, 'artifacts');
-export const NAB_DIR = join(PROJECT_ROOT, '..', 'shared', 'data', 'nab');
 
 /** The trainer failed; `stderr` carries its last lines. */
 export class TrainerError extends Error {

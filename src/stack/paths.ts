@@ -5,6 +5,9 @@ import type { UnderstudyConfig } from '../config/schema.js';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
+/** The NAB CloudWatch traces the repository ships (`data/nab/SOURCES.md`): `understudy train`'s default data. */
+export const NAB_DIR = join(PROJECT_ROOT, 'data', 'nab');
+
 export interface StackPaths {
   stateDir: string;
   temporalBin: string;

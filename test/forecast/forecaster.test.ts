@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
 import { parseCsv } from '../../src/forecast/series.js';
 import { ForecastInputError, type ForecastRequest, type SeriesHistory } from '../../src/forecast/types.js';
-import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { NAB_DIR, PROJECT_ROOT } from '../../src/stack/paths.js';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'models', 'artifacts');
-const NAB = join(PROJECT_ROOT, '..', 'shared', 'data', 'nab', 'realAWSCloudwatch');
+const NAB = join(NAB_DIR, 'realAWSCloudwatch');
 
 async function nabTail(id: string, steps: number): Promise<SeriesHistory> {
   const all = parseCsv(await readFile(join(NAB, `${id}.csv`), 'utf8'), id);

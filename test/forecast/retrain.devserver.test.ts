@@ -12,11 +12,10 @@ import { createForecaster, type OnnxForecaster } from '../../src/forecast/foreca
 import {
   ARTIFACTS_DIR,
   ensureRetrainSchedule,
-  NAB_DIR,
   startTrainerWorker,
   type TrainerWorker,
 } from '../../src/forecast/trainer.js';
-import { stackPaths } from '../../src/stack/paths.js';
+import { NAB_DIR, stackPaths } from '../../src/stack/paths.js';
 import type { RetrainModelsInput } from '../../src/shared/training.js';
 import type { RetrainModelsResult } from '../../workflows/retrainModels.js';
 import { testConfig, uniqueTaskQueue } from '../helpers/temporal.js';
