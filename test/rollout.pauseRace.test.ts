@@ -1,5 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RolloutActivities } from '../activities/rollout.js';
 import type { HostRef } from '../src/shared/pair.js';
@@ -13,24 +12,18 @@ import {
 import type { rolloutWorkflow } from '../workflows/rollout.js';
 import { HOST_SIZE } from './helpers/pair.js';
 import { pollUntil } from './helpers/poll.js';
-import { testConfig, uniqueTaskQueue } from './helpers/temporal.js';
+import { devServerConnections, uniqueTaskQueue, type DevServerConnections } from './helpers/temporal.js';
 
 // A pause that arrives while the rollout reads the provider's clock before a wave must hold that wave. The real
 // rollout test met this by chance on a loaded machine; here the clock read is held open on purpose, on the real dev
 // server, with the provider and the pairs played by in-process activities.
-let client: Client;
-let connection: Connection;
-let nativeConnection: NativeConnection;
+let server: DevServerConnections;
 
 beforeAll(async () => {
-  const { config } = testConfig();
-  connection = await Connection.connect({ address: config.temporal.address });
-  nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  server = await devServerConnections();
 });
 afterAll(async () => {
-  await connection?.close();
-  await nativeConnection?.close();
+  await server?.close();
 });
 
 const host = (hostId: string, region: string): HostRef => ({
@@ -82,13 +75,13 @@ it('holds the next wave when a pause arrives during the clock read before it', a
   };
   const taskQueue = uniqueTaskQueue('rollout-pause-race');
   const worker = await Worker.create({
-    connection: nativeConnection,
+    connection: server.nativeConnection,
     taskQueue,
     workflowBundle: { codePath: inject('workflowBundlePath') },
     activities,
   });
   await worker.runUntil(async () => {
-    const handle = await client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+    const handle = await server.client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
       taskQueue,
       workflowId: `rollout-pause-race-${taskQueue}`,
       args: [

@@ -68,6 +68,8 @@ export interface FleetInput {
   policy: PairPolicy;
   /** Seconds between the fleet's checks (drift, failed shadows), at least 1; default 60. */
   checkIntervalSeconds?: number;
+  /** Checks per run before continue-as-new (default 500); the state, pending signals included, carries over. */
+  iterationsPerRun?: number;
   /** Carried across continue-as-new. */
   state?: FleetState;
 }
@@ -91,8 +93,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   const state: FleetState = input.state ?? { pairs: [], replacements: 0, driftCorrections: 0, problems: [] };
   state.spareCapacity = { regions: topology.regions, shadowFraction: input.policy.shadowFraction };
   const info = workflowInfo();
-  const consumed: { pairId: string; newPrimary: HostRef }[] = [];
-  const added: { fromPairId: string; primary: HostRef }[] = [];
+  const pending = (state.pending ??= { shadowsConsumed: [], primariesAdded: [] });
+  const consumed = pending.shadowsConsumed;
+  const added = pending.primariesAdded;
 
   setHandler(fleetStateQuery, () => state);
   // Signals cannot be refused: a malformed payload is dropped with a warning instead of failing the workflow task.
@@ -240,7 +243,8 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   }
 
   // ---- then: keep the fleet whole ------------------------------------------------------------------------------------
-  for (let iteration = 0; iteration < ITERATIONS_PER_RUN && !workflowInfo().continueAsNewSuggested; iteration++) {
+  const iterationsPerRun = input.iterationsPerRun ?? ITERATIONS_PER_RUN;
+  for (let iteration = 0; iteration < iterationsPerRun && !workflowInfo().continueAsNewSuggested; iteration++) {
     await condition(() => consumed.length > 0 || added.length > 0, checkIntervalSeconds * 1000, {
       summary: 'wait for a consumed shadow, or the next drift check',
     });
@@ -318,12 +322,13 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
   }
 
   await condition(allHandlersFinished);
-  // Signals that arrived after the loop are carried over, not lost.
+  // Signals that arrived during the last check are still in `state.pending`: the next run handles them first.
   return continueAsNew<typeof fleetWorkflow>({
     topology,
     policy: input.policy,
     ...(input.checkIntervalSeconds !== undefined ? { checkIntervalSeconds: input.checkIntervalSeconds } : {}),
-    state: { ...state, problems: state.problems },
+    ...(input.iterationsPerRun !== undefined ? { iterationsPerRun: input.iterationsPerRun } : {}),
+    state,
   });
 
   async function reportDriftUnderRollout(pairIds: string[]): Promise<void> {

@@ -128,10 +128,10 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
   }
 
-  let swapRequest: string | undefined;
   let wake = false;
+  const pending = (state.pending ??= {});
   // The schedule is (re)applied on a pair's first run and whenever the operator changes its off-peak spec.
-  let scheduleOutdated = state.swapSchedule === undefined;
+  if (state.swapSchedule === undefined) pending.swapScheduleOutdated = true;
 
   // ---- operator messages ----------------------------------------------------------------------------------------------
   setHandler(stateQuery, () => state);
@@ -153,11 +153,11 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   setHandler(forceSwapSignal, (request) => {
     const problem = forceSwapRequestProblem(request);
     if (problem !== undefined) return ignored(problem);
-    swapRequest = `operator: ${request?.reason ?? 'forceSwap signal'}`;
+    pending.swapRequest = `operator: ${request?.reason ?? 'forceSwap signal'}`;
     wake = true;
   });
   setHandler(offPeakSwapSignal, () => {
-    swapRequest = 'off-peak schedule';
+    pending.swapRequest = 'off-peak schedule';
     wake = true;
   });
   setHandler(shadowReplacedSignal, (shadow) => {
@@ -212,7 +212,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       const previous = JSON.stringify(state.policy.offPeak);
       state.policy = policySchema.parse({ ...state.policy, ...patch });
       if (JSON.stringify(state.policy.offPeak) !== previous) {
-        scheduleOutdated = true;
+        pending.swapScheduleOutdated = true;
         wake = true;
       }
       return state.policy;
@@ -416,8 +416,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   for (let iteration = 0; ; iteration++) {
     const checkDueAt = nextCheckAt;
     // Histories recorded before pairs managed their own schedule replay without it.
-    if (scheduleOutdated && patched('pair-owns-swap-schedule')) {
-      scheduleOutdated = false;
+    if (pending.swapScheduleOutdated && patched('pair-owns-swap-schedule')) {
+      pending.swapScheduleOutdated = undefined;
       state.swapSchedule = await record.ensureSwapSchedule
         .executeWithOptions({ ...QUICK_LOCAL_CALL, summary: `off-peak swap schedule of ${state.pairId}` }, [
           {
@@ -477,18 +477,18 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       await tick();
     }
 
-    if (swapRequest !== undefined && !state.paused) {
-      const reason = swapRequest;
-      swapRequest = undefined;
+    if (pending.swapRequest !== undefined && !state.paused) {
+      const reason = pending.swapRequest;
+      pending.swapRequest = undefined;
       await exclusively(() => swap(reason));
-    } else if (swapRequest !== undefined && state.paused) {
+    } else if (pending.swapRequest !== undefined && state.paused) {
       remember({
         kind: 'swap',
         at: state.health.lastCheckedAt ?? 0,
         outcome: 'failed',
-        detail: `${swapRequest}: skipped, the pair is paused`,
+        detail: `${pending.swapRequest}: skipped, the pair is paused`,
       });
-      swapRequest = undefined;
+      pending.swapRequest = undefined;
     }
 
     if (

@@ -85,6 +85,16 @@ export interface PairState {
   counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
   /** The off-peak swap schedule as last applied (cron and zone), or why it could not be. */
   swapSchedule?: { scheduleId: string; cronExpressions: string[]; timezone: string } | { error: string };
+  /**
+   * Requests received and not yet acted on. They live in the state so that one arriving during a run's last
+   * iteration (a forceSwap while a swap runs, an off-peak change) is carried across continue-as-new.
+   */
+  pending?: {
+    /** Why a swap was asked for (operator or off-peak schedule), taken at the next iteration. */
+    swapRequest?: string;
+    /** The off-peak spec changed since the swap schedule was last applied. */
+    swapScheduleOutdated?: boolean;
+  };
 }
 
 export interface HostPairInput {
@@ -236,10 +246,18 @@ export const offPeakSwapSignal = defineSignal<[]>('offPeakSwap');
 /** Sent by the fleet to a pair whose consumed shadow has been replaced. */
 export const shadowReplacedSignal = defineSignal<[HostRef]>('shadowReplaced');
 /** Sent by a pair to the fleet when a failover consumed its shadow. */
-export const shadowConsumedSignal = defineSignal<[{ pairId: string; newPrimary: HostRef }]>('shadowConsumed');
+export interface ShadowConsumed {
+  pairId: string;
+  newPrimary: HostRef;
+}
+export const shadowConsumedSignal = defineSignal<[ShadowConsumed]>('shadowConsumed');
 
 /** Sent by a pair whose scale-out provisioned a new primary: the fleet gives it a shadow and a pair of its own. */
-export const primaryAddedSignal = defineSignal<[{ fromPairId: string; primary: HostRef }]>('primaryAdded');
+export interface PrimaryAdded {
+  fromPairId: string;
+  primary: HostRef;
+}
+export const primaryAddedSignal = defineSignal<[PrimaryAdded]>('primaryAdded');
 
 export interface FleetPair {
   pairId: string;
@@ -274,6 +292,11 @@ export interface FleetState {
   problems: string[];
   /** The regions' shadow capacity and the standby fraction: a rollout keeps its waves within them. */
   spareCapacity?: { regions: RegionSpec[]; shadowFraction: number };
+  /**
+   * Signals received and not yet acted on, oldest first. They live in the state so that one arriving during a run's
+   * last check is carried across continue-as-new and handled by the next run.
+   */
+  pending?: { shadowsConsumed: ShadowConsumed[]; primariesAdded: PrimaryAdded[] };
 }
 
 export const fleetStateQuery = defineQuery<FleetState>('fleetState');

@@ -20,13 +20,34 @@ export interface DevServerHarness {
   close(): Promise<void>;
 }
 
+export interface DevServerConnections {
+  client: Client;
+  /** For workers. */
+  nativeConnection: NativeConnection;
+  close: () => Promise<void>;
+}
+
+/** A client and a worker connection to the real dev server of the test stack. */
+export async function devServerConnections(): Promise<DevServerConnections> {
+  const { config } = testConfig();
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect({ address: config.temporal.address });
+  return {
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    nativeConnection,
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}
+
 /** A client, and workers on demand, on the real dev server and a task queue no other test uses. */
 export async function devServerHarness(name: string): Promise<DevServerHarness> {
   const loaded = testConfig();
   const taskQueue = uniqueTaskQueue(name);
-  const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
-  const connection = await Connection.connect({ address: loaded.config.temporal.address });
-  const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
+  const connections = await devServerConnections();
+  const { client, nativeConnection } = connections;
   const workflowBundle = { codePath: inject('workflowBundlePath') };
   return {
     client,
@@ -35,10 +56,7 @@ export async function devServerHarness(name: string): Promise<DevServerHarness> 
       const worker = await createWorker({ loaded, connection: nativeConnection, taskQueue, workflowBundle });
       return worker.runUntil(work(worker));
     },
-    async close() {
-      await connection.close();
-      await nativeConnection.close();
-    },
+    close: () => connections.close(),
   };
 }
 

@@ -1,0 +1,246 @@
+/**
+ * Requests that arrive during a run's last iteration must survive continue-as-new: the fleet's consumed-shadow
+ * signal during its last drift check, a pair's off-peak change and a forceSwap that arrives while a swap runs. The
+ * workflows run on the real dev server with one iteration per run, so every iteration is the last; the provider is
+ * played by in-process activities that deliver the message at exactly that moment.
+ */
+import type { Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { FleetHealthActivities } from '../activities/fleetHealth.js';
+import type { OrchestrationActivities } from '../activities/orchestration.js';
+import { placeShadows } from '../src/policy/placement.js';
+import type { Host, ReplicationStatus } from '../src/provider/types.js';
+import type { OffPeakSpec } from '../src/policy/types.js';
+import {
+  fleetStateQuery,
+  forceSwapSignal,
+  pairWorkflowId,
+  setPolicyUpdate,
+  shadowConsumedSignal,
+  stateQuery,
+  type FleetPair,
+  type HostRef,
+} from '../src/shared/pair.js';
+import type { fleetWorkflow } from '../workflows/fleet.js';
+import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { threeRegionTopology } from './helpers/fleet.js';
+import { FAST_POLICY, HOST_SIZE } from './helpers/pair.js';
+import { pollUntil } from './helpers/poll.js';
+import { devServerConnections, uniqueTaskQueue, type DevServerConnections } from './helpers/temporal.js';
+
+let server: DevServerConnections;
+let client: Client;
+const started: string[] = [];
+
+beforeAll(async () => {
+  server = await devServerConnections();
+  client = server.client;
+});
+afterAll(async () => {
+  for (const id of started) {
+    await client.workflow
+      .getHandle(id)
+      .terminate('test finished')
+      .catch(() => undefined);
+  }
+  await server?.close();
+});
+
+type FakeActivities = Partial<OrchestrationActivities & FleetHealthActivities>;
+
+async function runWorker<T>(taskQueue: string, activities: FakeActivities, work: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities,
+  });
+  return worker.runUntil(work());
+}
+
+const hostOf = (ref: HostRef): Host => ({ id: ref.hostId, region: ref.region, zone: ref.zone }) as unknown as Host;
+
+describe('continue-as-new carries pending requests', () => {
+  it("handles a shadowConsumed signal that arrives during the fleet's last drift check", async () => {
+    const topology = threeRegionTopology(1);
+    const placement = placeShadows(topology, { shadowFraction: FAST_POLICY.shadowFraction });
+    if (!placement.ok) throw new Error(`test topology has no placement: ${JSON.stringify(placement.problems)}`);
+    const pairs: FleetPair[] = placement.assignments.map((a) => {
+      const spec = topology.primaries.find((p) => p.hostId === a.primaryHostId)!;
+      return {
+        pairId: spec.hostId,
+        primary: { hostId: spec.hostId, region: spec.region, zone: spec.zone, capacity: spec.capacity },
+        shadow: { hostId: `${spec.hostId}-s1`, region: a.region, zone: a.zone, capacity: spec.capacity },
+      };
+    });
+    const failedOver = pairs[0]!;
+    const taskQueue = uniqueTaskQueue('fleet-can');
+    const fleetId = `fleet-can-${taskQueue}`;
+    started.push(fleetId);
+    const provisioned: string[] = [];
+    let signalled = false;
+    const activities: FakeActivities = {
+      readShadowHealth: () =>
+        Promise.resolve({
+          failedRegions: [],
+          failedShadows: [],
+          unreplaceable: [],
+          decommissionable: [],
+          keepRetiring: [],
+          heldByMaintenance: [],
+        }),
+      syncShadowConfiguration: async ({ idempotencyKey }) => {
+        if (idempotencyKey.includes(':drift:') && !signalled) {
+          signalled = true;
+          // The pair failed over while the fleet runs the last check of this run.
+          await client.workflow
+            .getHandle(fleetId)
+            .signal(shadowConsumedSignal, { pairId: failedOver.pairId, newPrimary: failedOver.shadow! });
+        }
+        return { drifted: false, hash: 'same' };
+      },
+      provisionHost: (input) => {
+        provisioned.push(input.hostId);
+        return Promise.resolve(
+          hostOf({ hostId: input.hostId, region: input.region, zone: input.zone, capacity: input.capacity }),
+        );
+      },
+      startReplication: () => Promise.resolve({ state: 'streaming', lagSeconds: 0 } as unknown as ReplicationStatus),
+      decommissionHost: (input) =>
+        Promise.resolve(hostOf({ hostId: input.hostId, region: '', zone: '', capacity: HOST_SIZE })),
+    };
+
+    await runWorker(taskQueue, activities, async () => {
+      const handle = await client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
+        taskQueue,
+        workflowId: fleetId,
+        args: [
+          {
+            topology,
+            policy: FAST_POLICY,
+            checkIntervalSeconds: 1,
+            iterationsPerRun: 1,
+            state: { pairs, replacements: 0, driftCorrections: 0, problems: [] },
+          },
+        ],
+      });
+      const state = await pollUntil(
+        () => handle.query(fleetStateQuery),
+        (s) => s.pairs.find((p) => p.pairId === failedOver.pairId)?.primary.hostId === failedOver.shadow!.hostId,
+        'the failed-over pair recorded with its new primary',
+        30_000,
+      );
+      const pair = state.pairs.find((p) => p.pairId === failedOver.pairId)!;
+      expect(signalled).toBe(true);
+      // The signal was taken by a later run than the one it arrived in, and the pair got a new shadow.
+      expect((await handle.describe()).runId).not.toBe(handle.firstExecutionRunId);
+      await pollUntil(
+        () => handle.query(fleetStateQuery),
+        (s) => s.pairs.find((p) => p.pairId === failedOver.pairId)?.shadow !== undefined,
+        'a replacement shadow for the failed-over pair',
+        30_000,
+      );
+      expect(provisioned).toEqual([`${failedOver.pairId}-s2`]);
+      expect(pair.primary).toEqual(failedOver.shadow);
+      expect(state.pending?.shadowsConsumed ?? []).toEqual([]);
+    });
+  });
+
+  /** A pair of one iteration per run on fake activities; `onCheck` runs inside each health check. */
+  function pairActivities(
+    primary: HostRef,
+    shadow: HostRef,
+    onCheck: (hostId: string, calls: number) => Promise<void>,
+  ): { activities: FakeActivities; schedules: OffPeakSpec[]; shadowChecks: () => number } {
+    const schedules: OffPeakSpec[] = [];
+    const calls = new Map<string, number>();
+    const activities: FakeActivities = {
+      checkHealth: async (hostId) => {
+        const n = (calls.get(hostId) ?? 0) + 1;
+        calls.set(hostId, n);
+        await onCheck(hostId, n);
+        // The shadow fails the swap's pre-check: the swap ends at once, refused, touching nothing.
+        return { healthy: hostId === primary.hostId, status: 'active', checkedAt: Date.now() };
+      },
+      observePair: () => Promise.reject(ApplicationFailure.nonRetryable('no observations in this test', 'TestOnly')),
+      ensureSwapSchedule: (input) => {
+        schedules.push(input.offPeak);
+        return Promise.resolve({ scheduleId: input.scheduleId, cronExpressions: ['0 3 * * *'], timezone: 'UTC' });
+      },
+    };
+    return { activities, schedules, shadowChecks: () => calls.get(shadow.hostId) ?? 0 };
+  }
+
+  const pairHosts = (tag: string): { primary: HostRef; shadow: HostRef } => ({
+    primary: { hostId: `${tag}-a`, region: 'us-east-1', zone: 'us-east-1a', capacity: HOST_SIZE },
+    shadow: { hostId: `${tag}-b`, region: 'eu-west-1', zone: 'eu-west-1a', capacity: HOST_SIZE },
+  });
+
+  it("applies an off-peak change that arrives during a pair's last iteration", async () => {
+    const taskQueue = uniqueTaskQueue('pair-can-offpeak');
+    const pairId = `can-offpeak-${taskQueue.slice(-8)}`;
+    const { primary, shadow } = pairHosts(pairId);
+    const changed: OffPeakSpec = { kind: 'cron', cron: '30 4 * * *', timeZone: 'Europe/Berlin' };
+    started.push(pairWorkflowId(pairId));
+    const { activities, schedules } = pairActivities(primary, shadow, async (hostId, n) => {
+      if (hostId !== primary.hostId || n !== 1) return;
+      // After this run's schedule was applied, before it continues as new.
+      await client.workflow.getHandle(pairWorkflowId(pairId)).executeUpdate(setPolicyUpdate, {
+        args: [{ offPeak: changed }],
+      });
+    });
+    await runWorker(taskQueue, activities, async () => {
+      const handle = await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(pairId),
+        args: [{ pairId, primary, shadow, policy: FAST_POLICY, iterationsPerRun: 1 }],
+      });
+      await pollUntil(
+        () => Promise.resolve(schedules),
+        (s) => s.some((spec) => JSON.stringify(spec) === JSON.stringify(changed)),
+        'the swap schedule re-applied with the changed off-peak spec',
+        30_000,
+      );
+      expect(schedules[0]).toEqual(FAST_POLICY.offPeak);
+      const state = await handle.query(stateQuery);
+      expect(state.policy.offPeak).toEqual(changed);
+      expect(state.counters.runs).toBeGreaterThan(1);
+    });
+  });
+
+  it("swaps for a forceSwap that arrives while the last iteration's swap runs", async () => {
+    const taskQueue = uniqueTaskQueue('pair-can-swap');
+    const pairId = `can-swap-${taskQueue.slice(-8)}`;
+    const { primary, shadow } = pairHosts(pairId);
+    started.push(pairWorkflowId(pairId));
+    const pair = () => client.workflow.getHandle(pairWorkflowId(pairId));
+    const { activities, shadowChecks } = pairActivities(primary, shadow, async (hostId, n) => {
+      if (n !== 1) return;
+      // The first request comes before this run's swap step; the second while that swap's pre-check runs.
+      const reason = hostId === primary.hostId ? 'first' : 'second';
+      await pair().signal(forceSwapSignal, { reason });
+    });
+    await runWorker(taskQueue, activities, async () => {
+      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(pairId),
+        args: [{ pairId, primary, shadow, policy: FAST_POLICY, iterationsPerRun: 1 }],
+      });
+      const state = await pollUntil(
+        () => pair().query(stateQuery),
+        (s) => s.recentActions.filter((a) => a.kind === 'swap').length >= 2,
+        'both swap requests acted on',
+        30_000,
+      );
+      const swaps = state.recentActions.filter((a) => a.kind === 'swap');
+      expect(swaps.map((a) => a.detail.split(':').slice(0, 2).join(':'))).toEqual([
+        'operator: first',
+        'operator: second',
+      ]);
+      expect(shadowChecks()).toBe(2);
+      expect(state.pending?.swapRequest).toBeUndefined();
+    });
+  });
+});
