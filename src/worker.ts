@@ -2,10 +2,12 @@
  * The Understudy worker: runs every workflow and activity on the `understudy` task queue. `createWorker` is used
  * by `npm start`, `npm run worker` and the tests (which pass a pre-built bundle and a task queue of their own).
  */
-import { join } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DefaultLogger,
+  type LogEntry,
   NativeConnection,
   Runtime,
   Worker,
@@ -40,14 +42,50 @@ export const BASELINES_MODEL_DIR = join(MODEL_ARTIFACTS_DIR, 'baselines-v1');
 export const bundleWorkflows = (): Promise<WorkflowBundleOption> =>
   bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
 
+const defaultLogLevel = (): LogLevel => (process.env.UNDERSTUDY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN';
+
+/**
+ * A logger at `level` that appends every entry to `logFile` as one line, and also prints errors to the console
+ * (naming the file), so a console that shows Understudy's own lines is not flooded by the SDK's warnings.
+ */
+export function fileLogger(logFile: string, level: LogLevel = defaultLogLevel()): DefaultLogger {
+  mkdirSync(dirname(logFile), { recursive: true });
+  let pointedAtFile = false;
+  return new DefaultLogger(level, (entry: LogEntry) => {
+    const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+    const meta = entry.meta && Object.keys(entry.meta).length > 0 ? ` ${safeJson(entry.meta)}` : '';
+    // Synchronous: a worker that dies right after logging must still leave the line behind.
+    appendFileSync(logFile, `${at} [${entry.level}] ${entry.message}${meta}\n`);
+    if (entry.level === 'ERROR') {
+      console.error(`worker: ${entry.message}${pointedAtFile ? '' : ` (details in ${logFile})`}`);
+      pointedAtFile = true;
+    }
+  });
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return String(value);
+  }
+}
+
 /**
  * Installs the SDK's process-wide runtime with a logger at `level` (WARN by default: the INFO lines of every
- * state change drown what the operator needs). Call once, before the first worker or connection.
+ * state change drown what the operator needs), to the console or, given `logFile`, to that file. Call once, before
+ * the first worker or connection.
  */
-export function installRuntime(
-  level: LogLevel = (process.env.UNDERSTUDY_LOG_LEVEL as LogLevel | undefined) ?? 'WARN',
-): void {
-  Runtime.install({ logger: new DefaultLogger(level) });
+export function installRuntime(level: LogLevel = defaultLogLevel(), logFile?: string): void {
+  if (!logFile) {
+    Runtime.install({ logger: new DefaultLogger(level) });
+    return;
+  }
+  Runtime.install({
+    logger: fileLogger(logFile, level),
+    // The SDK core's own lines ("Workflow task duration exceeded …") print to the console unless forwarded.
+    telemetryOptions: { logging: { forward: {}, filter: { core: level, other: 'ERROR' } } },
+  });
 }
 
 /** What the activities talk to; each defaults to the configured service, and tests pass their own. */

@@ -3,6 +3,7 @@
  * request or configuration, 2 for a service that cannot be reached); UNDERSTUDY_DEBUG=1 adds the stack trace.
  */
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../shared/temporal.js';
@@ -94,11 +95,14 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   describeStack(stack);
   const startedHere = stack.services.filter((s) => !s.reused).map((s) => s.name);
 
-  installRuntime();
+  // The console is for Understudy's own lines; the SDK's warnings (slow workflow tasks after a restart, retries) go
+  // to the worker's log.
+  const workerLog = join(stackPaths(loaded.config).logsDir, 'worker.log');
+  installRuntime(undefined, workerLog);
   const connection = await connectWorker(loaded);
   const worker = await createWorker({ loaded, connection });
   const running = worker.run();
-  print(`understudy: worker polling task queue "${TASK_QUEUE}"`);
+  print(`understudy: worker polling task queue "${TASK_QUEUE}" (log: ${workerLog})`);
 
   const client = await connectClient(loaded);
   // The Python trainer loads while the probe runs; it never holds the stack up (a failure is reported, not fatal).
