@@ -61,6 +61,22 @@ describe('understudy CLI', () => {
     noStackTrace(unknown.stderr + badOption.stderr);
   });
 
+  it("prints each command's usage for --help and -h, and exits 0", () => {
+    const commands = ['up', 'down', 'status', 'pause', 'resume', 'swap', 'failover', 'policy', 'stack'];
+    const ownParsers = ['train', 'forecast', 'backtest', 'rollout', 'maintenance'];
+    for (const [i, command] of [...commands, ...ownParsers].entries()) {
+      const { status, stdout, stderr } = run([command, i % 2 === 0 ? '--help' : '-h']);
+      expect(stderr, command).toBe('');
+      expect(status, command).toBe(0);
+      expect(stdout, command).toMatch(new RegExp(`^usage: understudy \\[--config FILE\\] ${command} `));
+      expect(stdout, command).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      expect(stdout, command).not.toContain('commands:');
+    }
+    // A --help after `--` is an argument, not a request for help.
+    expect(run(['backtest', '--', '--help']).status).toBe(1);
+    expect(run(['--help']).stdout).toContain('commands:');
+  });
+
   it('reports the running stack', () => {
     const { status, stdout } = run(['status']);
     expect(status).toBe(0);

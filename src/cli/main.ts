@@ -194,7 +194,39 @@ async function status(loaded: LoadedConfig): Promise<void> {
   }
 }
 
+/**
+ * The usage of one command: its lines of USAGE (a command line starts with two spaces and the command's name, its
+ * continuation lines are indented further); the whole text for no command or one USAGE does not list.
+ */
+function usageOf(command: string | undefined): string {
+  const lines: string[] = [];
+  let inCommand = false;
+  for (const line of USAGE.split('\n')) {
+    const commandName = /^ {2}(\S+)/.exec(line)?.[1];
+    if (commandName !== undefined) inCommand = commandName === command;
+    else if (!/^ {3,}\S/.test(line)) inCommand = false;
+    if (inCommand) lines.push(line);
+  }
+  if (command === undefined || lines.length === 0) return USAGE;
+  return [`usage: understudy [--config FILE] ${command} …`, '', ...lines].join('\n');
+}
+
+/** `--help` or `-h` anywhere before a `--`: the command it follows, if any, and true. */
+function helpRequested(argv: string[]): { command?: string } | undefined {
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const options = argv.slice(0, end);
+  if (!options.includes('--help') && !options.includes('-h')) return undefined;
+  const args = options[0] === '--config' ? options.slice(2) : options;
+  const command = args.find((a) => !a.startsWith('-'));
+  return command === undefined ? {} : { command };
+}
+
 async function main(argv: string[]): Promise<void> {
+  const help = helpRequested(argv);
+  if (help) {
+    print(usageOf(help.command));
+    return;
+  }
   // train, forecast, backtest take options of their own (src/cli/forecastCommands.ts).
   if (forecastCommandOf(argv)) return runForecastCommand(argv);
   if (isRolloutCommand(argv)) return runRolloutCommand(argv);
