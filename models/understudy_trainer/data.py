@@ -8,6 +8,7 @@ fits never learn from them. Bad input raises ``SeriesError`` naming the file or 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,20 +48,24 @@ class Series:
         return Series(self.series_id, self.resource, self.values.iloc[:n], self.anomaly_windows)
 
 
+# The one mapping of series names to resources, shared with the TypeScript backtest.
+SERIES_RESOURCES_FILE = Path(__file__).resolve().parents[1] / "series_resources.json"
+SERIES_RESOURCES = json.loads(SERIES_RESOURCES_FILE.read_text())
+
+
 def resource_of(series_id: str) -> str:
-    """Which Telegraf resource a NAB-style file name measures (cpu for anything unrecognised)."""
+    """Which Telegraf resource (LSTM channel) a series measures, by the rules of ``series_resources.json``."""
     name = series_id.lower()
-    if "network" in name or "net" in name.split("_"):
-        return "net"
-    if "disk" in name:
-        return "diskio"
-    if "mem" in name:
-        return "mem"
-    return "cpu"
+    words = set(re.split(r"[^a-z0-9]+", name))
+    for rule in SERIES_RESOURCES["rules"]:
+        if words.intersection(rule["words"]) or any(s in name for s in rule["substrings"]):
+            return rule["resource"]
+    return SERIES_RESOURCES["default"]
 
 
 def regularise(raw: pd.Series, name: str) -> pd.Series:
-    """Sorted, de-duplicated, on a 5-minute grid anchored at the first sample; short gaps interpolated."""
+    """Sorted, de-duplicated, on a 5-minute grid aligned to the clock (steps start at multiples of 5 minutes since
+    the epoch, as InfluxDB and Telegraf align them); short gaps interpolated."""
     if raw.isna().any():
         bad = raw.index[raw.isna()][0]
         raise SeriesError(f"{name}: value at {bad} is missing or not a number")
@@ -70,7 +75,7 @@ def regularise(raw: pd.Series, name: str) -> pd.Series:
     raw = raw.groupby(level=0).mean().sort_index()
     if len(raw) < 2:
         raise SeriesError(f"{name}: needs at least 2 samples, got {len(raw)}")
-    grid = raw.resample(STEP, origin="start").mean()
+    grid = raw.resample(STEP, origin="epoch").mean()
     filled = grid.interpolate(method="time", limit=MAX_INTERPOLATED_GAP_STEPS, limit_area="inside")
     return filled
 

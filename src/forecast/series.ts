@@ -1,8 +1,9 @@
 /**
  * History cleaning shared by live forecasts, the backtest and the benchmarks: checks a series and puts it on a
- * regular grid. Same rules as the Python trainer (models/understudy_trainer/data.py): buckets of one step
- * anchored at the first sample, duplicates and samples within a bucket averaged, empty buckets interpolated
- * linearly when the gap is at most an hour (longer gaps stay NaN). No I/O.
+ * regular grid. Same rules as the Python trainer (models/understudy_trainer/data.py): buckets of one step aligned
+ * to the wall clock (a step starts at a multiple of five minutes since the epoch, as InfluxDB's GROUP BY time and
+ * Telegraf's flushes do, so a sample at 14:27 belongs to the 14:25 step), duplicates and samples within a bucket
+ * averaged, empty buckets interpolated linearly when the gap is at most an hour (longer gaps stay NaN). No I/O.
  */
 import { ForecastInputError, type SeriesHistory } from './types.js';
 
@@ -78,7 +79,7 @@ export function checkHistory(
 /** Puts a sorted, checked history on the grid (see the module comment). */
 export function regularise(history: SeriesHistory, stepMs = STEP_MS): Grid {
   const { timestamps, values } = history;
-  const start = timestamps[0]!;
+  const start = Math.floor(timestamps[0]! / stepMs) * stepMs;
   const n = Math.floor((timestamps[timestamps.length - 1]! - start) / stepMs) + 1;
   if (n === timestamps.length) {
     // Fast path for the common case: already one sample per step, exactly on the grid.
