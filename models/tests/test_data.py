@@ -71,3 +71,19 @@ def test_a_series_too_short_to_train_is_refused_naming_it(tmp_path):
     with pytest.raises(SeriesError, match=r"no series long enough to train on: series one_day: \d+ usable samples"):
         train_all(load_dir(tmp_path), tmp_path / "artifacts", epochs=1, log=lambda m: None)
     assert not (tmp_path / "artifacts").exists()  # nothing half-written
+
+
+def test_series_names_map_to_resources_as_the_shared_examples_say():
+    from understudy_trainer.data import SERIES_RESOURCES, resource_of
+
+    assert len(SERIES_RESOURCES["examples"]) >= 10
+    for name, resource in SERIES_RESOURCES["examples"]:
+        assert resource_of(name) == resource, name
+
+
+def test_grid_is_aligned_to_the_clock_not_the_first_sample(tmp_path):
+    rows = [("2014-02-14 14:27:00", 1), ("2014-02-14 14:32:00", 2), ("2014-02-14 14:37:00", 3)]
+    s = load_csv(write(tmp_path, rows))
+    assert list(s.index) == [pd.Timestamp("2014-02-14 14:25:00"), pd.Timestamp("2014-02-14 14:30:00"),
+                             pd.Timestamp("2014-02-14 14:35:00")]
+    assert list(s.values) == [1, 2, 3]

@@ -12,6 +12,7 @@ import { backtestCsv, formatReport, parseHorizons } from '../forecast/backtest.j
 import { createForecaster } from '../forecast/forecaster.js';
 import { ModelArtifactError } from '../forecast/onnxModel.js';
 import { parseCsv } from '../forecast/series.js';
+import { resourceOfSeries } from '../forecast/seriesResources.js';
 import {
   ARTIFACTS_DIR,
   ensureRetrainSchedule,
@@ -33,7 +34,7 @@ export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder 
                   [--schedule CRON | --every MINUTES]  create the Temporal Schedule of retrainModelsWorkflow instead
                   [--worker]  run the Python trainer's Temporal worker (task queue understudy-training)
   forecast      forecast a timestamp,value CSV with the loaded models
-                  --csv FILE [--series ID] [--resource cpu|mem|diskio|net] [--horizon 60m] [--json]
+                  --csv FILE [--series ID] [--resource cpu|mem|diskio|net (default: from the name)] [--horizon 60m] [--json]
   backtest      train on the first 70% of a CSV, forecast from every point of the last 30%
                   --csv FILE [--horizon 15m,1h] [--out DIR] [--epochs N] [--json]`;
 
@@ -130,7 +131,9 @@ async function dispatch(argv: string[]): Promise<void> {
       throw new CommandError(`${file}: ${e.message}`);
     });
     const history = parseCsv(text, file);
-    const resource = (values.resource ?? 'cpu') as Resource;
+    const seriesId = values.series ?? basename(file).replace(/\.csv$/i, '');
+    // Without --resource, the series' name says which it measures (models/series_resources.json).
+    const resource = (values.resource ?? resourceOfSeries(seriesId)) as Resource;
     if (!RESOURCES.includes(resource)) throw new CommandError(`--resource must be one of ${RESOURCES.join(', ')}`);
     const [horizon] = horizons(values.horizon ?? '60m').slice(-1);
     const forecaster = await createForecaster({
@@ -138,7 +141,6 @@ async function dispatch(argv: string[]): Promise<void> {
       pollIntervalMs: 0,
     });
     try {
-      const seriesId = values.series ?? basename(file).replace(/\.csv$/i, '');
       const last = Math.max(...history.timestamps);
       const result = await forecaster.forecast({
         seriesId,

@@ -12,6 +12,7 @@ import { BASELINES, baselineEligible, baselineForecast } from './baselines.js';
 import { openLstm, openProphet, type EngineOutput, type LstmEngine, type ProphetEngine } from './engines.js';
 import { preferredModel, tableFor, type SelectionTable } from './registry.js';
 import { checkHistory, filledTail, gridTime, parseCsv, regularise, type Grid } from './series.js';
+import { resourceOfSeries } from './seriesResources.js';
 import { trainModels } from './trainer.js';
 import { ForecastInputError, type ModelName, type Resource } from './types.js';
 
@@ -72,14 +73,7 @@ export async function loadSeriesCsv(file: string): Promise<{ series: PreparedSer
     );
   }
   const fitEnd = Math.floor(grid.values.length * FIT_FRACTION);
-  const name = seriesId.toLowerCase();
-  const resource: Resource = name.includes('network')
-    ? 'net'
-    : name.includes('disk')
-      ? 'diskio'
-      : name.includes('mem')
-        ? 'mem'
-        : 'cpu';
+  const resource = resourceOfSeries(seriesId);
   const filled = filledTail(grid, grid.values.length).values;
   // Raw rows of the training part only, for the trainer: it never sees the test part.
   const cut = gridTime(grid, fitEnd);
