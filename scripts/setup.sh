@@ -40,7 +40,7 @@ fi
 missing=()
 command -v influxd >/dev/null 2>&1 || missing+=(influxdb)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
-[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]} > 0)); then
   [[ $(id -u) == 0 ]] || fail "Debian packages ${missing[*]} are missing; install them (sudo apt-get install ${missing[*]}) and run again"
   act "installing Debian packages: ${missing[*]}"

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-export const CHROMIUM = '/usr/bin/chromium';
+/** Found on PATH, where Debian's package puts it (scripts/setup.sh installs it when missing). */
+export const CHROMIUM = 'chromium';
 
 /**
  * The DOM after the page's scripts ran (virtual time lets the single-page app fetch and render its data).
