@@ -1,22 +1,23 @@
 /**
  * bench:policy — trace-driven comparison of scaling strategies, at full speed and without services. Not a test.
  *
- * Every trace is one host pair's demand at 5-minute steps, in percent of one primary's capacity. Three strategies run
- * over the same traces:
- *  (a) understudy: the pure `decideScaling` the pair workflow calls on every tick, fed the way `hostPair.tick()` feeds
- *      it (memory carried tick to tick, movedToShadow updated when an action executes, forecast peaks per horizon of
- *      the pair's whole demand, scaled by the share still on the primary, as observePair reports them) with the
- *      TypeScript baselines the forecaster falls back on;
- *  (b) reactive: threshold scaling on CURRENT utilisation with a boot delay (HPA + cluster autoscaler, or AWS target
- *      tracking);
- *  (c) static: a fixed capacity sized with hindsight so the trace's 95th percentile stays under the threshold.
- * A fourth, diagnostic run (understudyPrimaryOnly) is (a) with the baselines fitted on the primary's own observed
- * utilisation instead, as observePair did before it forecast the pair's demand: it shows what that input cost.
+ * Every trace is one host pair's demand at 5-minute steps, in percent of one primary's capacity. Five strategies run
+ * over the same traces with the same capacity model:
+ *  understudy      the pure `decideScaling` the pair workflow calls on every tick, fed the way `hostPair.tick()` feeds
+ *                  it (memory carried tick to tick, movedToShadow updated when an action executes, forecast peaks per
+ *                  horizon of the pair's whole demand scaled by the share still on the primary, as observePair reports
+ *                  them), forecasting with the TypeScript baselines the forecaster falls back on;
+ *  reactiveShadow  the same shadows and policy fed the current utilisation as its "forecast": everything but the
+ *                  forecast, so the difference to understudy is what prediction buys;
+ *  reactiveBoot    threshold scaling on current utilisation with a new host and a boot delay (HPA + cluster
+ *                  autoscaler, or AWS target tracking);
+ *  static          a fixed capacity sized with hindsight so the trace's 95th percentile stays under the threshold;
+ *  oracle          the understudy policy fed the true future peak over each horizon: the limit of forecasting.
+ * Traces are classed `seasonal` or `irregular` on their first half (bench/policyMetrics.ts, classifyTrace).
  *
- * Usage: npm run bench:policy [-- --json]
+ * Usage: npm run bench:policy [-- --json] [-- --traces DIR]   (DIR: a folder of timestamp,value CSVs; default the
+ * repository's NAB series and the synthetic fleets)
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
 import { configSchema } from '../src/config/schema.js';
@@ -32,13 +33,22 @@ import type {
   ScalingPolicy,
   WorkloadData,
 } from '../src/policy/types.js';
+import {
+  classifyTrace,
+  crossingStats,
+  quantile,
+  type CrossingStats,
+  type TraceClass,
+  type TraceClassification,
+} from './policyMetrics.js';
+import { STEPS_PER_DAY, loadTraceFolder, syntheticTraces, type SkippedTrace, type Trace } from './traces.js';
+import { join } from 'node:path';
 
-const { values: args } = parseArgs({ options: { json: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { json: { type: 'boolean' }, traces: { type: 'string' } } });
 
 const NAB_CLOUDWATCH_DIR = join(NAB_DIR, 'realAWSCloudwatch');
 const STEP_MINUTES = 5;
 const STEP_MS = STEP_MINUTES * 60_000;
-const STEPS_PER_DAY = 288;
 /** The pair workflow reads two days of history per observation (HISTORY_MINUTES in workflows/hostPair.ts). */
 const HISTORY_STEPS = 2 * STEPS_PER_DAY;
 const OVERLOAD_PERCENT = 90;
@@ -60,181 +70,31 @@ const REACTIVE_SCALE_IN_PERCENT = 50;
 const REACTIVE_SCALE_IN_STEPS = 15 / STEP_MINUTES;
 /** Static headroom: capacity = max(1, p95 / this) hosts, chosen with hindsight of the whole trace. */
 const STATIC_TARGET_PERCENT = 80;
-/** A scale-out's crossing is the next un-scaled crossing within the longest forecast horizon. */
+/** A scale-out later than the longest forecast horizon after a crossing does not answer it. */
 const LEAD_LOOKAHEAD_STEPS = MAX_HORIZON_STEPS;
+/** A crossing is pre-empted when the extra capacity served at least this long before it. */
+const PREEMPT_MINUTES = 10;
 
 const HOST_CAPACITY: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 16_000, networkMbps: 10_000 };
 /** Four workloads share the demand in proportion to their reservations, so the policy's share estimate is right. */
 const WORKLOAD_SHARES = [0.4, 0.3, 0.2, 0.1];
-
-interface Trace {
-  name: string;
-  source: 'nab' | 'synthetic';
-  /** How `value` became percent of one host. */
-  scaling: string;
-  startMs: number;
-  demand: Float64Array;
-}
-
-// ---- inputs -------------------------------------------------------------------------------------------------------
-
-/** Parses a NAB CSV onto a 5-minute grid: duplicates dropped (first kept), gaps filled with the previous value. */
-function readNabSeries(path: string): { startMs: number; values: Float64Array } {
-  const samples = new Map<number, number>();
-  for (const line of readFileSync(path, 'utf8').split('\n').slice(1)) {
-    const [stamp, raw] = line.split(',');
-    if (stamp === undefined || raw === undefined) continue;
-    const at = Date.parse(`${stamp.trim().replace(' ', 'T')}Z`);
-    const value = Number(raw);
-    // The DST-skewed exports repeat 03:00:00; keeping the first of a repeated stamp de-duplicates them.
-    if (Number.isFinite(at) && Number.isFinite(value) && !samples.has(at)) samples.set(at, value);
-  }
-  const ordered = [...samples.entries()].sort((a, b) => a[0] - b[0]);
-  const startMs = ordered[0]![0];
-  const endMs = ordered[ordered.length - 1]![0];
-  const steps = Math.floor((endMs - startMs) / STEP_MS) + 1;
-  const values = new Float64Array(steps);
-  let next = 0;
-  let last = ordered[0]![1];
-  for (let step = 0; step < steps; step++) {
-    // Sample clocks drift a few minutes off the grid; a sample belongs to the slot it falls nearest to.
-    const slotEnd = startMs + step * STEP_MS + STEP_MS / 2;
-    while (next < ordered.length && ordered[next]![0] < slotEnd) last = ordered[next++]![1];
-    values[step] = last;
-  }
-  return { startMs, values };
-}
-
-function quantile(values: ArrayLike<number>, q: number): number {
-  const sorted = Float64Array.from(values).sort();
-  if (sorted.length === 0) return Number.NaN;
-  const position = (sorted.length - 1) * q;
-  const low = Math.floor(position);
-  const high = Math.ceil(position);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
-}
-
-function nabTraces(): Trace[] {
-  return readdirSync(NAB_CLOUDWATCH_DIR)
-    .filter((file) => file.endsWith('.csv'))
-    .sort()
-    .map((file) => {
-      const { startMs, values } = readNabSeries(join(NAB_CLOUDWATCH_DIR, file));
-      const isPercent = /cpu_utilization/.test(file);
-      if (isPercent)
-        return { name: file.replace(/\.csv$/, ''), source: 'nab', scaling: 'percent', startMs, demand: values };
-      // Bytes and counts have no natural ceiling: pretend the host was sized so its p99 ran at 95%.
-      const p99 = quantile(values, 0.99);
-      const factor = p99 > 0 ? 95 / p99 : 1;
-      return {
-        name: file.replace(/\.csv$/, ''),
-        source: 'nab',
-        scaling: 'p99 -> 95%',
-        startMs,
-        demand: values.map((v) => v * factor),
-      };
-    });
-}
-
-/** mulberry32: a tiny seeded PRNG, so the synthetic fleets are the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-interface FleetShape {
-  fleet: string;
-  base: number;
-  amplitude: number;
-  /** Percent points added per day (organic growth). */
-  growthPerDay: number;
-  /** Amplitude multiplier on days 5 and 6 of each week. */
-  weekendFactor: number;
-}
-
-const FLEETS: FleetShape[] = [
-  { fleet: 'daily', base: 48, amplitude: 36, growthPerDay: 0, weekendFactor: 1 },
-  { fleet: 'growing', base: 38, amplitude: 30, growthPerDay: 1.2, weekendFactor: 1 },
-  { fleet: 'weekly', base: 45, amplitude: 40, growthPerDay: 0, weekendFactor: 0.4 },
-];
-const PAIRS_PER_FLEET = 2;
-const SYNTHETIC_DAYS = 14;
-const SYNTHETIC_START_MS = Date.parse('2026-01-05T00:00:00Z');
-
-/** Daily sine (peak mid-afternoon) + Gaussian noise + rare short spikes, one series per pair. */
-function syntheticTraces(): Trace[] {
-  const traces: Trace[] = [];
-  FLEETS.forEach((shape, fleetIndex) => {
-    for (let pair = 0; pair < PAIRS_PER_FLEET; pair++) {
-      const random = seededRandom(1_000 * (fleetIndex + 1) + pair);
-      const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-      const phaseSteps = Math.floor(random() * 24); // pairs of a fleet peak within two hours of each other
-      const amplitude = shape.amplitude * (0.9 + 0.2 * random());
-      const steps = SYNTHETIC_DAYS * STEPS_PER_DAY;
-      const demand = new Float64Array(steps);
-      let spikeLeft = 0;
-      let spikeHeight = 0;
-      for (let step = 0; step < steps; step++) {
-        const day = Math.floor(step / STEPS_PER_DAY);
-        const weekend = day % 7 >= 5;
-        const angle = (2 * Math.PI * (step + phaseSteps - 14 * 12 + STEPS_PER_DAY / 4)) / STEPS_PER_DAY;
-        if (spikeLeft === 0 && random() < 0.003) {
-          spikeLeft = 1 + Math.floor(random() * 3);
-          spikeHeight = 20 + random() * 25;
-        }
-        const spike = spikeLeft > 0 ? spikeHeight : 0;
-        if (spikeLeft > 0) spikeLeft--;
-        const value =
-          shape.base +
-          shape.growthPerDay * (step / STEPS_PER_DAY) +
-          amplitude * (weekend ? shape.weekendFactor : 1) * Math.sin(angle) +
-          3 * gaussian() +
-          spike;
-        demand[step] = Math.max(0, value);
-      }
-      traces.push({
-        name: `synthetic-${shape.fleet}-${pair + 1}`,
-        source: 'synthetic',
-        scaling: 'percent',
-        startMs: SYNTHETIC_START_MS,
-        demand,
-      });
-    }
-  });
-  return traces;
-}
 
 // ---- strategies ---------------------------------------------------------------------------------------------------
 
 interface ScaleOut {
   /** Step whose sample triggered it. */
   decidedAt: number;
-  /** First step the added capacity serves. */
-  servesFrom: number;
-  /** Whether it opened an episode (no extra capacity before), the only ones whose lead time is measured. */
+  /** Whether it opened an episode (no extra capacity before). */
   opensEpisode: boolean;
-  /**
-   * First step after the previous episode ended: a crossing already in progress is dated no earlier, so a strategy
-   * that gave capacity back while demand stayed high is charged from when it did, not from the run's distant start.
-   */
-  notBefore: number;
 }
 
-interface StrategyResult {
+interface StrategyResult extends CrossingStats {
   overloadMinutes: number;
   hostHours: number;
   scaleOuts: number;
   scaleBacks: number;
   actions: number;
-  /** Lead time (minutes) of each episode-opening scale-out before the un-scaled crossing it answered. */
-  leadMinutes: number[];
-  /** Episode-opening scale-outs not followed by any un-scaled crossing within the lookahead. */
+  /** Episode-opening scale-outs with no un-scaled crossing in progress or within the lookahead: capacity for nothing. */
   scaleOutsWithoutCrossing: number;
   /** Static only: the capacity chosen, in hosts. */
   capacityHosts?: number;
@@ -242,43 +102,45 @@ interface StrategyResult {
 
 const stepHours = STEP_MINUTES / 60;
 
+/** `extraServing[step]`: capacity beyond the primary alone served at that step. */
 function summarise(
   demand: Float64Array,
+  extraServing: Uint8Array,
   overloadSteps: number,
   hostHours: number,
   scaleOuts: ScaleOut[],
   scaleBacks: number,
 ): StrategyResult {
-  const leadMinutes: number[] = [];
-  let withoutCrossing = 0;
   const above = (step: number): boolean => demand[step]! > POLICY.thresholdPercent;
-  for (const out of scaleOuts.filter((o) => o.opensEpisode)) {
-    let crossing: number | undefined;
-    if (above(out.decidedAt)) {
-      crossing = out.decidedAt;
-      while (crossing > out.notBefore && above(crossing - 1)) crossing--;
-    } else {
-      for (let step = out.decidedAt + 1; step <= out.decidedAt + LEAD_LOOKAHEAD_STEPS && step < demand.length; step++)
-        if (above(step)) {
-          crossing = step;
-          break;
-        }
-    }
-    if (crossing === undefined) withoutCrossing++;
-    else leadMinutes.push((crossing - out.servesFrom) * STEP_MINUTES);
-  }
+  const withoutCrossing = scaleOuts.filter((out) => {
+    if (!out.opensEpisode) return false;
+    for (let step = out.decidedAt; step <= out.decidedAt + LEAD_LOOKAHEAD_STEPS && step < demand.length; step++)
+      if (above(step)) return false;
+    return true;
+  }).length;
   return {
     overloadMinutes: overloadSteps * STEP_MINUTES,
     hostHours,
     scaleOuts: scaleOuts.length,
     scaleBacks,
     actions: scaleOuts.length + scaleBacks,
-    leadMinutes,
+    ...crossingStats(
+      demand,
+      Array.from(extraServing, (v) => v === 1),
+      {
+        thresholdPercent: POLICY.thresholdPercent,
+        rearmBelowPercent: POLICY.hysteresisPercent,
+        stepMinutes: STEP_MINUTES,
+        preemptMinutes: PREEMPT_MINUTES,
+        lookaheadSteps: LEAD_LOOKAHEAD_STEPS,
+        leadCapMinutes: LEAD_LOOKAHEAD_STEPS * STEP_MINUTES,
+      },
+    ),
     scaleOutsWithoutCrossing: withoutCrossing,
   };
 }
 
-/** Forecast of the pair's observed primary utilisation, as the forecaster would give it with its baselines. */
+/** Forecast of the pair's demand, as the forecaster would give it with its baselines. */
 function forecastPeaks(history: Float64Array, issuedAt: number): { forecast: ForecastSummary; model: BaselineName } {
   // The forecaster prefers seasonal-naive for a series it has no validated model for when the series is clearly
   // seasonal over its own history (the request's horizon is the longest policy horizon); otherwise short-mean here.
@@ -350,17 +212,26 @@ const hostData = (
 
 interface UnderstudyResult extends StrategyResult {
   provisionedPrimaries: number;
-  seasonalTicksShare: number;
+  /** Share of ticks forecast by seasonal-naive (the rest by short-mean); understudy only. */
+  seasonalTicksShare?: number;
 }
 
 /**
- * What the forecast is fitted on. `pair-demand` is what the pair workflow does: observePair forecasts the pair's total
- * demand (wherever its workloads run) and scales it by the share still on the primary. `primary-observed` is the
- * diagnostic: the primary host's own utilisation, which drops once workloads move off it.
+ * What the policy is fed as the pair's peak demand over each horizon: `baselines`, the forecast the product makes;
+ * `current`, the utilisation now (reactiveShadow: no forecast at all); `oracle`, the true future peak.
  */
-type ForecastInput = 'primary-observed' | 'pair-demand';
+type ForecastSource = 'baselines' | 'current' | 'oracle';
 
-function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyResult {
+/** A forecast whose every horizon's peak is `peakOf(horizon steps)`, with no interval and no anomaly flag. */
+function fixedForecast(issuedAt: number, peakOf: (steps: number) => { percent: number; atStep: number }) {
+  const peaks: ForecastSummary['peaks'] = POLICY.horizonsMinutes.map((horizonMinutes) => {
+    const { percent, atStep } = peakOf(horizonMinutes / STEP_MINUTES);
+    return { horizonMinutes, resource: 'cpu', peakPercent: percent, peakAt: issuedAt + atStep * STEP_MS };
+  });
+  return { issuedAt, peaks, model: { modelType: 'none', parameters: {}, predictionHorizon: 0 } } as ForecastSummary;
+}
+
+function runUnderstudy(trace: Trace, forecastSource: ForecastSource): UnderstudyResult {
   const { demand } = trace;
   const workloadIds = WORKLOAD_SHARES.map((_, i) => `w${i + 1}`);
   const shareOf = new Map(workloadIds.map((id, i) => [id, WORKLOAD_SHARES[i]!]));
@@ -387,9 +258,8 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
   let hostHours = 0;
   let scaleBacks = 0;
   let seasonalTicks = 0;
-  let episodeEndedAt = 0;
   const scaleOuts: ScaleOut[] = [];
-  const observedPrimary = new Float64Array(demand.length);
+  const extraServing = new Uint8Array(demand.length);
 
   for (let step = 0; step < demand.length; step++) {
     const load = new Map<string, number>();
@@ -400,19 +270,35 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
     const serving = [...load.entries()].map(([host, value]) => (host === 'shadow' ? shadowPercent : value));
     if (Math.max(0, ...serving) > OVERLOAD_PERCENT) overloadSteps++;
     hostHours += (1 + (shadowStatus === 'active' ? shadowAllocation : POLICY.shadowFraction) + provisioned) * stepHours;
-    observedPrimary[step] = primaryPercent;
+    extraServing[step] = shadowStatus === 'active' || provisioned > 0 ? 1 : 0;
 
     const now = trace.startMs + step * STEP_MS;
-    const source = forecastInput === 'primary-observed' ? observedPrimary : demand;
-    const history = source.subarray(Math.max(0, step + 1 - HISTORY_STEPS), step + 1);
-    const { forecast, model } = forecastPeaks(history, now);
-    if (forecastInput === 'pair-demand') {
-      const residentShare = demand[step]! > 0 ? primaryPercent / demand[step]! : residentShareOf(location);
-      forecast.pairPeaks = forecast.peaks.map((peak) => ({ ...peak }));
-      for (const peak of forecast.peaks) peak.peakPercent *= residentShare;
+    const history = demand.subarray(Math.max(0, step + 1 - HISTORY_STEPS), step + 1);
+    let forecast: ForecastSummary;
+    if (forecastSource === 'baselines') {
+      const made = forecastPeaks(history, now);
+      forecast = made.forecast;
+      if (made.model === 'seasonal_naive') seasonalTicks++;
+      if (isolatedSpikeNow(history, now, made.model)) forecast.isolatedSpike = true;
+    } else if (forecastSource === 'current') {
+      forecast = fixedForecast(now, () => ({ percent: demand[step]!, atStep: 0 }));
+    } else {
+      forecast = fixedForecast(now, (steps) => {
+        let percent = Number.NEGATIVE_INFINITY;
+        let atStep = 1;
+        for (let k = 1; k <= steps && step + k < demand.length; k++) {
+          if (demand[step + k]! > percent) {
+            percent = demand[step + k]!;
+            atStep = k;
+          }
+        }
+        return { percent: Number.isFinite(percent) ? percent : demand[step]!, atStep };
+      });
     }
-    if (model === 'seasonal_naive') seasonalTicks++;
-    if (isolatedSpikeNow(history, now, model)) forecast.isolatedSpike = true;
+    // As observePair reports it: the pair's demand, and the peaks scaled by the share still on the primary.
+    const residentShare = demand[step]! > 0 ? primaryPercent / demand[step]! : residentShareOf(location);
+    forecast.pairPeaks = forecast.peaks.map((peak) => ({ ...peak }));
+    for (const peak of forecast.peaks) peak.peakPercent *= residentShare;
     const workloads: WorkloadData[] = workloadIds
       .filter((id) => location.get(id) === 'primary' || location.get(id) === 'shadow')
       .map((id) => {
@@ -451,24 +337,14 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
         shadowAllocation = Math.max(shadowAllocation, action.allocationFraction);
         for (const id of action.workloadIds) location.set(id, 'shadow');
         movedToShadow = [...movedToShadow, ...action.workloadIds];
-        scaleOuts.push({
-          decidedAt: step,
-          servesFrom: step + 1,
-          opensEpisode: !hadExtraCapacity,
-          notBefore: episodeEndedAt,
-        });
+        scaleOuts.push({ decidedAt: step, opensEpisode: !hadExtraCapacity });
         break;
       case 'provision-primary':
         // A new primary is built like any host: it takes the same boot as the reactive strategy's, but the policy
         // only asks for one when the shadow cannot absorb the load, which these pairs never reach in practice.
         provisioned++;
         for (const id of action.workloadIds) location.set(id, `provisioned-${provisioned}`);
-        scaleOuts.push({
-          decidedAt: step,
-          servesFrom: step + 1 + REACTIVE_BOOT_STEPS,
-          opensEpisode: !hadExtraCapacity,
-          notBefore: episodeEndedAt,
-        });
+        scaleOuts.push({ decidedAt: step, opensEpisode: !hadExtraCapacity });
         break;
       case 'scale-back':
         for (const id of action.workloadIds) location.set(id, 'primary');
@@ -476,16 +352,15 @@ function runUnderstudy(trace: Trace, forecastInput: ForecastInput): UnderstudyRe
         if (movedToShadow.length === 0) {
           shadowStatus = 'inactive';
           shadowAllocation = action.allocationFraction;
-          if (provisioned === 0) episodeEndedAt = step + 1;
         }
         scaleBacks++;
         break;
     }
   }
   return {
-    ...summarise(demand, overloadSteps, hostHours, scaleOuts, scaleBacks),
+    ...summarise(demand, extraServing, overloadSteps, hostHours, scaleOuts, scaleBacks),
     provisionedPrimaries: provisioned,
-    seasonalTicksShare: seasonalTicks / demand.length,
+    ...(forecastSource === 'baselines' ? { seasonalTicksShare: seasonalTicks / demand.length } : {}),
   };
 }
 
@@ -494,14 +369,15 @@ function runReactive(trace: Trace): StrategyResult {
   let usableHosts = 1;
   let pendingReadyAt: number[] = [];
   let lowSteps = 0;
-  let episodeEndedAt = 0;
   let overloadSteps = 0;
   let hostHours = 0;
   let scaleBacks = 0;
   const scaleOuts: ScaleOut[] = [];
+  const extraServing = new Uint8Array(demand.length);
   for (let step = 0; step < demand.length; step++) {
     usableHosts += pendingReadyAt.filter((readyAt) => readyAt <= step).length;
     pendingReadyAt = pendingReadyAt.filter((readyAt) => readyAt > step);
+    extraServing[step] = usableHosts > 1 ? 1 : 0;
     // Replicas spread the load evenly over the usable hosts: the best case for this strategy.
     const utilisation = demand[step]! / usableHosts;
     if (utilisation > OVERLOAD_PERCENT) overloadSteps++;
@@ -513,12 +389,7 @@ function runReactive(trace: Trace): StrategyResult {
       const adding = wanted - usableHosts - pendingReadyAt.length;
       if (adding > 0) {
         const servesFrom = step + 1 + REACTIVE_BOOT_STEPS;
-        scaleOuts.push({
-          decidedAt: step,
-          servesFrom,
-          opensEpisode: usableHosts === 1 && pendingReadyAt.length === 0,
-          notBefore: episodeEndedAt,
-        });
+        scaleOuts.push({ decidedAt: step, opensEpisode: usableHosts === 1 && pendingReadyAt.length === 0 });
         for (let i = 0; i < adding; i++) pendingReadyAt.push(servesFrom);
       }
     }
@@ -530,10 +401,9 @@ function runReactive(trace: Trace): StrategyResult {
       usableHosts--;
       scaleBacks++;
       lowSteps = 0;
-      if (usableHosts === 1) episodeEndedAt = step + 1;
     }
   }
-  return summarise(demand, overloadSteps, hostHours, scaleOuts, scaleBacks);
+  return summarise(demand, extraServing, overloadSteps, hostHours, scaleOuts, scaleBacks);
 }
 
 function runStatic(trace: Trace): StrategyResult {
@@ -541,72 +411,145 @@ function runStatic(trace: Trace): StrategyResult {
   const capacityHosts = Math.max(1, quantile(demand, 0.95) / STATIC_TARGET_PERCENT);
   let overloadSteps = 0;
   for (const value of demand) if (value / capacityHosts > OVERLOAD_PERCENT) overloadSteps++;
-  return { ...summarise(demand, overloadSteps, capacityHosts * demand.length * stepHours, [], 0), capacityHosts };
+  // Headroom beyond one host is in place all along: every crossing it covers was covered from the start.
+  const extraServing = new Uint8Array(demand.length).fill(capacityHosts > 1 ? 1 : 0);
+  return {
+    ...summarise(demand, extraServing, overloadSteps, capacityHosts * demand.length * stepHours, [], 0),
+    capacityHosts,
+  };
 }
 
 // ---- report -------------------------------------------------------------------------------------------------------
 
-const STRATEGIES = ['understudy', 'reactive', 'static', 'understudyPrimaryOnly'] as const;
+const STRATEGIES = ['understudy', 'reactiveShadow', 'reactiveBoot', 'static', 'oracle'] as const;
 type StrategyName = (typeof STRATEGIES)[number];
+const CLASSES: readonly TraceClass[] = ['seasonal', 'irregular'];
 
-const median = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : quantile(values, 0.5));
 const round = (value: number, digits = 1): number => (Number.isFinite(value) ? Number(value.toFixed(digits)) : value);
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+const leadQuantile = (leads: number[], q: number): number | null =>
+  leads.length === 0 ? null : round(quantile(leads, q));
 
-const traces = [...nabTraces(), ...syntheticTraces()];
-const perTrace = traces.map((trace) => {
-  const crossings = trace.demand.reduce(
-    (count, value, step) =>
-      count + (value > POLICY.thresholdPercent && !(trace.demand[step - 1]! > POLICY.thresholdPercent) ? 1 : 0),
-    0,
-  );
-  const results: Record<StrategyName, StrategyResult> = {
-    understudy: runUnderstudy(trace, 'pair-demand'),
-    reactive: runReactive(trace),
+/** Two days of history for the first forecast, and the longest horizon after it. */
+const MIN_TRACE_STEPS = HISTORY_STEPS + MAX_HORIZON_STEPS;
+
+function loadTraces(): { traces: Trace[]; skipped: SkippedTrace[]; from: string } {
+  if (args.traces) {
+    const loaded = loadTraceFolder(args.traces, 'folder', MIN_TRACE_STEPS);
+    return { ...loaded, from: args.traces };
+  }
+  const nab = loadTraceFolder(NAB_CLOUDWATCH_DIR, 'nab', MIN_TRACE_STEPS);
+  return { traces: [...nab.traces, ...syntheticTraces()], skipped: nab.skipped, from: 'data/nab + synthetic' };
+}
+
+const loaded = loadTraces();
+if (loaded.traces.length === 0) {
+  for (const s of loaded.skipped) console.error(`bench:policy: ${s.reason}`);
+  console.error(`bench:policy: no usable trace in ${loaded.from}`);
+  process.exit(1);
+}
+
+interface TraceRow {
+  trace: Trace;
+  classification: TraceClassification;
+  results: Record<StrategyName, StrategyResult>;
+}
+
+const rows: TraceRow[] = loaded.traces.map((trace) => ({
+  trace,
+  classification: classifyTrace(trace.demand, STEPS_PER_DAY),
+  results: {
+    understudy: runUnderstudy(trace, 'baselines'),
+    reactiveShadow: runUnderstudy(trace, 'current'),
+    reactiveBoot: runReactive(trace),
     static: runStatic(trace),
-    understudyPrimaryOnly: runUnderstudy(trace, 'primary-observed'),
-  };
-  return { trace, crossings, results };
-});
+    oracle: runUnderstudy(trace, 'oracle'),
+  },
+}));
 
-function aggregate(strategy: StrategyName, rows: typeof perTrace) {
-  const pick = (metric: (r: StrategyResult) => number): number[] => rows.map((row) => metric(row.results[strategy]));
-  const leads = rows.flatMap((row) => row.results[strategy].leadMinutes);
-  const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+function totals(strategy: StrategyName, of: TraceRow[]) {
+  const pick = (metric: (r: StrategyResult) => number): number[] => of.map((row) => metric(row.results[strategy]));
+  const leads = of.flatMap((row) => row.results[strategy].leadMinutes);
   return {
-    traces: rows.length,
-    medianOverloadMinutes: round(median(pick((r) => r.overloadMinutes))),
-    totalOverloadMinutes: sum(pick((r) => r.overloadMinutes)),
-    medianHostHours: round(median(pick((r) => r.hostHours))),
-    totalHostHours: round(sum(pick((r) => r.hostHours))),
-    medianActions: median(pick((r) => r.actions)),
-    totalActions: sum(pick((r) => r.actions)),
-    scaleOutsTimed: leads.length,
-    medianLeadMinutes: round(median(leads)),
-    shareEarly: leads.length === 0 ? Number.NaN : round(leads.filter((lead) => lead >= 0).length / leads.length, 3),
+    traces: of.length,
+    overloadMinutes: sum(pick((r) => r.overloadMinutes)),
+    hostHours: round(sum(pick((r) => r.hostHours))),
+    actions: sum(pick((r) => r.actions)),
+    crossings: sum(pick((r) => r.crossings)),
+    preempted10: sum(pick((r) => r.preempted10)),
+    unanswered: sum(pick((r) => r.unanswered)),
+    leadP10Minutes: leadQuantile(leads, 0.1),
+    leadP50Minutes: leadQuantile(leads, 0.5),
+    leadP90Minutes: leadQuantile(leads, 0.9),
     scaleOutsWithoutCrossing: sum(pick((r) => r.scaleOutsWithoutCrossing)),
   };
 }
+type Totals = ReturnType<typeof totals>;
 
-const groups = {
-  all: perTrace,
-  nab: perTrace.filter((row) => row.trace.source === 'nab'),
-  synthetic: perTrace.filter((row) => row.trace.source === 'synthetic'),
-};
-const aggregates = Object.fromEntries(
-  Object.entries(groups).map(([group, rows]) => [
-    group,
-    Object.fromEntries(STRATEGIES.map((strategy) => [strategy, aggregate(strategy, rows)])),
+const byClass = (c: TraceClass): TraceRow[] => rows.filter((row) => row.classification.class === c);
+const strategies = Object.fromEntries(
+  STRATEGIES.map((strategy) => [
+    strategy,
+    { ...totals(strategy, rows), classes: Object.fromEntries(CLASSES.map((c) => [c, totals(strategy, byClass(c))])) },
   ]),
+) as Record<StrategyName, Totals & { classes: Record<TraceClass, Totals> }>;
+
+/** Share of the overload minutes between reactiveShadow and the oracle that understudy removes (null: no gap). */
+function gapClosed(of: TraceRow[]): number | null {
+  const minutes = (strategy: StrategyName): number => sum(of.map((row) => row.results[strategy].overloadMinutes));
+  const gap = minutes('reactiveShadow') - minutes('oracle');
+  return gap <= 0 ? null : round((minutes('reactiveShadow') - minutes('understudy')) / gap, 3);
+}
+
+const share = (part: number, whole: number): number | null => (whole === 0 ? null : round(part / whole, 3));
+const seasonal = strategies.understudy.classes.seasonal;
+const shadowSeasonal = strategies.reactiveShadow.classes.seasonal;
+const irregularWorse = byClass('irregular').filter(
+  (row) => row.results.understudy.overloadMinutes > row.results.reactiveShadow.overloadMinutes,
 );
+const targets = [
+  {
+    target: 'seasonal: at least 80% of crossings pre-empted by 10 minutes or more',
+    value: share(seasonal.preempted10, seasonal.crossings),
+    limit: 0.8,
+    met: seasonal.crossings > 0 && seasonal.preempted10 / seasonal.crossings >= 0.8,
+  },
+  {
+    target: "seasonal: overload minutes at most 20% of reactiveShadow's",
+    value: share(seasonal.overloadMinutes, shadowSeasonal.overloadMinutes),
+    limit: 0.2,
+    met: seasonal.overloadMinutes <= 0.2 * shadowSeasonal.overloadMinutes,
+  },
+  {
+    target: "irregular: no trace with more overload minutes than reactiveShadow's",
+    value: irregularWorse.map((row) => row.trace.name),
+    limit: [],
+    met: irregularWorse.length === 0,
+  },
+  {
+    target: "all traces: overload minutes below reactiveShadow's",
+    value: strategies.understudy.overloadMinutes,
+    limit: strategies.reactiveShadow.overloadMinutes,
+    met: strategies.understudy.overloadMinutes < strategies.reactiveShadow.overloadMinutes,
+  },
+  {
+    target: "all traces: host-hours at most reactiveBoot's",
+    value: strategies.understudy.hostHours,
+    limit: strategies.reactiveBoot.hostHours,
+    met: strategies.understudy.hostHours <= strategies.reactiveBoot.hostHours,
+  },
+];
 
 const config = {
+  traces: loaded.from,
   policy: POLICY,
   stepMinutes: STEP_MINUTES,
   overloadPercent: OVERLOAD_PERCENT,
   workloadShares: WORKLOAD_SHARES,
-  forecast: 'seasonal_naive when clearlySeasonal(last 2 days of observed primary utilisation, 60 min) else short_mean',
-  understudyActivation: 'about 2 s: serves from the step after the deciding sample',
-  reactive: {
+  forecast:
+    'understudy: seasonal_naive when clearlySeasonal(last 2 days of the pair demand, 60 min) else short_mean (the TypeScript baselines); reactiveShadow: the current utilisation; oracle: the true future peak per horizon',
+  shadowActivation: 'about 2 s: serves from the step after the deciding sample',
+  reactiveBoot: {
     bootMinutes: REACTIVE_BOOT_STEPS * STEP_MINUTES,
     scaleOutAbovePercent: REACTIVE_SCALE_OUT_PERCENT,
     sizing: 'ceil(demand / 80%) hosts, load spread evenly',
@@ -614,8 +557,45 @@ const config = {
     scaleInAfterMinutes: REACTIVE_SCALE_IN_STEPS * STEP_MINUTES,
   },
   static: `capacity = max(1, p95(demand) / ${STATIC_TARGET_PERCENT}%) hosts, with hindsight of the whole trace`,
-  leadTime: `minutes from when an episode-opening scale-out serves to the first step the un-scaled demand is above ${POLICY.thresholdPercent}% (the run in progress, or the next within ${LEAD_LOOKAHEAD_STEPS * STEP_MINUTES} min)`,
+  crossing: `a step where the un-scaled demand goes above ${POLICY.thresholdPercent}%, after being at or below ${POLICY.thresholdPercent - POLICY.hysteresisPercent}% since the previous crossing`,
+  preempted10: `capacity beyond the primary serving from at least ${PREEMPT_MINUTES} min before the crossing`,
+  leadTime: `minutes from when the capacity serving at a crossing started (capped at ${LEAD_LOOKAHEAD_STEPS * STEP_MINUTES}), or minus the minutes until it first served within ${LEAD_LOOKAHEAD_STEPS * STEP_MINUTES} min after`,
+  classes:
+    'seasonal: on the first half of the trace, autocorrelation at 1 day (or 1 week, given 2 weeks) >= 0.4, or a line explaining >= 50% of the variance; irregular: the rest',
+  mapping:
+    'a series named cpu or mem (models/series_resources.json) is percent of one host; any other is scaled so its p99 runs at 95%',
 };
+
+const traceRows = rows.map(({ trace, classification, results }) => ({
+  name: trace.name,
+  source: trace.source,
+  scaling: trace.scaling,
+  steps: trace.demand.length,
+  class: classification.class,
+  classification: {
+    dailyAutocorrelation: round(classification.dailyAutocorrelation, 3),
+    weeklyAutocorrelation:
+      classification.weeklyAutocorrelation === null ? null : round(classification.weeklyAutocorrelation, 3),
+    trendR2: round(classification.trendR2, 3),
+  },
+  notes: trace.notes,
+  strategies: Object.fromEntries(
+    STRATEGIES.map((strategy) => {
+      const { leadMinutes, ...r } = results[strategy];
+      return [
+        strategy,
+        {
+          ...r,
+          hostHours: round(r.hostHours, 2),
+          capacityHosts: r.capacityHosts === undefined ? undefined : round(r.capacityHosts, 3),
+          leadP10Minutes: leadQuantile(leadMinutes, 0.1),
+          leadP50Minutes: leadQuantile(leadMinutes, 0.5),
+          leadP90Minutes: leadQuantile(leadMinutes, 0.9),
+        },
+      ];
+    }),
+  ),
+}));
 
 if (args.json) {
   console.log(
@@ -623,63 +603,74 @@ if (args.json) {
       {
         benchmark: 'policy',
         config,
-        traces: perTrace.map(({ trace, crossings, results }) => ({
-          name: trace.name,
-          source: trace.source,
-          scaling: trace.scaling,
-          steps: trace.demand.length,
-          crossingsAbove80: crossings,
-          strategies: Object.fromEntries(
-            STRATEGIES.map((strategy) => {
-              const r = results[strategy];
-              return [
-                strategy,
-                {
-                  ...r,
-                  hostHours: round(r.hostHours, 2),
-                  capacityHosts: r.capacityHosts === undefined ? undefined : round(r.capacityHosts, 3),
-                },
-              ];
-            }),
-          ),
-        })),
-        aggregates,
+        strategies,
+        gapClosed: {
+          all: gapClosed(rows),
+          seasonal: gapClosed(byClass('seasonal')),
+          irregular: gapClosed(byClass('irregular')),
+        },
+        targets,
+        skipped: loaded.skipped,
+        traces: traceRows,
       },
       null,
       2,
     ),
   );
 } else {
-  const pad = (text: string | number, width: number): string => String(text).padStart(width);
-  const triple = (values: (string | number)[], width: number): string => values.map((v) => pad(v, width)).join(' ');
-  const leadText = (leads: number[]): string => (leads.length === 0 ? '-' : String(round(median(leads))));
-  console.log('Policy benchmark: Understudy (U) vs reactive threshold scaling (R) vs static headroom (S)');
+  const pad = (text: string | number | null, width: number): string => String(text ?? '-').padStart(width);
+  const abbreviations: Record<StrategyName, string> = {
+    understudy: 'U',
+    reactiveShadow: 'RS',
+    reactiveBoot: 'RB',
+    static: 'S',
+    oracle: 'O',
+  };
+  const list = (values: (string | number | null)[], width: number): string =>
+    values.map((v) => pad(v, width)).join(' ');
   console.log(
-    "Up (diagnostic): Understudy forecasting the primary's own utilisation instead of the pair's demand (the former input)",
+    `Policy benchmark on ${loaded.from}: Understudy (U) vs the same shadows reactive (RS), reactive new hosts (RB), static headroom (S), the oracle (O)`,
   );
   console.log(
-    `reactive boot ${REACTIVE_BOOT_STEPS * STEP_MINUTES} min; ${config.static}; overload = a serving host above ${OVERLOAD_PERCENT}%\n`,
+    `overload = a serving host above ${OVERLOAD_PERCENT}%; pre-empted = capacity in place ${PREEMPT_MINUTES} min before the crossing; reactive boot ${REACTIVE_BOOT_STEPS * STEP_MINUTES} min\n`,
   );
-  const header = `${'trace'.padEnd(40)} ${pad('x80', 4)} | ${'over90 min U/R/S/Up'.padStart(27)} | ${'host-hours U/R/S'.padStart(20)} | ${'actions U/R'.padStart(11)} | ${'lead med U/R'.padStart(12)}`;
+  for (const s of loaded.skipped) console.log(`skipped: ${s.reason}`);
+  for (const row of rows)
+    if (row.trace.notes.length > 0) console.log(`${row.trace.name}: ${row.trace.notes.join('; ')}`);
+  console.log('');
+  const names = STRATEGIES.map((s) => abbreviations[s]).join('/');
+  const header = `${'trace'.padEnd(38)} ${'class'.padEnd(9)} ${pad('x80', 4)} | ${`over90 min ${names}`.padStart(34)} | ${`pre-empted ${names}`.padStart(24)} | ${'lead p50 U/RS/O'.padStart(17)}`;
   console.log(header);
   console.log('-'.repeat(header.length));
-  for (const { trace, crossings, results } of perTrace) {
-    const u = results.understudy;
-    const r = results.reactive;
-    const s = results.static;
-    const d = results.understudyPrimaryOnly;
+  for (const { trace, classification, results } of rows) {
+    const p50 = (strategy: StrategyName): number | null => leadQuantile(results[strategy].leadMinutes, 0.5);
     console.log(
-      `${trace.name.padEnd(40)} ${pad(crossings, 4)} | ${triple([u.overloadMinutes, r.overloadMinutes, s.overloadMinutes, d.overloadMinutes], 6)} | ${triple([round(u.hostHours, 0), round(r.hostHours, 0), round(s.hostHours, 0)], 6)} | ${triple([u.actions, r.actions], 5)} | ${triple([leadText(u.leadMinutes), leadText(r.leadMinutes)], 5)}`,
+      `${trace.name.padEnd(38)} ${classification.class.padEnd(9)} ${pad(results.understudy.crossings, 4)} | ${list(
+        STRATEGIES.map((s) => results[s].overloadMinutes),
+        6,
+      )} | ${list(
+        STRATEGIES.map((s) => results[s].preempted10),
+        4,
+      )} | ${list([p50('understudy'), p50('reactiveShadow'), p50('oracle')], 5)}`,
     );
   }
   console.log('');
-  for (const [group, byStrategy] of Object.entries(aggregates)) {
+  for (const group of ['all', ...CLASSES] as const) {
     console.log(`${group} traces:`);
     for (const strategy of STRATEGIES) {
-      const a = (byStrategy as Record<StrategyName, ReturnType<typeof aggregate>>)[strategy];
+      const t = group === 'all' ? strategies[strategy] : strategies[strategy].classes[group];
       console.log(
-        `  ${strategy.padEnd(20)} over90 median ${pad(a.medianOverloadMinutes, 6)} min, total ${pad(a.totalOverloadMinutes, 6)} | host-h median ${pad(a.medianHostHours, 6)}, total ${pad(a.totalHostHours, 7)} | actions median ${pad(a.medianActions, 4)}, total ${pad(a.totalActions, 5)} | lead median ${pad(a.medianLeadMinutes, 5)} min over ${a.scaleOutsTimed} (early ${Number.isFinite(a.shareEarly) ? Math.round(a.shareEarly * 100) : '-'}%), no crossing after ${a.scaleOutsWithoutCrossing}`,
+        `  ${strategy.padEnd(15)} over90 ${pad(t.overloadMinutes, 6)} min | host-h ${pad(t.hostHours, 8)} | actions ${pad(t.actions, 5)} | pre-empted ${pad(t.preempted10, 4)} of ${pad(t.crossings, 4)} crossings, ${pad(t.unanswered, 3)} unanswered | lead p10/p50/p90 ${list([t.leadP10Minutes, t.leadP50Minutes, t.leadP90Minutes], 5)} min`,
       );
     }
+    const closed = gapClosed(group === 'all' ? rows : byClass(group));
+    console.log(
+      `  gap between reactiveShadow and the oracle closed by understudy: ${closed === null ? '-' : `${Math.round(closed * 100)}%`}`,
+    );
   }
+  console.log('\ntargets:');
+  for (const t of targets)
+    console.log(
+      `  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${JSON.stringify(t.value)} (limit ${JSON.stringify(t.limit)})`,
+    );
 }

@@ -27,11 +27,16 @@ function loadRules(): SeriesResourceRules {
 
 export const SERIES_RESOURCES = loadRules();
 
-export function resourceOfSeries(seriesId: string): Resource {
+/** The resource a series' name says it measures, or undefined when no rule matches it. */
+export function namedResourceOfSeries(seriesId: string): Resource | undefined {
   const name = seriesId.toLowerCase();
   const words = new Set(name.split(/[^a-z0-9]+/));
   const rule = SERIES_RESOURCES.rules.find(
     (r) => r.words.some((w) => words.has(w)) || r.substrings.some((s) => name.includes(s)),
   );
-  return rule?.resource ?? SERIES_RESOURCES.default;
+  return rule?.resource;
+}
+
+export function resourceOfSeries(seriesId: string): Resource {
+  return namedResourceOfSeries(seriesId) ?? SERIES_RESOURCES.default;
 }
