@@ -530,6 +530,16 @@ describe("decideScaling: measured utilisation, the pair's whole demand, the shad
     expect(d.reason).toContain('active shadow h-7 is forecast to peak at 90% cpu at 50% size');
   });
 
+  it('grows an active shadow on what its moved workloads measure when the forecast lags their growth', () => {
+    // The forecast gives the shadow 20% of a host (40% at half size); its moved workload measures 95% of that half
+    // now, 47.5% of a host. Holding that under 70% takes 47.5 / 70 = 67.9% of a host, rounded up to 70%.
+    const lagging = scaledOut(0.5);
+    lagging.workloads[0] = workload('w-1', 95, {}, 'h-7');
+    const d = decide({ pair: lagging, forecast: forecast({ cpu: 40 }, { pairPeaks: forecast({ cpu: 60 }).peaks }) });
+    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.7, workloadIds: [] });
+    expect(d.reason).toContain('active shadow h-7 is forecast to peak at 95% cpu at 50% size');
+  });
+
   it('uses the whole shadow before provisioning a new primary, and provisions once the shadow is at full size', () => {
     // A peak of 190%: even moving w-1 and w-2 leaves the shadow far above the threshold.
     const first = decide({ forecast: forecast({ cpu: 190 }) });

@@ -533,24 +533,24 @@ function shadowLoadInPrimaryPercent(
 ): number {
   const { primary, shadow } = pair;
   if (shadow === undefined || pair.movedToShadow.length === 0) return 0;
-  if (forecast.pairPeaks !== undefined) {
-    let most = 0;
-    for (const whole of forecast.pairPeaks) {
-      if (whole.resource !== resource || !horizons.has(whole.horizonMinutes)) continue;
-      const own = forecast.peaks.find((p) => p.resource === resource && p.horizonMinutes === whole.horizonMinutes);
-      if (own !== undefined && Number.isFinite(whole.peakPercent) && Number.isFinite(own.peakPercent))
-        most = Math.max(most, whole.peakPercent - own.peakPercent);
-    }
-    return most;
-  }
   const moved = new Set(pair.movedToShadow);
   const measured = pair.workloads
     .filter((w) => moved.has(w.workloadId))
     .reduce((sum, w) => sum + (w.utilisation?.[resource] ?? 0), 0);
   const primaryAmount = amountOf(primary.capacity, resource);
-  return primaryAmount > 0
-    ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount
-    : 0;
+  const measuredLoad =
+    primaryAmount > 0 ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount : 0;
+  if (forecast.pairPeaks === undefined) return measuredLoad;
+  // As for the primary, what the moved workloads measure now is a floor under their forecast: a forecast that lags
+  // the demand's growth must not leave an overloaded shadow at its size.
+  let most = measuredLoad;
+  for (const whole of forecast.pairPeaks) {
+    if (whole.resource !== resource || !horizons.has(whole.horizonMinutes)) continue;
+    const own = forecast.peaks.find((p) => p.resource === resource && p.horizonMinutes === whole.horizonMinutes);
+    if (own !== undefined && Number.isFinite(whole.peakPercent) && Number.isFinite(own.peakPercent))
+      most = Math.max(most, whole.peakPercent - own.peakPercent);
+  }
+  return most;
 }
 
 /**
