@@ -211,7 +211,7 @@ function usageOf(command: string | undefined): string {
   return [`usage: understudy [--config FILE] ${command} …`, '', ...lines].join('\n');
 }
 
-/** `--help` or `-h` anywhere before a `--`: the command it follows, if any, and true. */
+/** Undefined unless `--help` or `-h` comes before any `--`; then the command it asks about, if one is named. */
 function helpRequested(argv: string[]): { command?: string } | undefined {
   const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
   const options = argv.slice(0, end);
