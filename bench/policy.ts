@@ -41,10 +41,14 @@ import {
   type TraceClass,
   type TraceClassification,
 } from './policyMetrics.js';
+import { writeTracePlot, type StrategyTimeline, type TracePlotInput } from './policyPlot.js';
 import { STEPS_PER_DAY, loadTraceFolder, syntheticTraces, type SkippedTrace, type Trace } from './traces.js';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
-const { values: args } = parseArgs({ options: { json: { type: 'boolean' }, traces: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { json: { type: 'boolean' }, traces: { type: 'string' }, plot: { type: 'string' } },
+});
 
 const NAB_CLOUDWATCH_DIR = join(NAB_DIR, 'realAWSCloudwatch');
 const STEP_MINUTES = 5;
@@ -98,15 +102,17 @@ interface StrategyResult extends CrossingStats {
   scaleOutsWithoutCrossing: number;
   /** Static only: the capacity chosen, in hosts. */
   capacityHosts?: number;
+  /** Step by step, for --plot (left out of the JSON). */
+  timeline: Omit<StrategyTimeline, 'strategy'>;
 }
 
 const stepHours = STEP_MINUTES / 60;
 
-/** `extraServing[step]`: capacity beyond the primary alone served at that step. */
+/** `extraServing[step]`: capacity beyond the primary alone served at that step; `overload[step]`: a host above 90%. */
 function summarise(
   demand: Float64Array,
   extraServing: Uint8Array,
-  overloadSteps: number,
+  overload: Uint8Array,
   hostHours: number,
   scaleOuts: ScaleOut[],
   scaleBacks: number,
@@ -119,7 +125,7 @@ function summarise(
     return true;
   }).length;
   return {
-    overloadMinutes: overloadSteps * STEP_MINUTES,
+    overloadMinutes: overload.reduce((n, v) => n + v, 0) * STEP_MINUTES,
     hostHours,
     scaleOuts: scaleOuts.length,
     scaleBacks,
@@ -137,6 +143,7 @@ function summarise(
       },
     ),
     scaleOutsWithoutCrossing: withoutCrossing,
+    timeline: { extraServing, overload, scaleOutSteps: scaleOuts.map((o) => o.decidedAt) },
   };
 }
 
@@ -231,7 +238,14 @@ function fixedForecast(issuedAt: number, peakOf: (steps: number) => { percent: n
   return { issuedAt, peaks, model: { modelType: 'none', parameters: {}, predictionHorizon: 0 } } as ForecastSummary;
 }
 
-function runUnderstudy(trace: Trace, forecastSource: ForecastSource): UnderstudyResult {
+/** The forecast the product made at each step for PLOT_HORIZON_STEPS ahead, with its interval (for --plot). */
+const PLOT_HORIZON_STEPS = 3;
+
+function runUnderstudy(
+  trace: Trace,
+  forecastSource: ForecastSource,
+  plotted?: TracePlotInput['forecast'],
+): UnderstudyResult {
   const { demand } = trace;
   const workloadIds = WORKLOAD_SHARES.map((_, i) => `w${i + 1}`);
   const shareOf = new Map(workloadIds.map((id, i) => [id, WORKLOAD_SHARES[i]!]));
@@ -254,12 +268,12 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
   const residentShareOf = (where: Map<string, string>): number =>
     workloadIds.filter((id) => where.get(id) === 'primary').reduce((sum, id) => sum + (shareOf.get(id) ?? 0), 0);
   let provisioned = 0;
-  let overloadSteps = 0;
   let hostHours = 0;
   let scaleBacks = 0;
   let seasonalTicks = 0;
   const scaleOuts: ScaleOut[] = [];
   const extraServing = new Uint8Array(demand.length);
+  const overload = new Uint8Array(demand.length);
 
   for (let step = 0; step < demand.length; step++) {
     const load = new Map<string, number>();
@@ -268,7 +282,7 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
     // The shadow runs at its allocated size: its utilisation is its load over that share of a host.
     const shadowPercent = (load.get('shadow') ?? 0) / shadowAllocation;
     const serving = [...load.entries()].map(([host, value]) => (host === 'shadow' ? shadowPercent : value));
-    if (Math.max(0, ...serving) > OVERLOAD_PERCENT) overloadSteps++;
+    if (Math.max(0, ...serving) > OVERLOAD_PERCENT) overload[step] = 1;
     hostHours += (1 + (shadowStatus === 'active' ? shadowAllocation : POLICY.shadowFraction) + provisioned) * stepHours;
     extraServing[step] = shadowStatus === 'active' || provisioned > 0 ? 1 : 0;
 
@@ -280,6 +294,13 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
       forecast = made.forecast;
       if (made.model === 'seasonal_naive') seasonalTicks++;
       if (isolatedSpikeNow(history, now, made.model)) forecast.isolatedSpike = true;
+      if (plotted && baselineEligible(made.model, history.length, PLOT_HORIZON_STEPS)) {
+        const ahead = baselineForecast(made.model, history, PLOT_HORIZON_STEPS);
+        plotted.at.push(now + PLOT_HORIZON_STEPS * STEP_MS);
+        plotted.yhat.push(ahead.yhat[PLOT_HORIZON_STEPS - 1]!);
+        plotted.lower.push(ahead.lower[PLOT_HORIZON_STEPS - 1]!);
+        plotted.upper.push(ahead.upper[PLOT_HORIZON_STEPS - 1]!);
+      }
     } else if (forecastSource === 'current') {
       forecast = fixedForecast(now, () => ({ percent: demand[step]!, atStep: 0 }));
     } else {
@@ -358,7 +379,7 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
     }
   }
   return {
-    ...summarise(demand, extraServing, overloadSteps, hostHours, scaleOuts, scaleBacks),
+    ...summarise(demand, extraServing, overload, hostHours, scaleOuts, scaleBacks),
     provisionedPrimaries: provisioned,
     ...(forecastSource === 'baselines' ? { seasonalTicksShare: seasonalTicks / demand.length } : {}),
   };
@@ -369,18 +390,18 @@ function runReactive(trace: Trace): StrategyResult {
   let usableHosts = 1;
   let pendingReadyAt: number[] = [];
   let lowSteps = 0;
-  let overloadSteps = 0;
   let hostHours = 0;
   let scaleBacks = 0;
   const scaleOuts: ScaleOut[] = [];
   const extraServing = new Uint8Array(demand.length);
+  const overload = new Uint8Array(demand.length);
   for (let step = 0; step < demand.length; step++) {
     usableHosts += pendingReadyAt.filter((readyAt) => readyAt <= step).length;
     pendingReadyAt = pendingReadyAt.filter((readyAt) => readyAt > step);
     extraServing[step] = usableHosts > 1 ? 1 : 0;
     // Replicas spread the load evenly over the usable hosts: the best case for this strategy.
     const utilisation = demand[step]! / usableHosts;
-    if (utilisation > OVERLOAD_PERCENT) overloadSteps++;
+    if (utilisation > OVERLOAD_PERCENT) overload[step] = 1;
     hostHours += (usableHosts + pendingReadyAt.length) * stepHours; // a booting host is billed too
 
     if (utilisation > REACTIVE_SCALE_OUT_PERCENT) {
@@ -403,18 +424,17 @@ function runReactive(trace: Trace): StrategyResult {
       lowSteps = 0;
     }
   }
-  return summarise(demand, extraServing, overloadSteps, hostHours, scaleOuts, scaleBacks);
+  return summarise(demand, extraServing, overload, hostHours, scaleOuts, scaleBacks);
 }
 
 function runStatic(trace: Trace): StrategyResult {
   const { demand } = trace;
   const capacityHosts = Math.max(1, quantile(demand, 0.95) / STATIC_TARGET_PERCENT);
-  let overloadSteps = 0;
-  for (const value of demand) if (value / capacityHosts > OVERLOAD_PERCENT) overloadSteps++;
+  const overload = demand.map((value) => (value / capacityHosts > OVERLOAD_PERCENT ? 1 : 0));
   // Headroom beyond one host is in place all along: every crossing it covers was covered from the start.
   const extraServing = new Uint8Array(demand.length).fill(capacityHosts > 1 ? 1 : 0);
   return {
-    ...summarise(demand, extraServing, overloadSteps, capacityHosts * demand.length * stepHours, [], 0),
+    ...summarise(demand, extraServing, Uint8Array.from(overload), capacityHosts * demand.length * stepHours, [], 0),
     capacityHosts,
   };
 }
@@ -453,19 +473,53 @@ interface TraceRow {
   trace: Trace;
   classification: TraceClassification;
   results: Record<StrategyName, StrategyResult>;
+  /** Understudy's forecast step by step, when plotting. */
+  forecast?: TracePlotInput['forecast'];
 }
 
-const rows: TraceRow[] = loaded.traces.map((trace) => ({
-  trace,
-  classification: classifyTrace(trace.demand, STEPS_PER_DAY),
-  results: {
-    understudy: runUnderstudy(trace, 'baselines'),
-    reactiveShadow: runUnderstudy(trace, 'current'),
-    reactiveBoot: runReactive(trace),
-    static: runStatic(trace),
-    oracle: runUnderstudy(trace, 'oracle'),
-  },
-}));
+const newForecastRecord = (): TracePlotInput['forecast'] => ({
+  horizonMinutes: PLOT_HORIZON_STEPS * STEP_MINUTES,
+  at: [],
+  yhat: [],
+  lower: [],
+  upper: [],
+});
+
+const rows: TraceRow[] = loaded.traces.map((trace) => {
+  const forecast = args.plot ? newForecastRecord() : undefined;
+  return {
+    trace,
+    classification: classifyTrace(trace.demand, STEPS_PER_DAY),
+    forecast,
+    results: {
+      understudy: runUnderstudy(trace, 'baselines', forecast),
+      reactiveShadow: runUnderstudy(trace, 'current'),
+      reactiveBoot: runReactive(trace),
+      static: runStatic(trace),
+      oracle: runUnderstudy(trace, 'oracle'),
+    },
+  };
+});
+
+if (args.plot) {
+  const dir = resolve(args.plot);
+  mkdirSync(dir, { recursive: true });
+  for (const row of rows) {
+    const r = row.results;
+    await writeTracePlot(join(dir, `${row.trace.name}.svg`), {
+      name: row.trace.name,
+      subtitle: `${row.classification.class}; overload minutes ${STRATEGIES.map((st) => `${st} ${r[st].overloadMinutes}`).join(', ')}; crossings pre-empted by understudy ${r.understudy.preempted10} of ${r.understudy.crossings}`,
+      startMs: row.trace.startMs,
+      stepMs: STEP_MS,
+      thresholdPercent: POLICY.thresholdPercent,
+      overloadPercent: OVERLOAD_PERCENT,
+      demand: row.trace.demand,
+      forecast: row.forecast ?? newForecastRecord(),
+      timelines: STRATEGIES.map((strategy) => ({ strategy, ...r[strategy].timeline })),
+    });
+  }
+  if (!args.json) console.log(`plots: ${rows.length} SVG files in ${dir}`);
+}
 
 function totals(strategy: StrategyName, of: TraceRow[]) {
   const pick = (metric: (r: StrategyResult) => number): number[] => of.map((row) => metric(row.results[strategy]));
@@ -581,7 +635,8 @@ const traceRows = rows.map(({ trace, classification, results }) => ({
   notes: trace.notes,
   strategies: Object.fromEntries(
     STRATEGIES.map((strategy) => {
-      const { leadMinutes, ...r } = results[strategy];
+      // The step-by-step timeline is for the plots only.
+      const { leadMinutes, timeline, ...r } = results[strategy];
       return [
         strategy,
         {

@@ -539,7 +539,9 @@ function shadowLoadInPrimaryPercent(
     .reduce((sum, w) => sum + (w.utilisation?.[resource] ?? 0), 0);
   const primaryAmount = amountOf(primary.capacity, resource);
   const measuredLoad =
-    primaryAmount > 0 ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount : 0;
+    primaryAmount > 0
+      ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount
+      : 0;
   if (forecast.pairPeaks === undefined) return measuredLoad;
   // As for the primary, what the moved workloads measure now is a floor under their forecast: a forecast that lags
   // the demand's growth must not leave an overloaded shadow at its size.
