@@ -41,7 +41,7 @@ import {
   type TraceClass,
   type TraceClassification,
 } from './policyMetrics.js';
-import { writeTracePlot, type StrategyTimeline, type TracePlotInput } from './policyPlot.js';
+import { writeTracePlot, type StrategyTimeline, type TracePlotInput } from '../src/plot/tracePlot.js';
 import { STEPS_PER_DAY, loadTraceFolder, syntheticTraces, type SkippedTrace, type Trace } from './traces.js';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -511,8 +511,12 @@ if (args.plot) {
       subtitle: `${row.classification.class}; overload minutes ${STRATEGIES.map((st) => `${st} ${r[st].overloadMinutes}`).join(', ')}; crossings pre-empted by understudy ${r.understudy.preempted10} of ${r.understudy.crossings}`,
       startMs: row.trace.startMs,
       stepMs: STEP_MS,
-      thresholdPercent: POLICY.thresholdPercent,
-      overloadPercent: OVERLOAD_PERCENT,
+      levels: [
+        { value: POLICY.thresholdPercent, label: `threshold ${POLICY.thresholdPercent}%` },
+        { value: OVERLOAD_PERCENT, label: `overload ${OVERLOAD_PERCENT}%` },
+      ],
+      unit: '% of one host',
+      seriesLabel: 'demand',
       demand: row.trace.demand,
       forecast: row.forecast ?? newForecastRecord(),
       timelines: STRATEGIES.map((strategy) => ({ strategy, ...r[strategy].timeline })),

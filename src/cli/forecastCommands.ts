@@ -36,7 +36,7 @@ export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder 
   forecast      forecast a timestamp,value CSV with the loaded models
                   --csv FILE [--series ID] [--resource cpu|mem|diskio|net (default: from the name)] [--horizon 60m] [--json]
   backtest      train on the first 70% of a CSV, forecast from every point of the last 30%
-                  --csv FILE [--horizon 15m,1h] [--out DIR] [--epochs N] [--json]`;
+                  --csv FILE [--horizon 15m,1h] [--out DIR] [--plot DIR] [--epochs N] [--json]`;
 
 class CommandError extends Error {}
 
@@ -73,6 +73,7 @@ async function dispatch(argv: string[]): Promise<void> {
       csv: { type: 'string' },
       horizon: { type: 'string' },
       out: { type: 'string' },
+      plot: { type: 'string' },
       epochs: { type: 'string' },
       json: { type: 'boolean' },
       series: { type: 'string' },
@@ -117,6 +118,7 @@ async function dispatch(argv: string[]): Promise<void> {
       csv: resolve(values.csv),
       horizons: horizons(values.horizon ?? '15m,1h'),
       outDir: resolve(values.out ?? 'backtest'),
+      ...(values.plot ? { plotDir: resolve(values.plot) } : {}),
       python,
       epochs: number('epochs', values.epochs),
     });

@@ -13,6 +13,7 @@ import { openLstm, openProphet, type EngineOutput, type LstmEngine, type Prophet
 import { preferredModel, tableFor, type SelectionTable } from './registry.js';
 import { checkHistory, filledTail, gridTime, parseCsv, regularise, type Grid } from './series.js';
 import { resourceOfSeries } from './seriesResources.js';
+import { writeTracePlot } from '../plot/tracePlot.js';
 import { trainModels } from './trainer.js';
 import { ForecastInputError, type ModelName, type Resource } from './types.js';
 
@@ -46,6 +47,7 @@ export interface BacktestReport {
   selected: Record<string, ModelName>;
   metrics: BacktestMetric[];
   csvOut?: string;
+  plotOut?: string;
   warnings: string[];
 }
 
@@ -262,6 +264,8 @@ export interface BacktestOptions {
   csv: string;
   horizons: number[];
   outDir?: string;
+  /** Writes `<name>.svg` here: actuals, the selected model's forecast at the first horizon, its interval. */
+  plotDir?: string;
   python: string;
   epochs?: number;
   log?: (line: string) => void;
@@ -284,7 +288,14 @@ export async function backtestCsv(options: BacktestOptions): Promise<BacktestRep
     });
     const models = await openModelSet(join(work, 'artifacts'), trained.version);
     try {
-      return await backtestPrepared(s, options.horizons, models, options.outDir, basename(options.csv));
+      return await backtestPrepared(
+        s,
+        options.horizons,
+        models,
+        options.outDir,
+        basename(options.csv),
+        options.plotDir,
+      );
     } finally {
       await Promise.all([models.prophet?.release(), models.lstm?.release()]);
     }
@@ -300,6 +311,7 @@ export async function backtestPrepared(
   models: ModelSet,
   outDir: string | undefined,
   file: string,
+  plotDir?: string,
 ): Promise<BacktestReport> {
   const warnings: string[] = [];
   const n = s.grid.values.length;
@@ -358,6 +370,40 @@ export async function backtestPrepared(
     });
     await writeFile(csvOut, `${lines.join('\n')}\n`);
   }
+  let plotOut: string | undefined;
+  if (plotDir) {
+    await mkdir(plotDir, { recursive: true });
+    plotOut = join(plotDir, file.replace(/\.csv$/i, '') + '.svg');
+    const steps = horizons[0]! / STEP_MINUTES;
+    const forecast = {
+      horizonMinutes: horizons[0]!,
+      at: [] as number[],
+      yhat: [] as number[],
+      lower: [] as number[],
+      upper: [] as number[],
+    };
+    origins.forEach((o, i) => {
+      const y = selectedOut[i]!.yhat[steps - 1]!;
+      if (o + steps >= n || !Number.isFinite(y)) return;
+      forecast.at.push(gridTime(s.grid, o + steps));
+      forecast.yhat.push(y);
+      forecast.lower.push(selectedOut[i]!.lower[steps - 1]!);
+      forecast.upper.push(selectedOut[i]!.upper[steps - 1]!);
+    });
+    const selectedMase = metrics.find((m) => m.model === 'selected' && m.horizonMinutes === horizons[0]);
+    await writeTracePlot(plotOut, {
+      name: `${s.seriesId}: backtest`,
+      subtitle: `trained on the first ${s.fitEnd} steps; selected ${selected[String(horizons[0])]} at ${horizons[0]} min, MASE ${selectedMase ? selectedMase.mase.toFixed(3) : '-'}`,
+      startMs: s.grid.start,
+      stepMs: s.grid.stepMs,
+      levels: [{ value: threshold, label: `training p95 (${threshold.toFixed(1)}), the F1 threshold` }],
+      unit: 'value',
+      seriesLabel: 'actual',
+      demand: s.grid.values,
+      forecast,
+      timelines: [],
+    });
+  }
   return {
     seriesId: s.seriesId,
     file,
@@ -369,6 +415,7 @@ export async function backtestPrepared(
     selected,
     metrics,
     csvOut,
+    ...(plotOut ? { plotOut } : {}),
     warnings,
   };
 }
@@ -390,5 +437,6 @@ export function formatReport(r: BacktestReport): string {
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   if (r.csvOut) lines.push(`raw forecasts: ${r.csvOut}`);
+  if (r.plotOut) lines.push(`chart: ${r.plotOut}`);
   return lines.join('\n');
 }

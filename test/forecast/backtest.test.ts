@@ -38,6 +38,7 @@ describe('backtest', () => {
       csv: join(dir, 'messy.csv'),
       horizons: [15, 60],
       outDir: join(dir, 'out'),
+      plotDir: join(dir, 'plot'),
       python: stackPaths(loadConfig(undefined, {}).config).venvPython,
       epochs: 1,
     });
@@ -64,6 +65,14 @@ describe('backtest', () => {
       .filter((r) => r[3] === report.selected[Number(r[2]) <= 15 ? '15' : '60'])
       .map((r) => r.slice(0, 3).concat(r.slice(4)).join());
     expect(selected).toEqual(chosen);
+  });
+
+  it('draws DIR/<name>.svg: actuals, the selected forecast with its interval, the F1 threshold', async () => {
+    expect(report.plotOut).toBe(join(dir, 'plot', 'messy.svg'));
+    const svg = await readFile(report.plotOut!, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const text of ['messy: backtest', `selected ${report.selected['15']} at 15 min`, 'training p95', 'actual'])
+      expect(svg, text).toContain(text);
   });
 
   it('prints metrics that the raw CSV reproduces', async () => {

@@ -1,7 +1,8 @@
 /**
- * bench:policy --plot: one SVG per trace, drawn by Vega (rendered headless, no browser): the pair's demand, the
- * forecast the product made of it with its 80% interval, the threshold and the overload line; under it one strip
- * per strategy with when it had capacity beyond the primary, its scale-outs, and its overloaded steps.
+ * One SVG per trace, drawn by Vega (rendered headless, no browser): the series, a forecast of it with its 80%
+ * interval and horizontal reference lines (a threshold, an overload line); under it, optionally, one strip per
+ * strategy with when it had capacity beyond the primary, its scale-outs and its overloaded steps. Used by
+ * `bench:policy --plot` and `understudy backtest --plot`.
  */
 import { writeFile } from 'node:fs/promises';
 import * as vega from 'vega';
@@ -21,11 +22,17 @@ export interface TracePlotInput {
   subtitle: string;
   startMs: number;
   stepMs: number;
-  thresholdPercent: number;
-  overloadPercent: number;
+  /** Horizontal reference lines, e.g. the scaling threshold and the overload line. */
+  levels: { value: number; label: string }[];
+  /** Axis title of the series. */
+  unit: string;
+  /** Legend name of the series. */
+  seriesLabel: string;
+  /** The series itself; NaN where it has no value. */
   demand: ArrayLike<number>;
   /** The forecast for `horizonMinutes` ahead made at each step, drawn at the time it forecast. */
   forecast: { horizonMinutes: number; at: number[]; yhat: number[]; lower: number[]; upper: number[] };
+  /** One strip per strategy under the chart; none for a plain forecast chart. */
   timelines: StrategyTimeline[];
 }
 
@@ -50,7 +57,7 @@ function runs(flags: Uint8Array): [number, number][] {
 
 export function tracePlotSpec(input: TracePlotInput): vega.Spec {
   const time = (step: number): number => input.startMs + step * input.stepMs;
-  const demand = Array.from(input.demand, (v, i) => ({ t: time(i), v }));
+  const demand = Array.from(input.demand, (v, i) => ({ t: time(i), v })).filter((d) => Number.isFinite(d.v));
   const forecast = input.forecast.at.map((t, i) => ({
     t,
     yhat: input.forecast.yhat[i],
@@ -70,14 +77,14 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
   // what lies beyond is clipped (the strips below still show every overloaded step).
   const sorted = demand.map((d) => d.v).sort((a, b) => a - b);
   const high = sorted[Math.floor((sorted.length - 1) * 0.995)] ?? 0;
-  const peak = Math.max(input.overloadPercent + 10, high * 1.15);
+  const peak = Math.max(...input.levels.map((l) => l.value * 1.1), high * 1.15);
   const stripsHeight = STRIP_HEIGHT * input.timelines.length;
-  const demandLabel = 'demand';
+  const demandLabel = input.seriesLabel;
   const forecastLabel = `forecast ${input.forecast.horizonMinutes} min ahead (80% interval)`;
   return {
     $schema: 'https://vega.github.io/schema/vega/v6.json',
     width: WIDTH,
-    height: TOP_HEIGHT + 30 + stripsHeight,
+    height: TOP_HEIGHT + (stripsHeight > 0 ? 40 + stripsHeight : 0),
     padding: 8,
     background: 'white',
     title: { text: input.name, subtitle: input.subtitle, anchor: 'start' },
@@ -106,7 +113,7 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
         },
         scales: [{ name: 'y', type: 'linear', domain: [0, Math.ceil(peak / 10) * 10], range: [TOP_HEIGHT, 0] }],
         axes: [
-          { orient: 'left', scale: 'y', title: '% of one host', grid: true, gridOpacity: 0.15 },
+          { orient: 'left', scale: 'y', title: input.unit, grid: true, gridOpacity: 0.15 },
           { orient: 'bottom', scale: 'x', format: '%b %d', labelOverlap: true },
         ],
         marks: [
@@ -152,19 +159,16 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
                   },
                 },
               },
-              ...[
-                { level: input.thresholdPercent, label: `threshold ${input.thresholdPercent}%`, dash: [6, 3] },
-                { level: input.overloadPercent, label: `overload ${input.overloadPercent}%`, dash: [2, 2] },
-              ].flatMap(({ level, label, dash }): vega.Mark[] => [
+              ...input.levels.flatMap(({ value, label }, n): vega.Mark[] => [
                 {
                   type: 'rule',
                   encode: {
                     enter: {
                       x: { value: 0 },
                       x2: { value: WIDTH },
-                      y: { scale: 'y', value: level },
+                      y: { scale: 'y', value },
                       stroke: { value: '#b2182b' },
-                      strokeDash: { value: dash },
+                      strokeDash: { value: n === 0 ? [6, 3] : [2, 2] },
                     },
                   },
                 },
@@ -173,7 +177,7 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
                   encode: {
                     enter: {
                       x: { value: 4 },
-                      y: { scale: 'y', value: level, offset: -3 },
+                      y: { scale: 'y', value, offset: -3 },
                       text: { value: label },
                       fill: { value: '#b2182b' },
                       fontSize: { value: 9 },
@@ -185,85 +189,93 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
           },
         ],
       },
-      {
-        type: 'group',
-        encode: {
-          enter: {
-            x: { value: 0 },
-            y: { value: TOP_HEIGHT + 30 },
-            width: { value: WIDTH },
-            height: { value: stripsHeight },
-          },
-        },
-        scales: [
-          {
-            name: 'row',
-            type: 'band',
-            domain: input.timelines.map((tl) => tl.strategy),
-            range: [0, stripsHeight],
-            padding: 0.15,
-          },
-        ],
-        axes: [{ orient: 'left', scale: 'row', ticks: false, domain: false }],
-        marks: [
-          {
-            type: 'rect',
-            from: { data: 'capacity' },
-            encode: {
-              enter: {
-                x: { scale: 'x', field: 'from' },
-                x2: { scale: 'x', field: 'to' },
-                y: { scale: 'row', field: 'strategy' },
-                height: { scale: 'row', band: 1 },
-                fill: { value: '#7fbf7b' },
-                fillOpacity: { value: 0.6 },
-                tooltip: { value: 'capacity beyond the primary' },
-              },
-            },
-          },
-          {
-            type: 'rect',
-            from: { data: 'overload' },
-            encode: {
-              enter: {
-                x: { scale: 'x', field: 'from' },
-                x2: { scale: 'x', field: 'to', offset: 1 },
-                y: { scale: 'row', field: 'strategy' },
-                height: { scale: 'row', band: 1 },
-                fill: { value: '#d7191c' },
-              },
-            },
-          },
-          {
-            type: 'symbol',
-            from: { data: 'scaleOuts' },
-            encode: {
-              enter: {
-                x: { scale: 'x', field: 't' },
-                y: { scale: 'row', field: 'strategy', band: 0.5 },
-                shape: { value: 'triangle-up' },
-                size: { value: 14 },
-                fill: { value: '#1a1a1a' },
-              },
-            },
-          },
-        ],
-      },
-      {
-        type: 'text',
-        encode: {
-          enter: {
-            x: { value: WIDTH },
-            y: { value: TOP_HEIGHT + 40 + stripsHeight },
-            align: { value: 'right' },
-            text: { value: 'green: capacity beyond the primary · red: overloaded · ▲ scale-out' },
-            fontSize: { value: 9 },
-            fill: { value: '#555' },
-          },
-        },
-      },
+      // The strategies' strips, when there are any (a backtest chart has none).
+      ...(input.timelines.length === 0 ? [] : stripMarks(input, stripsHeight)),
     ],
   };
+}
+
+/** The strategy strips under the chart, and their key. */
+function stripMarks(input: TracePlotInput, stripsHeight: number): vega.Mark[] {
+  return [
+    {
+      type: 'group',
+      encode: {
+        enter: {
+          x: { value: 0 },
+          y: { value: TOP_HEIGHT + 30 },
+          width: { value: WIDTH },
+          height: { value: stripsHeight },
+        },
+      },
+      scales: [
+        {
+          name: 'row',
+          type: 'band',
+          domain: input.timelines.map((tl) => tl.strategy),
+          range: [0, stripsHeight],
+          padding: 0.15,
+        },
+      ],
+      axes: [{ orient: 'left', scale: 'row', ticks: false, domain: false }],
+      marks: [
+        {
+          type: 'rect',
+          from: { data: 'capacity' },
+          encode: {
+            enter: {
+              x: { scale: 'x', field: 'from' },
+              x2: { scale: 'x', field: 'to' },
+              y: { scale: 'row', field: 'strategy' },
+              height: { scale: 'row', band: 1 },
+              fill: { value: '#7fbf7b' },
+              fillOpacity: { value: 0.6 },
+              tooltip: { value: 'capacity beyond the primary' },
+            },
+          },
+        },
+        {
+          type: 'rect',
+          from: { data: 'overload' },
+          encode: {
+            enter: {
+              x: { scale: 'x', field: 'from' },
+              x2: { scale: 'x', field: 'to', offset: 1 },
+              y: { scale: 'row', field: 'strategy' },
+              height: { scale: 'row', band: 1 },
+              fill: { value: '#d7191c' },
+            },
+          },
+        },
+        {
+          type: 'symbol',
+          from: { data: 'scaleOuts' },
+          encode: {
+            enter: {
+              x: { scale: 'x', field: 't' },
+              y: { scale: 'row', field: 'strategy', band: 0.5 },
+              shape: { value: 'triangle-up' },
+              size: { value: 14 },
+              fill: { value: '#1a1a1a' },
+            },
+          },
+        },
+      ],
+    },
+    {
+      type: 'text',
+      encode: {
+        enter: {
+          x: { value: WIDTH },
+          y: { value: TOP_HEIGHT + 40 + stripsHeight },
+          align: { value: 'right' },
+          text: { value: 'green: capacity beyond the primary · red: overloaded · ▲ scale-out' },
+          fontSize: { value: 9 },
+          fill: { value: '#555' },
+        },
+      },
+    },
+  ];
 }
 
 export async function writeTracePlot(file: string, input: TracePlotInput): Promise<void> {

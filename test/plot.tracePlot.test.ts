@@ -1,9 +1,10 @@
-// bench:policy --plot draws with Vega, headless: the SVG must carry the trace, the threshold and every strategy's strip.
+// The trace chart (bench:policy --plot, understudy backtest --plot) is drawn with Vega, headless: the SVG must carry
+// the series, the reference lines and every strategy's strip.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { writeTracePlot } from '../bench/policyPlot.js';
+import { writeTracePlot } from '../src/plot/tracePlot.js';
 
 it('writes one SVG with the demand, the forecast band, the threshold and a strip per strategy', async () => {
   const steps = 288;
@@ -16,8 +17,12 @@ it('writes one SVG with the demand, the forecast band, the threshold and a strip
     subtitle: 'seasonal',
     startMs: Date.parse('2026-01-05T00:00:00Z'),
     stepMs: 300_000,
-    thresholdPercent: 80,
-    overloadPercent: 90,
+    levels: [
+      { value: 80, label: 'threshold 80%' },
+      { value: 90, label: 'overload 90%' },
+    ],
+    unit: '% of one host',
+    seriesLabel: 'demand',
     demand,
     forecast: {
       horizonMinutes: 15,
