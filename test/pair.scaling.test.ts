@@ -48,6 +48,10 @@ describe('hostPairWorkflow: predictive scaling', () => {
     // Measured from the primary's stream in InfluxDB at the decision.
     expect(scaleOut!.actualPercent).toBeGreaterThan(0);
     expect(scaleOut!.actualPercent).toBeLessThan(80);
+    // The action names the model and version the forecast came from, as the pair's state does.
+    const model = state.lastForecast?.model;
+    expect(model?.modelType).toBeTruthy();
+    expect(scaleOut!.detail).toContain(`[forecast: ${model!.modelType} v${model!.version}]`);
 
     // The shadow is sized for what it carries, as the reason says, above its standby size (and it may have grown
     // since, as the peak came closer).

@@ -604,6 +604,9 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       }
       return;
     }
-    await exclusively(() => scale(decision.action, decision.reason, observation.now, actualPercent));
+    // The action's summary (the child's in the Web UI, the pair's recent actions) names the model behind it.
+    const model = forecast.model;
+    const byModel = model ? ` [forecast: ${model.modelType}${model.version ? ` v${model.version}` : ''}]` : '';
+    await exclusively(() => scale(decision.action, `${decision.reason}${byModel}`, observation.now, actualPercent));
   }
 }
