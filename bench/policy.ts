@@ -15,9 +15,11 @@
  *  oracle          the understudy policy fed the true future peak over each horizon: the limit of forecasting.
  * Traces are classed `seasonal` or `irregular` on their first half (bench/policyMetrics.ts, classifyTrace).
  *
- * Usage: npm run bench:policy [-- --json] [-- --traces DIR]   (DIR: a folder of timestamp,value CSVs; default the
- * repository's NAB series and the synthetic fleets)
+ * Usage: npm run bench:policy [-- --json] [-- --traces DIR] [-- --plot DIR]   (--traces: a folder of timestamp,value
+ * CSVs instead of the repository's NAB series and the synthetic fleets; --plot: one SVG per trace into DIR)
  */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
 import { configSchema } from '../src/config/schema.js';
@@ -43,8 +45,6 @@ import {
 } from './policyMetrics.js';
 import { writeTracePlot, type StrategyTimeline, type TracePlotInput } from '../src/plot/tracePlot.js';
 import { STEPS_PER_DAY, loadTraceFolder, syntheticTraces, type SkippedTrace, type Trace } from './traces.js';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 
 const { values: args } = parseArgs({
   options: { json: { type: 'boolean' }, traces: { type: 'string' }, plot: { type: 'string' } },
