@@ -96,7 +96,7 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
       { name: 'scaleOuts', values: scaleOuts },
     ],
     scales: [
-      { name: 'x', type: 'utc', domain: [time(0), time(demand.length)], range: [0, WIDTH] },
+      { name: 'x', type: 'utc', domain: [time(0), time(input.demand.length)], range: [0, WIDTH] },
       { name: 'color', type: 'ordinal', domain: [demandLabel, forecastLabel], range: ['#1f4e79', '#e08214'] },
     ],
     legends: [{ stroke: 'color', orient: 'top', direction: 'horizontal', symbolType: 'stroke', labelLimit: 400 }],
