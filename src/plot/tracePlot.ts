@@ -64,12 +64,12 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
     lower: input.forecast.lower[i],
     upper: input.forecast.upper[i],
   }));
-  const capacity = input.timelines.flatMap((tl) =>
-    runs(tl.extraServing).map(([from, to]) => ({ strategy: tl.strategy, from: time(from), to: time(to) })),
-  );
-  const overload = input.timelines.flatMap((tl) =>
-    runs(tl.overload).map(([from, to]) => ({ strategy: tl.strategy, from: time(from), to: time(to) })),
-  );
+  const spans = (flagsOf: (tl: StrategyTimeline) => Uint8Array) =>
+    input.timelines.flatMap((tl) =>
+      runs(flagsOf(tl)).map(([from, to]) => ({ strategy: tl.strategy, from: time(from), to: time(to) })),
+    );
+  const capacity = spans((tl) => tl.extraServing);
+  const overload = spans((tl) => tl.overload);
   const scaleOuts = input.timelines.flatMap((tl) =>
     tl.scaleOutSteps.map((s) => ({ strategy: tl.strategy, t: time(s) })),
   );
@@ -135,30 +135,8 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
                   },
                 },
               },
-              {
-                type: 'line',
-                from: { data: 'demand' },
-                encode: {
-                  enter: {
-                    x: { scale: 'x', field: 't' },
-                    y: { scale: 'y', field: 'v' },
-                    stroke: { scale: 'color', value: demandLabel },
-                    strokeWidth: { value: 1 },
-                  },
-                },
-              },
-              {
-                type: 'line',
-                from: { data: 'forecast' },
-                encode: {
-                  enter: {
-                    x: { scale: 'x', field: 't' },
-                    y: { scale: 'y', field: 'yhat' },
-                    stroke: { scale: 'color', value: forecastLabel },
-                    strokeWidth: { value: 0.8 },
-                  },
-                },
-              },
+              lineMark('demand', 'v', demandLabel, 1),
+              lineMark('forecast', 'yhat', forecastLabel, 0.8),
               ...input.levels.flatMap(({ value, label }, n): vega.Mark[] => [
                 {
                   type: 'rule',
@@ -192,6 +170,22 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
       // The strategies' strips, when there are any (a backtest chart has none).
       ...(input.timelines.length === 0 ? [] : stripMarks(input, stripsHeight)),
     ],
+  };
+}
+
+/** A line of `field` over time from data set `data`, coloured as `label` in the legend. */
+function lineMark(data: string, field: string, label: string, width: number): vega.Mark {
+  return {
+    type: 'line',
+    from: { data },
+    encode: {
+      enter: {
+        x: { scale: 'x', field: 't' },
+        y: { scale: 'y', field },
+        stroke: { scale: 'color', value: label },
+        strokeWidth: { value: width },
+      },
+    },
   };
 }
 
