@@ -2,6 +2,7 @@
  * The forecasting commands of `understudy`: `train`, `forecast` and `backtest`. main.ts hands them the raw
  * arguments (they take options of their own); each prints one clear line on a bad request and exits 1.
  */
+import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -42,8 +43,7 @@ class CommandError extends Error {}
 
 /** The command name when `argv` asks for a forecasting command (after an optional `--config FILE`). */
 export function forecastCommandOf(argv: string[]): (typeof FORECAST_COMMANDS)[number] | undefined {
-  const args = argv[0] === '--config' ? argv.slice(2) : argv;
-  const first = args[0];
+  const first = afterConfigOption(argv)[0];
   return FORECAST_COMMANDS.find((c) => c === first);
 }
 

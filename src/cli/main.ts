@@ -11,6 +11,7 @@ import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackReset, stackUp, type Stack } from '../stack/index.js';
 import { runDemo } from '../demo/demo.js';
+import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 import {
@@ -216,8 +217,7 @@ function helpRequested(argv: string[]): { command?: string } | undefined {
   const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
   const options = argv.slice(0, end);
   if (!options.includes('--help') && !options.includes('-h')) return undefined;
-  const args = options[0] === '--config' ? options.slice(2) : options;
-  const command = args.find((a) => !a.startsWith('-'));
+  const command = afterConfigOption(options).find((a) => !a.startsWith('-'));
   return command === undefined ? {} : { command };
 }
 

@@ -4,6 +4,7 @@
  *   temporal workflow query  --workflow-id rollout --type rolloutState
  *   temporal workflow signal --workflow-id rollout --name pauseRollout
  */
+import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
@@ -39,8 +40,8 @@ class RolloutCommandError extends Error {}
 
 /** True when `argv` asks for `rollout` or `maintenance` (after an optional `--config FILE`). */
 export function isRolloutCommand(argv: string[]): boolean {
-  const args = argv[0] === '--config' ? argv.slice(2) : argv;
-  return args[0] === 'rollout' || args[0] === 'maintenance';
+  const first = afterConfigOption(argv)[0];
+  return first === 'rollout' || first === 'maintenance';
 }
 
 const print = (line = ''): void => void process.stdout.write(`${line}\n`);
