@@ -10,7 +10,8 @@ import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
 import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
 import { batchUtilisationReads } from '../src/metrics/batchedReads.js';
 import { pairDemandWindow, windowHistory } from '../src/metrics/utilisation.js';
-import { anomalyEvents, assessDeviation } from '../src/shared/anomaly.js';
+import { anomalyEvents } from '../src/shared/anomaly.js';
+import { pairForecastRequests, summarisePairForecast, type ResourceForecast } from '../src/forecast/pairForecast.js';
 import type {
   FleetProvider,
   Host,
@@ -132,9 +133,6 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
   }
 }
 
-/** Recent actuals the live anomaly check compares with the forecast made just before them (30 min of 5-min steps). */
-const ANOMALY_WINDOW_STEPS = 6;
-
 /**
  * Forecasts the pair's whole demand per resource (the primary's load plus what its moved workloads put on the
  * shadow), so a scale-out does not erase the peak from the history the next day's forecast learns from. Reports
@@ -183,84 +181,47 @@ async function forecastPairDemand(args: {
   // worker) into one run per model.
   const results = await Promise.all(
     histories.map(async ({ window, history }) => {
-      const request = {
+      const { ahead, before } = pairForecastRequests({
         hostId: primary.id,
-        resource: FORECAST_RESOURCE[window.resource],
+        resource: window.resource,
         history,
         horizonMinutes: horizon,
         now: args.now,
         context: contextOf(window.resource),
-      };
-      const cut = history.values.length - ANOMALY_WINDOW_STEPS;
-      const earlier = {
-        ...request,
-        history: { timestamps: history.timestamps.slice(0, cut), values: history.values.slice(0, cut) },
-        horizonMinutes: ANOMALY_WINDOW_STEPS * 5,
-        context: undefined,
-      };
-      const [ahead, before] = await Promise.allSettled([
-        forecaster.forecast(request),
-        cut > 0 ? forecaster.forecast(earlier) : Promise.reject(new Error('history too short for the anomaly check')),
+      });
+      const [aheadResult, beforeResult] = await Promise.allSettled([
+        forecaster.forecast(ahead),
+        before ? forecaster.forecast(before) : Promise.reject(new Error('history too short for the anomaly check')),
       ]);
-      return { window, history, ahead, before };
+      return { window, history, ahead: aheadResult, before: beforeResult };
     }),
   );
 
-  const peaks: ForecastSummary['peaks'] = [];
-  const pairPeaks: ForecastSummary['peaks'] = [];
-  const anomalies: AnomalyEvent[] = [];
-  let spike = false;
-  let sustained = false;
-  let model: ForecastSummary['model'];
+  const forecasts: ResourceForecast[] = [];
   for (const { window, history, ahead, before } of results) {
     if (ahead.status === 'rejected') {
       issues.push(`${window.resource} forecast failed: ${(ahead.reason as Error).message}`);
       return undefined;
     }
-    const result = ahead.value;
-    for (const w of result.warnings) issues.push(`${window.resource} forecast: ${w}`);
-    model ??= { modelType: result.model, version: result.modelVersion, parameters: {}, predictionHorizon: horizon };
-    // The share of the pair's load the primary carries now: its forecast is the pair's, scaled by it.
-    const primaryNow = lastValue(args.windows.find((w) => w.resource === window.resource) ?? window) ?? 0;
-    const pairNow = history.values[history.values.length - 1] ?? 0;
-    const residentShare = pairNow > 0 ? Math.min(1, primaryNow / pairNow) : 1;
-    for (const h of args.horizonsMinutes) {
-      const within = result.points.filter((p) => p.timestamp <= args.issuedAt + h * 60_000);
-      const peak = within.reduce((best, p) => (p.yhat > best.yhat ? p : best), within[0] ?? result.peak);
-      pairPeaks.push({ horizonMinutes: h, resource: window.resource, peakPercent: peak.yhat, peakAt: peak.timestamp });
-      peaks.push({
-        horizonMinutes: h,
-        resource: window.resource,
-        peakPercent: peak.yhat * residentShare,
-        peakAt: peak.timestamp,
-      });
-    }
-    if (before.status === 'fulfilled') {
-      const actuals = history.timestamps.slice(-ANOMALY_WINDOW_STEPS).map((timestamp, i) => ({
-        timestamp,
-        value: history.values[history.values.length - ANOMALY_WINDOW_STEPS + i]!,
-      }));
-      const assessment = assessDeviation(before.value.points, actuals);
-      const newest = actuals[actuals.length - 1];
-      const newestFlag = assessment.flags.find((f) => f.timestamp === newest?.timestamp);
-      if (assessment.kind === 'sustained_shift') sustained = true;
-      else if (assessment.kind === 'isolated_spike' && newestFlag?.direction === 'above') spike = true;
-      anomalies.push(...anomalyEvents(primary.id, window.resource, assessment));
-    }
+    for (const w of ahead.value.warnings) issues.push(`${window.resource} forecast: ${w}`);
+    forecasts.push({
+      resource: window.resource,
+      history,
+      primaryNow: lastValue(args.windows.find((w) => w.resource === window.resource) ?? window) ?? 0,
+      ahead: ahead.value,
+      ...(before.status === 'fulfilled' ? { before: before.value } : {}),
+    });
   }
+  const { summary, assessments } = summarisePairForecast(forecasts, args.horizonsMinutes, args.issuedAt);
+  const anomalies: AnomalyEvent[] = assessments.flatMap(({ resource, assessment }) =>
+    anomalyEvents(primary.id, resource, assessment),
+  );
   // Flags are keyed by host, resource and time: writing the same ones again on the next tick overwrites them.
   if (anomalies.length > 0)
     await args.metrics.writeAnomalies(anomalies).catch((error: unknown) => {
       issues.push(`anomalies not recorded: ${(error as Error).message}`);
     });
-  return {
-    issuedAt: args.issuedAt,
-    peaks,
-    pairPeaks,
-    // A sustained shift on any resource outweighs a spike on another: the shift must move the decision.
-    ...(spike && !sustained ? { isolatedSpike: true } : {}),
-    ...(model ? { model } : {}),
-  };
+  return summary;
 }
 
 /** Writes a forecast's peaks beside the actuals, so any InfluxDB client can chart forecast against actual. */

@@ -457,6 +457,9 @@ describe('decideScaling: spikes, forecast-only, bad input', () => {
     expect(faults.join('\n')).toMatch(/thresholdPercent is 120/);
     expect(faults.join('\n')).toMatch(/horizonsMinutes contains -5/);
     expect(faults.join('\n')).toMatch(/shadowFraction is 0/);
+    expect(validateScalingPolicy(policy({ scaleOutOn: 'p90' as 'upper' }))).toEqual([
+      'scaleOutOn is p90; it must be "upper" or "forecast"',
+    ]);
     const d = decide({ policy: policy({ thresholdPercent: 0 }) });
     expect(d.action.kind).toBe('none');
     expect(d.reason).toContain('Invalid scaling policy');
@@ -482,13 +485,20 @@ describe("decideScaling: measured utilisation, the pair's whole demand, the shad
     expect(d.reason).toContain('cpu is at 88% now, above its forecast peak of 60%');
   });
 
-  it('does not scale out on a measured burst the anomaly check calls an isolated spike', () => {
+  it('answers a measured crossing even when the anomaly check calls it an isolated spike, as the shadow alone would', () => {
     const d = decide({
       pair: pair({ primary: primary({ utilisation: { cpu: 88, memory: 40, storage: 20, network: 10 } }) }),
       forecast: forecast({ cpu: 60 }, { isolatedSpike: true }),
     });
-    expect(d.action.kind).toBe('none');
-    expect(d.reason).toContain('isolated spike');
+    expect(d.action.kind).toBe('activate-shadow-and-migrate');
+    expect(d.reason).toContain('cpu is at 88% now');
+    // The same spike seen only in the forecast, with the primary under the threshold, is held.
+    const held = decide({
+      pair: pair({ primary: primary({ utilisation: { cpu: 70, memory: 40, storage: 20, network: 10 } }) }),
+      forecast: forecast({ cpu: 88 }, { isolatedSpike: true }),
+    });
+    expect(held.action.kind).toBe('none');
+    expect(held.reason).toContain('isolated spike');
   });
 
   it("keeps a scaled-out pair out while the pair's whole demand would not fit home under the band", () => {
@@ -517,6 +527,58 @@ describe("decideScaling: measured utilisation, the pair's whole demand, the shad
       now: NOW + 30 * MINUTE,
     });
     expect(later.action).toEqual({ kind: 'scale-back', workloadIds: ['w-1'], allocationFraction: 0.15 });
+  });
+
+  const withUpper = (peaks: Partial<Record<Resource, [number, number]>>): ForecastSummary['peaks'] =>
+    Object.entries(peaks).map(([resource, [peakPercent, upperPercent]]) => ({
+      horizonMinutes: 15,
+      resource: resource as Resource,
+      peakPercent,
+      upperPercent,
+      peakAt: NOW + 10 * MINUTE,
+    }));
+
+  it('scales out on the upper bound of the interval with scaleOutOn "upper", naming it and the point forecast', () => {
+    const f: ForecastSummary = { issuedAt: NOW, peaks: withUpper({ cpu: [72, 86] }) };
+    const onUpper = decide({ forecast: f, policy: policy({ scaleOutOn: 'upper' }) });
+    expect(onUpper.action.kind).toBe('activate-shadow-and-migrate');
+    expect(onUpper.reason).toContain(
+      'cpu forecast may reach 86% within 15 min (upper bound of its interval; point forecast 72%)',
+    );
+    // Sized for the upper bound: the moves bring 86% under the band, not 72%.
+    expect(onUpper.peakPercent).toBe(86);
+    const onPoint = decide({ forecast: f, policy: policy({ scaleOutOn: 'forecast' }) });
+    expect(onPoint.action.kind).toBe('none');
+    expect(onPoint.reason).toContain('holding steady');
+    // A forecast without an interval (recorded before it carried one) is judged on its point forecast.
+    const old = decide({ forecast: forecast({ cpu: 72 }), policy: policy({ scaleOutOn: 'upper' }) });
+    expect(old.action.kind).toBe('none');
+  });
+
+  it('scales back on the point forecast, but not while the upper bound with every workload home still crosses', () => {
+    const upper = policy({ scaleOutOn: 'upper' });
+    const stillCrossing: ForecastSummary = {
+      issuedAt: NOW,
+      peaks: withUpper({ cpu: [30, 40] }),
+      pairPeaks: withUpper({ cpu: [62, 84] }),
+    };
+    const held = decide({
+      pair: scaledOut(1),
+      forecast: stillCrossing,
+      policy: upper,
+      memory: { lowSince: NOW - 60 * MINUTE },
+    });
+    expect(held.action.kind).toBe('none');
+    expect(held.memory.lowSince).toBeUndefined();
+    const settled: ForecastSummary = { ...stillCrossing, pairPeaks: withUpper({ cpu: [62, 78] }) };
+    const back = decide({
+      pair: scaledOut(1),
+      forecast: settled,
+      policy: upper,
+      memory: { lowSince: NOW - 60 * MINUTE },
+    });
+    expect(back.action).toEqual({ kind: 'scale-back', workloadIds: ['w-1'], allocationFraction: 0.15 });
+    expect(back.reason).toContain('(highest: cpu 62%)');
   });
 
   it('grows an active shadow whose own forecast load crosses the threshold, before moving anything else', () => {

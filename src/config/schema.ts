@@ -126,6 +126,8 @@ export const policySchema = z
     scaleBackAfterMinutes: z.number().min(0, 'must be 0 or more').max(1440, 'must be at most 1440').default(30),
     /** Record the decision the policy would take without acting on it. */
     forecastOnly: z.boolean().default(false),
+    /** Scale out on the upper bound of the forecast's 80% interval (default), or on the point forecast. */
+    scaleOutOn: z.enum(['upper', 'forecast'], { error: 'must be "upper" or "forecast"' }).default('upper'),
     /** When the off-peak role swap runs: a cron in the pair's time zone, or the history's quietest window. */
     offPeak: offPeakSchema.default({ kind: 'cron', cron: '0 3 * * *', timeZone: 'UTC' }),
   })

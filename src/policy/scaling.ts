@@ -94,6 +94,8 @@ export function validateScalingPolicy(policy: ScalingPolicy): string[] {
     faults.push(`shadowFraction is ${String(policy.shadowFraction)}; it must be in (0, 1], e.g. 0.15`);
   if (typeof policy.forecastOnly !== 'boolean')
     faults.push(`forecastOnly is ${String(policy.forecastOnly)}; it must be true or false`);
+  if (policy.scaleOutOn !== undefined && policy.scaleOutOn !== 'upper' && policy.scaleOutOn !== 'forecast')
+    faults.push(`scaleOutOn is ${String(policy.scaleOutOn)}; it must be "upper" or "forecast"`);
   return faults;
 }
 
@@ -238,8 +240,31 @@ const isoTime = (epochMs: number): string => new Date(epochMs).toISOString().rep
 const listIds = (ids: readonly string[]): string => (ids.length === 0 ? 'no workloads' : ids.join(', '));
 
 /** Decides what to do about one host pair on one tick. Never throws: a bad policy or forecast gives a `none`. */
+/**
+ * The forecast a scale-out is judged and sized on: with `scaleOutOn: 'upper'`, every peak (the primary's and the
+ * pair's) at the upper bound of its interval, where the forecast carries one. The point forecast is a middle value:
+ * the demand's own noise rises above it within an hour about as often as not, so a pair that waits for the point
+ * forecast to cross scales out after the crossing.
+ */
+function scaleOutForecast(forecast: ForecastSummary, policy: ScalingPolicy): ForecastSummary {
+  if (policy.scaleOutOn !== 'upper') return forecast;
+  const atUpper = (peaks: ForecastSummary['peaks']): ForecastSummary['peaks'] =>
+    peaks.map((p) =>
+      p.upperPercent !== undefined && Number.isFinite(p.upperPercent) && p.upperPercent > p.peakPercent
+        ? { ...p, peakPercent: p.upperPercent }
+        : p,
+    );
+  return {
+    ...forecast,
+    peaks: atUpper(forecast.peaks),
+    ...(forecast.pairPeaks ? { pairPeaks: atUpper(forecast.pairPeaks) } : {}),
+  };
+}
+
 export function decideScaling(input: ScalingInput): ScalingDecision {
-  const { pair, forecast, policy, memory, now } = input;
+  const { pair, policy, memory, now } = input;
+  const pointForecast = input.forecast;
+  const forecast = scaleOutForecast(pointForecast, policy);
   const none = (reason: string, nextMemory: ScalingMemory, extra: Partial<ScalingDecision> = {}): ScalingDecision => ({
     action: { kind: 'none' },
     reason,
@@ -267,7 +292,6 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const wanted = new Set(policy.horizonsMinutes);
   const inHorizons = (peaks: ForecastSummary['peaks']): ForecastSummary['peaks'] =>
     peaks.filter((p) => wanted.has(p.horizonMinutes) && Number.isFinite(p.peakPercent));
-  const relevantPeaks = inHorizons(forecast.peaks);
   // A forecast that lags a burst must not hold the pair back while the primary is already past the threshold: the
   // measured utilisation is a floor under the forecast peak (the anomaly check below still vetoes a lone spike).
   const current = currentPeak(pair.primary);
@@ -277,9 +301,14 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
       : forecastBinding;
   // Low means low with every workload home: judged on the pair's whole demand when the forecast carries it, so a
   // scaled-out pair comes back only when the primary could take it all, and never on the primary's relief alone.
-  const homePeaks = forecast.pairPeaks !== undefined ? inHorizons(forecast.pairPeaks) : relevantPeaks;
+  const homePeaks = inHorizons(pointForecast.pairPeaks ?? pointForecast.peaks);
+  // With every workload home the pair must also not be one a scale-out would be judged on straight away: a scale-back
+  // on the point forecast while the upper bound still crosses would only flap.
+  const homeScaleOutPeaks = inHorizons(forecast.pairPeaks ?? forecast.peaks);
   const allLow =
-    homePeaks.every((p) => p.peakPercent < lowLine) && (current === undefined || current.peakPercent < lowLine);
+    homePeaks.every((p) => p.peakPercent < lowLine) &&
+    homeScaleOutPeaks.every((p) => p.peakPercent <= threshold) &&
+    (current === undefined || current.peakPercent < lowLine);
   const isHigh = binding.peakPercent > threshold;
   const spikeHigh = isHigh && forecast.isolatedSpike === true;
   const recurring =
@@ -287,7 +316,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
     input.recurringSpikesScaleOut !== false &&
     memory.lastSpikeAt !== undefined &&
     now - memory.lastSpikeAt <= SPIKE_RECURRENCE_MINUTES * MINUTE_MS;
-  const spikeOnly = forecast.isolatedSpike === true && !recurring;
+  const measuredHigh = current !== undefined && current.peakPercent > threshold;
+  const spikeOnly = forecast.isolatedSpike === true && !recurring && !measuredHigh;
 
   // Hysteresis state. A tick whose only excess is an isolated spike leaves it as it was: the spike must not move the
   // decision, neither by scaling out nor by resetting the low streak that leads to a scale-back.
@@ -297,15 +327,22 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   if (isHigh && !spikeOnly) nextMemory.highSince = now;
   if (spikeHigh) nextMemory.lastSpikeAt = now;
 
+  const pointPeak = pointForecast.peaks.find(
+    (p) => p.resource === forecastBinding.resource && p.horizonMinutes === forecastBinding.horizonMinutes,
+  )?.peakPercent;
+  const onUpper = pointPeak !== undefined && pointPeak !== forecastBinding.peakPercent;
+  const forecastText = onUpper
+    ? `${binding.resource} forecast may reach ${formatNumber(forecastBinding.peakPercent)}% within ${formatNumber(forecastBinding.horizonMinutes)} min (upper bound of its interval; point forecast ${formatNumber(pointPeak)}%)`
+    : `${binding.resource} forecast peaks at ${formatNumber(forecastBinding.peakPercent)}% within ${formatNumber(forecastBinding.horizonMinutes)} min`;
   const peakText =
     binding === forecastBinding
-      ? `${binding.resource} forecast peaks at ${formatNumber(binding.peakPercent)}% within ${formatNumber(binding.horizonMinutes)} min`
-      : `${binding.resource} is at ${formatNumber(binding.peakPercent)}% now, above its forecast peak of ${formatNumber(forecastBinding.peakPercent)}%`;
+      ? forecastText
+      : `${binding.resource} is at ${formatNumber(binding.peakPercent)}% now, above its forecast ${onUpper ? 'upper bound' : 'peak'} of ${formatNumber(forecastBinding.peakPercent)}%`;
   const context = { bindingResource: binding.resource, peakPercent: binding.peakPercent };
 
   let action: ScalingAction;
   let why: string;
-  const shadowGrowth = isHigh || spikeOnly ? undefined : growShadowFor(pair, forecast, wanted, threshold, lowLine);
+  const shadowGrowth = isHigh ? undefined : growShadowFor(pair, forecast, wanted, threshold, lowLine);
   if (shadowGrowth !== undefined) {
     ({ action, why } = shadowGrowth);
   } else if (isHigh) {
@@ -325,8 +362,11 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
     const lowForMinutes = (now - lowSince) / MINUTE_MS;
     const shadow = pair.shadow;
     const moved = pair.movedToShadow;
-    const highestHome = homePeaks.reduce((a, b) => (b.peakPercent > a.peakPercent ? b : a), forecastBinding);
-    const lowText = `every forecast peak${forecast.pairPeaks ? " of the pair's whole demand" : ''} is below ${formatNumber(lowLine)}% (highest: ${highestHome.resource} ${formatNumber(highestHome.peakPercent)}%)`;
+    const highestHome = homePeaks.reduce(
+      (a, b) => (b.peakPercent > a.peakPercent ? b : a),
+      homePeaks[0] ?? forecastBinding,
+    );
+    const lowText = `every forecast peak${pointForecast.pairPeaks ? " of the pair's whole demand" : ''} is below ${formatNumber(lowLine)}% (highest: ${highestHome.resource} ${formatNumber(highestHome.peakPercent)}%)`;
     if (shadow === undefined || shadow.status !== 'active' || moved.length === 0)
       return none(
         `${capitalise(lowText)}; the shadow holds no moved workloads, nothing to scale back.`,
@@ -340,7 +380,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
         context,
       );
     // Without the pair's demand in the forecast, estimate what the moved workloads would add back.
-    const returning = forecast.pairPeaks === undefined ? scaleBackLoad(pair, relevantPeaks) : undefined;
+    const returning =
+      pointForecast.pairPeaks === undefined ? scaleBackLoad(pair, inHorizons(pointForecast.peaks)) : undefined;
     if (returning !== undefined && returning.peakAfter >= lowLine)
       return none(
         `${capitalise(lowText)}, but moving ${listIds(moved)} home would bring ${returning.resource} to about ${formatNumber(returning.peakAfter)}%: staying scaled out.`,

@@ -153,6 +153,22 @@ export interface ScalingPolicy {
   shadowFraction: number;
   /** Record the decision without acting on it. */
   forecastOnly: boolean;
+  /**
+   * What a scale-out is judged and sized on: `upper`, the upper bound of the forecast's interval (the demand the pair
+   * should be ready for); `forecast`, the point forecast. Scale-back is judged on the point forecast either way.
+   * Absent (pairs started before it existed): `forecast`.
+   */
+  scaleOutOn?: 'upper' | 'forecast';
+}
+
+export interface ForecastPeak {
+  horizonMinutes: number;
+  resource: Resource;
+  /** The point forecast's highest value within the horizon. */
+  peakPercent: number;
+  /** The highest upper bound of the forecast's interval (80%) within the horizon; absent in older forecasts. */
+  upperPercent?: number;
+  peakAt: number;
 }
 
 /** The forecast the decision is taken on: its peak per horizon, per resource, in percent of the primary's capacity. */
@@ -160,13 +176,13 @@ export interface ForecastSummary {
   /** Data time (epoch ms) the forecast was issued at. */
   issuedAt: number;
   /** Peak of yhat within each horizon, keyed by horizon in minutes, per resource. */
-  peaks: { horizonMinutes: number; resource: Resource; peakPercent: number; peakAt: number }[];
+  peaks: ForecastPeak[];
   /**
    * Peak of the pair's whole demand (the primary's load plus what its workloads put on the activated shadow), in
    * percent of the primary's capacity: what the primary would carry with every workload home. Scale-back is judged on
    * it. Absent in forecasts of the primary's own utilisation alone (histories recorded before it existed).
    */
-  pairPeaks?: { horizonMinutes: number; resource: Resource; peakPercent: number; peakAt: number }[];
+  pairPeaks?: ForecastPeak[];
   /** True when an anomaly assessment said the latest deviation is an isolated spike (must not move the decision). */
   isolatedSpike?: boolean;
   model?: PredictionModel;
