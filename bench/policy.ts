@@ -21,12 +21,9 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { baselineEligible, baselineForecast, baselinePoint, type BaselineName } from '../src/forecast/baselines.js';
 import { configSchema } from '../src/config/schema.js';
-import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { NAB_DIR } from '../src/stack/paths.js';
 import { decideScaling } from '../src/policy/scaling.js';
-import { assessDeviation } from '../src/shared/anomaly.js';
 import type {
   Capacity,
   ForecastSummary,
@@ -45,9 +42,17 @@ import {
 } from './policyMetrics.js';
 import { writeTracePlot, type StrategyTimeline, type TracePlotInput } from '../src/plot/tracePlot.js';
 import { STEPS_PER_DAY, loadTraceFolder, syntheticTraces, type SkippedTrace, type Trace } from './traces.js';
+import { primaryShareOf } from '../src/forecast/pairForecast.js';
+import { forecastTrace, forecasterAt, prepareWalkForward, seriesIdOf, type StepForecast } from './walkForward.js';
 
 const { values: args } = parseArgs({
-  options: { json: { type: 'boolean' }, traces: { type: 'string' }, plot: { type: 'string' } },
+  options: {
+    json: { type: 'boolean' },
+    traces: { type: 'string' },
+    plot: { type: 'string' },
+    'retrain-days': { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '12' },
+  },
 });
 
 const NAB_CLOUDWATCH_DIR = join(NAB_DIR, 'realAWSCloudwatch');
@@ -147,59 +152,6 @@ function summarise(
   };
 }
 
-/** Forecast of the pair's demand, as the forecaster would give it with its baselines. */
-function forecastPeaks(history: Float64Array, issuedAt: number): { forecast: ForecastSummary; model: BaselineName } {
-  // The forecaster prefers seasonal-naive for a series it has no validated model for when the series is clearly
-  // seasonal over its own history (the request's horizon is the longest policy horizon); otherwise short-mean here.
-  const model: BaselineName = clearlySeasonal(history, MAX_HORIZON_STEPS) ? 'seasonal_naive' : 'short_mean';
-  const origin = history.length - 1;
-  const peaks: ForecastSummary['peaks'] = POLICY.horizonsMinutes.map((horizonMinutes) => {
-    let peakPercent = Number.NEGATIVE_INFINITY;
-    let peakAt = issuedAt;
-    for (let step = 1; step <= horizonMinutes / STEP_MINUTES; step++) {
-      const yhat = baselinePoint(model, history, origin, step);
-      if (yhat > peakPercent) {
-        peakPercent = yhat;
-        peakAt = issuedAt + step * STEP_MS;
-      }
-    }
-    return { horizonMinutes, resource: 'cpu', peakPercent, peakAt };
-  });
-  return {
-    forecast: {
-      issuedAt,
-      peaks,
-      model: { modelType: model, parameters: {}, predictionHorizon: MAX_HORIZON_STEPS * STEP_MINUTES },
-    },
-    model,
-  };
-}
-
-/** Steps of actuals the live anomaly check looks back over (ANOMALY_WINDOW_STEPS in activities/orchestration.ts). */
-const ANOMALY_WINDOW_STEPS = 6;
-
-/**
- * observePair's live anomaly check, on the baselines: the last 30 minutes of actuals against the forecast (with its
- * 80% interval) made just before them; the newest actual above the interval without a sustained shift is an
- * isolated spike, which the policy does not act on unless it recurs within SPIKE_RECURRENCE_MINUTES.
- */
-function isolatedSpikeNow(history: Float64Array, issuedAt: number, model: BaselineName): boolean {
-  const cut = history.length - ANOMALY_WINDOW_STEPS;
-  if (cut <= 0 || !baselineEligible(model, cut, ANOMALY_WINDOW_STEPS)) return false;
-  const before = baselineForecast(model, history.subarray(0, cut), ANOMALY_WINDOW_STEPS);
-  const at = (k: number): number => issuedAt - (ANOMALY_WINDOW_STEPS - 1 - k) * STEP_MS;
-  const points = Array.from(before.yhat, (yhat, k) => ({
-    timestamp: at(k),
-    yhat,
-    lower: before.lower[k]!,
-    upper: before.upper[k]!,
-  }));
-  const actuals = Array.from(history.subarray(cut), (value, k) => ({ timestamp: at(k), value }));
-  const assessment = assessDeviation(points, actuals);
-  const newest = assessment.flags.find((f) => f.timestamp === issuedAt);
-  return assessment.kind === 'isolated_spike' && newest?.direction === 'above';
-}
-
 const hostData = (
   hostId: string,
   role: HostData['role'],
@@ -219,15 +171,16 @@ const hostData = (
 
 interface UnderstudyResult extends StrategyResult {
   provisionedPrimaries: number;
-  /** Share of ticks forecast by seasonal-naive (the rest by short-mean); understudy only. */
-  seasonalTicksShare?: number;
+  /** Share of the steps each model forecast (the product's forecasts only). */
+  modelShares?: Record<string, number>;
 }
 
 /**
- * What the policy is fed as the pair's peak demand over each horizon: `baselines`, the forecast the product makes;
- * `current`, the utilisation now (reactiveShadow: no forecast at all); `oracle`, the true future peak.
+ * What the policy is fed as the pair's peak demand over each horizon: `forecasts`, the product's forecast at each
+ * step (forecastTrace); `current`, the utilisation now (reactiveShadow: no forecast at all); `oracle`, the true
+ * future peak.
  */
-type ForecastSource = 'baselines' | 'current' | 'oracle';
+type ForecastSource = { forecasts: (StepForecast | undefined)[] } | 'current' | 'oracle';
 
 /** A forecast whose every horizon's peak is `peakOf(horizon steps)`, with no interval and no anomaly flag. */
 function fixedForecast(issuedAt: number, peakOf: (steps: number) => { percent: number; atStep: number }) {
@@ -241,11 +194,7 @@ function fixedForecast(issuedAt: number, peakOf: (steps: number) => { percent: n
 /** The forecast the product made at each step for PLOT_HORIZON_STEPS ahead, with its interval (for --plot). */
 const PLOT_HORIZON_STEPS = 3;
 
-function runUnderstudy(
-  trace: Trace,
-  forecastSource: ForecastSource,
-  plotted?: TracePlotInput['forecast'],
-): UnderstudyResult {
+function runUnderstudy(trace: Trace, forecastSource: ForecastSource): UnderstudyResult {
   const { demand } = trace;
   const workloadIds = WORKLOAD_SHARES.map((_, i) => `w${i + 1}`);
   const shareOf = new Map(workloadIds.map((id, i) => [id, WORKLOAD_SHARES[i]!]));
@@ -270,7 +219,7 @@ function runUnderstudy(
   let provisioned = 0;
   let hostHours = 0;
   let scaleBacks = 0;
-  let seasonalTicks = 0;
+  const modelSteps = new Map<string, number>();
   const scaleOuts: ScaleOut[] = [];
   const extraServing = new Uint8Array(demand.length);
   const overload = new Uint8Array(demand.length);
@@ -287,20 +236,12 @@ function runUnderstudy(
     extraServing[step] = shadowStatus === 'active' || provisioned > 0 ? 1 : 0;
 
     const now = trace.startMs + step * STEP_MS;
-    const history = demand.subarray(Math.max(0, step + 1 - HISTORY_STEPS), step + 1);
     let forecast: ForecastSummary;
-    if (forecastSource === 'baselines') {
-      const made = forecastPeaks(history, now);
-      forecast = made.forecast;
-      if (made.model === 'seasonal_naive') seasonalTicks++;
-      if (isolatedSpikeNow(history, now, made.model)) forecast.isolatedSpike = true;
-      if (plotted && baselineEligible(made.model, history.length, PLOT_HORIZON_STEPS)) {
-        const ahead = baselineForecast(made.model, history, PLOT_HORIZON_STEPS);
-        plotted.at.push(now + PLOT_HORIZON_STEPS * STEP_MS);
-        plotted.yhat.push(ahead.yhat[PLOT_HORIZON_STEPS - 1]!);
-        plotted.lower.push(ahead.lower[PLOT_HORIZON_STEPS - 1]!);
-        plotted.upper.push(ahead.upper[PLOT_HORIZON_STEPS - 1]!);
-      }
+    if (typeof forecastSource === 'object') {
+      const made = forecastSource.forecasts[step];
+      if (!made) continue; // no forecast: the pair takes no decision this tick
+      modelSteps.set(made.model, (modelSteps.get(made.model) ?? 0) + 1);
+      forecast = { ...made.summary };
     } else if (forecastSource === 'current') {
       forecast = fixedForecast(now, () => ({ percent: demand[step]!, atStep: 0 }));
     } else {
@@ -318,8 +259,8 @@ function runUnderstudy(
     }
     // As observePair reports it: the pair's demand, and the peaks scaled by the share still on the primary.
     const residentShare = demand[step]! > 0 ? primaryPercent / demand[step]! : residentShareOf(location);
-    forecast.pairPeaks = forecast.peaks.map((peak) => ({ ...peak }));
-    for (const peak of forecast.peaks) peak.peakPercent *= residentShare;
+    forecast.pairPeaks ??= forecast.peaks;
+    forecast.peaks = forecast.pairPeaks.map((peak) => primaryShareOf(peak, residentShare));
     const workloads: WorkloadData[] = workloadIds
       .filter((id) => location.get(id) === 'primary' || location.get(id) === 'shadow')
       .map((id) => {
@@ -381,7 +322,13 @@ function runUnderstudy(
   return {
     ...summarise(demand, extraServing, overload, hostHours, scaleOuts, scaleBacks),
     provisionedPrimaries: provisioned,
-    ...(forecastSource === 'baselines' ? { seasonalTicksShare: seasonalTicks / demand.length } : {}),
+    ...(typeof forecastSource === 'object'
+      ? {
+          modelShares: Object.fromEntries(
+            [...modelSteps].sort((a, b) => b[1] - a[1]).map(([model, n]) => [model, round(n / demand.length, 3)]),
+          ),
+        }
+      : {}),
   };
 }
 
@@ -441,7 +388,7 @@ function runStatic(trace: Trace): StrategyResult {
 
 // ---- report -------------------------------------------------------------------------------------------------------
 
-const STRATEGIES = ['understudy', 'reactiveShadow', 'reactiveBoot', 'static', 'oracle'] as const;
+const STRATEGIES = ['understudy', 'understudyBaselines', 'reactiveShadow', 'reactiveBoot', 'static', 'oracle'] as const;
 type StrategyName = (typeof STRATEGIES)[number];
 const CLASSES: readonly TraceClass[] = ['seasonal', 'irregular'];
 
@@ -485,21 +432,66 @@ const newForecastRecord = (): TracePlotInput['forecast'] => ({
   upper: [],
 });
 
-const rows: TraceRow[] = loaded.traces.map((trace) => {
-  const forecast = args.plot ? newForecastRecord() : undefined;
-  return {
+const positive = (flag: string): number => {
+  const value = Number(args[flag as 'epochs']);
+  if (!(value > 0)) {
+    console.error(`bench:policy: --${flag} must be a number above 0, got ${String(args[flag as 'epochs'])}`);
+    process.exit(2);
+  }
+  return value;
+};
+const retrainDays = positive('retrain-days');
+const epochs = Math.round(positive('epochs'));
+const progress = (line: string): void => {
+  if (!args.json) console.log(line);
+  else console.error(line);
+};
+const walkForward = await prepareWalkForward(loaded.traces, { retrainDays, epochs, log: progress });
+const forecastOptions = {
+  historySteps: HISTORY_STEPS,
+  horizonsMinutes: POLICY.horizonsMinutes,
+  plotSteps: PLOT_HORIZON_STEPS,
+};
+/** Why steps got no forecast, per trace and source, so a NaN or a failed model never hides in the figures. */
+const forecastFailures: { trace: string; forecast: string; reason: string; steps: number }[] = [];
+
+const plottedForecast = (steps: (StepForecast | undefined)[], trace: Trace): TracePlotInput['forecast'] => {
+  const record = newForecastRecord();
+  steps.forEach((made, step) => {
+    if (!made?.plotted) return;
+    record.at.push(trace.startMs + (step + PLOT_HORIZON_STEPS) * STEP_MS);
+    record.yhat.push(made.plotted.yhat);
+    record.lower.push(made.plotted.lower);
+    record.upper.push(made.plotted.upper);
+  });
+  return record;
+};
+
+const rows: TraceRow[] = [];
+for (const trace of loaded.traces) {
+  const seriesId = seriesIdOf(trace);
+  const trained = await forecastTrace(trace, (t) => forecasterAt(walkForward, seriesId, t), forecastOptions);
+  const baselines = await forecastTrace(trace, () => walkForward.untrained, forecastOptions);
+  for (const [forecast, made] of [
+    ['trained', trained],
+    ['baselines', baselines],
+  ] as const)
+    for (const [reason, steps] of made.failures) forecastFailures.push({ trace: trace.name, forecast, reason, steps });
+  rows.push({
     trace,
     classification: classifyTrace(trace.demand, STEPS_PER_DAY),
-    forecast,
+    ...(args.plot ? { forecast: plottedForecast(trained.steps, trace) } : {}),
     results: {
-      understudy: runUnderstudy(trace, 'baselines', forecast),
+      understudy: runUnderstudy(trace, { forecasts: trained.steps }),
+      understudyBaselines: runUnderstudy(trace, { forecasts: baselines.steps }),
       reactiveShadow: runUnderstudy(trace, 'current'),
       reactiveBoot: runReactive(trace),
       static: runStatic(trace),
       oracle: runUnderstudy(trace, 'oracle'),
     },
-  };
-});
+  });
+}
+await walkForward.close();
 
 if (args.plot) {
   const dir = resolve(args.plot);
@@ -604,8 +596,20 @@ const config = {
   stepMinutes: STEP_MINUTES,
   overloadPercent: OVERLOAD_PERCENT,
   workloadShares: WORKLOAD_SHARES,
-  forecast:
-    'understudy: seasonal_naive when clearlySeasonal(last 2 days of the pair demand, 60 min) else short_mean (the TypeScript baselines); reactiveShadow: the current utilisation; oracle: the true future peak per horizon',
+  forecast: {
+    understudy: `the OnnxForecaster (Prophet and LSTM ONNX, the selection, the baselines as fallback) over the walk-forward retrains: the trainer run daily at 03:00 UTC on each trace's last 14 days before it (--retrain-days ${retrainDays}, --epochs ${epochs}); before a trace's first retrain, no learned model`,
+    understudyBaselines: 'the same forecaster with no learned model: the TypeScript baselines it falls back on',
+    reactiveShadow: 'the current utilisation',
+    oracle: 'the true future peak per horizon',
+    requests:
+      'as observePair makes them (src/forecast/pairForecast.ts): two days of history, 60 min ahead, the anomaly check on the last 30 min',
+    walkForward: {
+      cache: walkForward.dir,
+      fromCache: walkForward.fromCache,
+      retrains: walkForward.retrains.length,
+      trainedSeconds: walkForward.trainedSeconds,
+    },
+  },
   shadowActivation: 'about 2 s: serves from the step after the deciding sample',
   reactiveBoot: {
     bootMinutes: REACTIVE_BOOT_STEPS * STEP_MINUTES,
@@ -670,6 +674,7 @@ if (args.json) {
         },
         targets,
         skipped: loaded.skipped,
+        forecastFailures,
         traces: traceRows,
       },
       null,
@@ -680,6 +685,7 @@ if (args.json) {
   const pad = (text: string | number | null, width: number): string => String(text ?? '-').padStart(width);
   const abbreviations: Record<StrategyName, string> = {
     understudy: 'U',
+    understudyBaselines: 'UB',
     reactiveShadow: 'RS',
     reactiveBoot: 'RB',
     static: 'S',
@@ -694,6 +700,8 @@ if (args.json) {
     `overload = a serving host above ${OVERLOAD_PERCENT}%; pre-empted = capacity in place ${PREEMPT_MINUTES} min before the crossing; reactive boot ${REACTIVE_BOOT_STEPS * STEP_MINUTES} min\n`,
   );
   for (const s of loaded.skipped) console.log(`skipped: ${s.reason}`);
+  for (const f of forecastFailures)
+    console.log(`${f.trace}: ${f.steps} steps without a ${f.forecast} forecast (no decision there): ${f.reason}`);
   for (const row of rows)
     if (row.trace.notes.length > 0) console.log(`${row.trace.name}: ${row.trace.notes.join('; ')}`);
   console.log('');

@@ -42,6 +42,8 @@ HORIZON_STEPS = 12
 SEASON_STEPS = 288
 SHORT_MEAN_STEPS = 6
 MODELS = ["prophet", "lstm", "naive", "seasonal_naive", "short_mean"]
+# The last fifth of each series' training window validates the candidates; the models are fitted on the rest first.
+VALIDATION_FRACTION = 0.2
 
 
 def mase_scale(values: np.ndarray) -> float:
@@ -161,7 +163,7 @@ def train_all(
     series: list[Series],
     artifacts: Path,
     fit_fraction: float = 1.0,
-    validation_fraction: float = 0.2,
+    validation_fraction: float = VALIDATION_FRACTION,
     epochs: int = 12,
     log=lambda m: print(m, file=sys.stderr),
     source: dict | None = None,
@@ -348,7 +350,7 @@ def influx_source(
 
 
 def train_from_influx(
-    src: InfluxSource, artifacts: Path, fit_fraction: float = 1.0, validation_fraction: float = 0.2, epochs: int = 12,
+    src: InfluxSource, artifacts: Path, fit_fraction: float = 1.0, validation_fraction: float = VALIDATION_FRACTION, epochs: int = 12,
     log=lambda m: print(m, file=sys.stderr),
 ) -> dict:
     series, left_out = load_influx(src, log)
@@ -377,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, default=None)
     p.add_argument("--artifacts", required=True, type=Path)
     p.add_argument("--fit-fraction", type=float, default=1.0)
-    p.add_argument("--validation-fraction", type=float, default=0.2)
+    p.add_argument("--validation-fraction", type=float, default=VALIDATION_FRACTION)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--only", default=None, help="comma-separated series ids (file names without .csv)")
     p.add_argument("--limit", type=int, default=None)
