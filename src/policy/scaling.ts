@@ -239,7 +239,6 @@ const isoTime = (epochMs: number): string => new Date(epochMs).toISOString().rep
 
 const listIds = (ids: readonly string[]): string => (ids.length === 0 ? 'no workloads' : ids.join(', '));
 
-/** Decides what to do about one host pair on one tick. Never throws: a bad policy or forecast gives a `none`. */
 /**
  * The forecast a scale-out is judged and sized on: with `scaleOutOn: 'upper'`, every peak (the primary's and the
  * pair's) at the upper bound of its interval, where the forecast carries one. The point forecast is a middle value:
@@ -261,6 +260,7 @@ function scaleOutForecast(forecast: ForecastSummary, policy: ScalingPolicy): For
   };
 }
 
+/** Decides what to do about one host pair on one tick. Never throws: a bad policy or forecast gives a `none`. */
 export function decideScaling(input: ScalingInput): ScalingDecision {
   const { pair, policy, memory, now } = input;
   const pointForecast = input.forecast;
@@ -293,7 +293,8 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const inHorizons = (peaks: ForecastSummary['peaks']): ForecastSummary['peaks'] =>
     peaks.filter((p) => wanted.has(p.horizonMinutes) && Number.isFinite(p.peakPercent));
   // A forecast that lags a burst must not hold the pair back while the primary is already past the threshold: the
-  // measured utilisation is a floor under the forecast peak (the anomaly check below still vetoes a lone spike).
+  // measured utilisation is a floor under the forecast peak, and the anomaly check below holds back only a spike the
+  // forecast predicts, not one the primary measures (the same shadows run reactively would answer it).
   const current = currentPeak(pair.primary);
   const binding: BindingPeak =
     current !== undefined && current.peakPercent > forecastBinding.peakPercent
