@@ -23,8 +23,7 @@ import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createRolloutActivities } from '../activities/rollout.js';
 import { createForecaster } from './forecast/forecaster.js';
 import type { Forecaster } from './forecast/types.js';
-import { influxV1MetricsStore } from './metrics/influxV1Store.js';
-import { influxV2MetricsStore } from './metrics/influxV2Store.js';
+import { metricsStoreFor } from './metrics/store.js';
 import type { MetricsStore } from './metrics/types.js';
 import { HttpFleetProvider } from './provider/client.js';
 import type { FleetProvider } from './provider/types.js';
@@ -114,8 +113,7 @@ export async function createWorker({
   dependencies = {},
 }: WorkerOptions): Promise<Worker> {
   const { config, secrets } = loaded;
-  const metrics =
-    dependencies.metrics ?? (config.influx.version === 1 ? influxV1MetricsStore(loaded) : influxV2MetricsStore(loaded));
+  const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
   const provider =
     dependencies.provider ??
     new HttpFleetProvider({

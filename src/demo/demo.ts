@@ -23,6 +23,10 @@ import {
 import { TASK_QUEUE } from '../shared/temporal.js';
 import { SimulatorControl } from '../simulator/control.js';
 import { listPairs } from '../cli/pairCommands.js';
+import { metricsStoreFor } from '../metrics/store.js';
+import type { MetricsStore } from '../metrics/types.js';
+import { pairDemandWindow } from '../metrics/utilisation.js';
+import { scaleOutLead } from './leadTime.js';
 import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import { ROLLOUT_WORKFLOW_ID, rolloutStateQuery } from '../shared/rollout.js';
@@ -61,17 +65,18 @@ export function demoTopology(): Topology {
 }
 
 /**
- * Hours from seeding to the surge host's daily peak (~95% CPU); it crosses 80% about 50 minutes before. The fleet
- * takes 75–90 simulated minutes (as many real seconds) to place its shadows and start its pairs on this 2-core
- * machine, so the crossing must come later than that, and the pair then sees it coming within its 1-hour horizon.
+ * Hours from the end of the seeded history (when the fleet starts) to the surge host's daily peak (~96% CPU). Its
+ * cosine cycle crosses 80% about 3.6 hours before the peak, so the crossing comes about 2.4 hours after the fleet
+ * starts; the fleet takes 75–90 simulated minutes (as many real seconds) to place its shadows and start its pairs on
+ * this 2-core machine, and the pair then sees the crossing coming within its 1-hour horizon.
  */
-const SURGE_PEAK_HOURS_AHEAD = 3;
+const SURGE_PEAK_HOURS_AHEAD = 6;
 
 /** Demand as a multiple of the workload's reservation; the surge host's daily peak comes in a few hours. */
 function demandFor(hostId: string, index: number, simulatedNow: number): DemandProfile {
   if (hostId === DEMO_ROLES.surge) {
     const now = new Date(simulatedNow);
-    const peakHour = (now.getUTCHours() + now.getUTCMinutes() / 60 + SURGE_PEAK_HOURS_AHEAD) % 24;
+    const peakHour = (now.getUTCHours() + now.getUTCMinutes() / 60 + HISTORY_HOURS + SURGE_PEAK_HOURS_AHEAD) % 24;
     return {
       kind: 'synthetic',
       base: 0.75,
@@ -184,6 +189,67 @@ function actionReporter(say: Say): (pairId: string, state: PairState | undefined
   };
 }
 
+/** How long the demo looks for the surge pair's crossing around its scale-out (simulated minutes). */
+const LEAD_LOOKBACK_MINUTES = 30;
+const LEAD_LOOKAHEAD_MINUTES = 90;
+
+/**
+ * Once the surge pair has scaled out and its demand has crossed the threshold (or stayed under it for the
+ * lookahead), prints how long before the crossing the shadow was out, on the pair's whole demand as InfluxDB holds
+ * it, and the model that forecast it. Returns true once it has.
+ */
+async function reportSurgeLead(
+  state: PairState | undefined,
+  metrics: MetricsStore,
+  provider: HttpFleetProvider,
+  say: Say,
+): Promise<boolean> {
+  const scaleOut = state?.recentActions.find((a) => a.kind === 'scale-out' && a.outcome === 'succeeded');
+  if (!state || !scaleOut || !state.shadow) return false;
+  const fleet = await provider.describeFleet({ hostIds: [state.primary.hostId, state.shadow.hostId] });
+  const primary = fleet.hosts.find((h) => h.id === state.primary.hostId);
+  const shadow = fleet.hosts.find((h) => h.id === state.shadow?.hostId);
+  if (!primary || !shadow) return false;
+  const windows = await metrics.readUtilisation({
+    hosts: [{ hostId: primary.id }, { hostId: shadow.id }],
+    resources: ['cpu'],
+    start: new Date(scaleOut.at - LEAD_LOOKBACK_MINUTES * 60_000),
+    end: new Date(scaleOut.at + (LEAD_LOOKAHEAD_MINUTES + 5) * 60_000),
+    stepSeconds: 300,
+  });
+  const primaryWindow = windows.find((w) => w.hostId === primary.id);
+  if (!primaryWindow) return false;
+  const ratio = (shadow.capacity.cpuCores * shadow.allocationFraction) / primary.capacity.cpuCores;
+  const demand = pairDemandWindow(
+    primaryWindow,
+    windows.find((w) => w.hostId === shadow.id),
+    ratio,
+  );
+  const threshold = state.policy.thresholdPercent;
+  const lead = scaleOutLead(demand, scaleOut.at, {
+    thresholdPercent: threshold,
+    lookbackMinutes: LEAD_LOOKBACK_MINUTES,
+    lookaheadMinutes: LEAD_LOOKAHEAD_MINUTES,
+  });
+  if (lead.kind === 'pending') return false;
+  const model = /\[forecast: ([^\]]+)\]/.exec(scaleOut.detail)?.[1] ?? 'an unnamed model';
+  const pairId = state.pairId;
+  if (lead.kind === 'no-crossing') {
+    say(
+      `pair ${pairId}: its demand stayed under ${threshold}% for ${lead.withinMinutes} min after the scale-out (forecast: ${model})`,
+    );
+  } else if (lead.leadMinutes >= 0) {
+    say(
+      `pair ${pairId}: the shadow was out ${lead.leadMinutes} simulated minutes before the pair's demand crossed ${threshold}% (forecast: ${model})`,
+    );
+  } else {
+    say(
+      `pair ${pairId}: the shadow came ${-lead.leadMinutes} simulated minutes after the pair's demand crossed ${threshold}% (forecast: ${model})`,
+    );
+  }
+  return true;
+}
+
 export async function runDemo(
   loaded: LoadedConfig,
   client: Client,
@@ -216,6 +282,9 @@ export async function runDemo(
   say(`  every pair in the Web UI: ${ui("WorkflowType = 'hostPairWorkflow'")}`);
 
   const report = actionReporter(say);
+  const metrics = metricsStoreFor(loaded);
+  const provider = new HttpFleetProvider(access);
+  let leadReported = resumed;
   let rolloutStarted = false;
   let rolloutReported = false;
   const ids = topology.primaries.map((p) => p.hostId);
@@ -302,7 +371,12 @@ export async function runDemo(
         await step.run().catch((error: Error) => say(`demo step failed: ${error.message}`));
       }
     }
-    for (const id of ids) report(id, await pairState(client, id));
+    for (const id of ids) {
+      const state = await pairState(client, id);
+      report(id, state);
+      if (id === DEMO_ROLES.surge && !leadReported)
+        leadReported = await reportSurgeLead(state, metrics, provider, say).catch(() => false);
+    }
     if (rolloutStarted && !rolloutReported) rolloutReported = await reportRolloutEnd(client, say);
     if (Date.now() - lastTable > 30_000) {
       lastTable = Date.now();
