@@ -173,6 +173,19 @@ interface UnderstudyResult extends StrategyResult {
   provisionedPrimaries: number;
   /** Share of the steps each model forecast (the product's forecasts only). */
   modelShares?: Record<string, number>;
+  /** What the live anomaly check did on this trace (the product's forecasts only). */
+  anomalies?: AnomalyEvidence;
+}
+
+interface AnomalyEvidence {
+  /** Steps whose newest actual the check called an isolated spike. */
+  isolatedSpikeSteps: number;
+  /** Steps where the same decision without the spike verdict would have scaled out: what the spike rule held back. */
+  scaleOutsHeldBySpike: number;
+  /** Steps the check called a sustained shift. */
+  sustainedShiftSteps: number;
+  /** Scale-outs made on a step the check called a sustained shift. */
+  scaleOutsOnShift: number;
 }
 
 /**
@@ -220,6 +233,13 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
   let hostHours = 0;
   let scaleBacks = 0;
   const modelSteps = new Map<string, number>();
+  const anomalies: AnomalyEvidence = {
+    isolatedSpikeSteps: 0,
+    scaleOutsHeldBySpike: 0,
+    sustainedShiftSteps: 0,
+    scaleOutsOnShift: 0,
+  };
+  let shiftNow = false;
   const scaleOuts: ScaleOut[] = [];
   const extraServing = new Uint8Array(demand.length);
   const overload = new Uint8Array(demand.length);
@@ -242,6 +262,9 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
       if (!made) continue; // no forecast: the pair takes no decision this tick
       modelSteps.set(made.model, (modelSteps.get(made.model) ?? 0) + 1);
       forecast = { ...made.summary };
+      shiftNow = made.sustainedShift;
+      if (made.summary.isolatedSpike) anomalies.isolatedSpikeSteps++;
+      if (made.sustainedShift) anomalies.sustainedShiftSteps++;
     } else if (forecastSource === 'current') {
       forecast = fixedForecast(now, () => ({ percent: demand[step]!, atStep: 0 }));
     } else {
@@ -273,7 +296,7 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
           ...(onShadow ? { utilisation: { cpu: (demand[step]! * (shareOf.get(id) ?? 0)) / shadowAllocation } } : {}),
         };
       });
-    const decision = decideScaling({
+    const input = {
       pair: {
         pairId: trace.name,
         primary: hostData('primary', 'primary', 'active', 1, primaryPercent),
@@ -285,10 +308,16 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
       policy: POLICY,
       memory,
       now,
-    });
+    };
+    const decision = decideScaling(input);
+    if (forecast.isolatedSpike && !decision.execute) {
+      const without = decideScaling({ ...input, forecast: { ...forecast, isolatedSpike: undefined } });
+      if (without.execute && without.action.kind !== 'scale-back') anomalies.scaleOutsHeldBySpike++;
+    }
     memory = decision.memory;
     if (!decision.execute) continue;
     const action = decision.action;
+    if (shiftNow && action.kind !== 'scale-back' && action.kind !== 'none') anomalies.scaleOutsOnShift++;
     const hadExtraCapacity = shadowStatus === 'active' || provisioned > 0;
     switch (action.kind) {
       case 'none':
@@ -324,6 +353,7 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
     provisionedPrimaries: provisioned,
     ...(typeof forecastSource === 'object'
       ? {
+          anomalies,
           modelShares: Object.fromEntries(
             [...modelSteps].sort((a, b) => b[1] - a[1]).map(([model, n]) => [model, round(n / demand.length, 3)]),
           ),
@@ -590,6 +620,27 @@ const targets = [
   },
 ];
 
+/** The live anomaly check over every trace, and the traces that show each rule best. */
+function anomalyTotals() {
+  const evidence = rows.map((row) => ({
+    trace: row.trace.name,
+    ...(row.results.understudy as UnderstudyResult).anomalies!,
+  }));
+  const total = (field: keyof AnomalyEvidence): number => sum(evidence.map((e) => e[field]));
+  const most = (field: keyof AnomalyEvidence) =>
+    evidence.reduce((best, e) => (e[field] > best[field] ? e : best), evidence[0]!);
+  return {
+    isolatedSpikeSteps: total('isolatedSpikeSteps'),
+    scaleOutsHeldBySpike: total('scaleOutsHeldBySpike'),
+    sustainedShiftSteps: total('sustainedShiftSteps'),
+    scaleOutsOnShift: total('scaleOutsOnShift'),
+    mostHeldBySpike: most('scaleOutsHeldBySpike'),
+    mostScaleOutsOnShift: most('scaleOutsOnShift'),
+    tracesWithMaskedLabelWindows: traceRows.filter((t) => t.labelWindowsMaskedInTraining > 0).length,
+    labelWindowsMasked: sum(traceRows.map((t) => t.labelWindowsMaskedInTraining)),
+  };
+}
+
 const config = {
   traces: loaded.from,
   policy: POLICY,
@@ -633,6 +684,7 @@ const traceRows = rows.map(({ trace, classification, results }) => ({
   source: trace.source,
   scaling: trace.scaling,
   steps: trace.demand.length,
+  labelWindowsMaskedInTraining: walkForward.maskedWindows.get(seriesIdOf(trace)) ?? 0,
   class: classification.class,
   classification: {
     dailyAutocorrelation: round(classification.dailyAutocorrelation, 3),
@@ -660,6 +712,8 @@ const traceRows = rows.map(({ trace, classification, results }) => ({
   ),
 }));
 
+const anomalies = anomalyTotals();
+
 if (args.json) {
   console.log(
     JSON.stringify(
@@ -667,6 +721,7 @@ if (args.json) {
         benchmark: 'policy',
         config,
         strategies,
+        anomalies,
         gapClosed: {
           all: gapClosed(rows),
           seasonal: gapClosed(byClass('seasonal')),
@@ -735,6 +790,17 @@ if (args.json) {
       `  gap between reactiveShadow and the oracle closed by understudy: ${closed === null ? '-' : `${Math.round(closed * 100)}%`}`,
     );
   }
+  const a = anomalies;
+  console.log('\nthe live anomaly check (understudy):');
+  console.log(
+    `  isolated spikes on ${a.isolatedSpikeSteps} steps held back ${a.scaleOutsHeldBySpike} predicted scale-outs (most on ${a.mostHeldBySpike.trace}: ${a.mostHeldBySpike.scaleOutsHeldBySpike})`,
+  );
+  console.log(
+    `  sustained shifts on ${a.sustainedShiftSteps} steps, ${a.scaleOutsOnShift} scale-outs made on one (most on ${a.mostScaleOutsOnShift.trace}: ${a.mostScaleOutsOnShift.scaleOutsOnShift})`,
+  );
+  console.log(
+    `  label windows masked in the last retrain's training: ${a.labelWindowsMasked}, on ${a.tracesWithMaskedLabelWindows} traces`,
+  );
   console.log('\ntargets:');
   for (const t of targets)
     console.log(

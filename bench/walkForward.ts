@@ -34,6 +34,8 @@ interface RetrainIndex {
 
 export interface WalkForward {
   dir: string;
+  /** Per series id, the label windows masked in the training of its last retrain (ended before that cut). */
+  maskedWindows: Map<string, number>;
   /** Seconds the retrains took when they were made (0 when every one came from the cache). */
   trainedSeconds: number;
   fromCache: boolean;
@@ -124,8 +126,17 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
     })),
   );
   const untrained = await createForecaster({ artifactsDir: join(dir, 'untrained'), ...quiet });
+  const labels = nabLabels(traces);
+  const maskedWindows = new Map<string, number>();
+  for (const trace of traces) {
+    const seriesId = seriesIdOf(trace);
+    const lastCut = Math.max(...index.retrains.map((r) => r.cuts[seriesId] ?? Number.NEGATIVE_INFINITY));
+    const windows = labels[`traces/${trace.name}.csv`] ?? [];
+    maskedWindows.set(seriesId, windows.filter(([, end]) => Date.parse(`${end.replace(' ', 'T')}Z`) < lastCut).length);
+  }
   return {
     dir,
+    maskedWindows,
     trainedSeconds: fromCache ? 0 : index.seconds,
     fromCache,
     retrains,
@@ -150,6 +161,8 @@ export function forecasterAt(walkForward: WalkForward, seriesId: string, t: numb
 export interface StepForecast {
   summary: ForecastSummary;
   model: string;
+  /** The anomaly check called the last half hour a sustained shift (which moves the decision). */
+  sustainedShift: boolean;
   /** The forecast `plotSteps` ahead with its interval, for --plot. */
   plotted?: { yhat: number; lower: number; upper: number };
 }
@@ -202,7 +215,7 @@ export async function forecastTrace(
           fail(ahead.error.replace(/[\d.]+/g, 'N'));
           continue;
         }
-        const { summary } = summarisePairForecast(
+        const { summary, assessments } = summarisePairForecast(
           [
             {
               resource: 'cpu',
@@ -218,6 +231,7 @@ export async function forecastTrace(
         const point = ahead.points[options.plotSteps - 1];
         steps[b.step] = {
           summary,
+          sustainedShift: assessments.some((a) => a.assessment.kind === 'sustained_shift'),
           model: `${ahead.model}${ahead.modelVersion === 'builtin' ? '' : ` v${ahead.modelVersion}`}`,
           ...(point ? { plotted: { yhat: point.yhat, lower: point.lower, upper: point.upper } } : {}),
         };

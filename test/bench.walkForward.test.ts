@@ -61,6 +61,8 @@ describe('walk-forward forecasts', () => {
     expect(new Set(forecast.map((s) => s.model))).toEqual(new Set(['short_mean', 'seasonal_naive']));
     expect(steps[spikeAt]!.summary.isolatedSpike).toBe(true);
     expect(steps[shiftFrom + 5]!.summary.isolatedSpike).toBeUndefined();
+    expect(steps[shiftFrom + 5]!.sustainedShift).toBe(true);
+    expect(steps[spikeAt]!.sustainedShift).toBe(false);
     const step = steps[2 * 288]!;
     expect(step.summary.issuedAt).toBe(START + 2 * 288 * STEP_MS);
     expect(step.summary.peaks.map((p) => p.horizonMinutes)).toEqual([15, 30, 60]);
