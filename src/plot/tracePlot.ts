@@ -135,8 +135,9 @@ export function tracePlotSpec(input: TracePlotInput): vega.Spec {
                   },
                 },
               },
-              lineMark('demand', 'v', demandLabel, 1),
+              // The demand on top: on a bursty trace the forecast's line would hide it.
               lineMark('forecast', 'yhat', forecastLabel, 0.8),
+              lineMark('demand', 'v', demandLabel, 1),
               ...input.levels.flatMap(({ value, label }, n): vega.Mark[] => [
                 {
                   type: 'rule',
