@@ -1,12 +1,13 @@
 /**
- * bench:policy — trace-driven comparison of scaling strategies, at full speed and without services. Not a test.
+ * bench:policy — trace-driven comparison of scaling strategies, without services. Not a test.
  *
- * Every trace is one host pair's demand at 5-minute steps, in percent of one primary's capacity. Five strategies run
+ * Every trace is one host pair's demand at 5-minute steps, in percent of one primary's capacity. Six strategies run
  * over the same traces with the same capacity model:
  *  understudy      the pure `decideScaling` the pair workflow calls on every tick, fed the way `hostPair.tick()` feeds
- *                  it (memory carried tick to tick, movedToShadow updated when an action executes, forecast peaks per
- *                  horizon of the pair's whole demand scaled by the share still on the primary, as observePair reports
- *                  them), forecasting with the TypeScript baselines the forecaster falls back on;
+ *                  it (memory carried tick to tick, movedToShadow updated when an action executes, the forecast
+ *                  summary observePair makes, by the same code), forecasting with the worker's OnnxForecaster over
+ *                  models retrained walk-forward (bench/walkForward.ts: nothing after a decision reaches its model);
+ *  understudyBaselines  the same forecaster with no learned model: the TypeScript baselines it falls back on;
  *  reactiveShadow  the same shadows and policy fed the current utilisation as its "forecast": everything but the
  *                  forecast, so the difference to understudy is what prediction buys;
  *  reactiveBoot    threshold scaling on current utilisation with a new host and a boot delay (HPA + cluster
@@ -15,8 +16,9 @@
  *  oracle          the understudy policy fed the true future peak over each horizon: the limit of forecasting.
  * Traces are classed `seasonal` or `irregular` on their first half (bench/policyMetrics.ts, classifyTrace).
  *
- * Usage: npm run bench:policy [-- --json] [-- --traces DIR] [-- --plot DIR]   (--traces: a folder of timestamp,value
- * CSVs instead of the repository's NAB series and the synthetic fleets; --plot: one SVG per trace into DIR)
+ * Usage: npm run bench:policy [-- --json] [-- --traces DIR] [-- --plot DIR] [-- --retrain-days N] [-- --epochs N]
+ * (--traces: a folder of timestamp,value CSVs instead of the repository's NAB series and the synthetic fleets;
+ * --plot: one SVG per trace into DIR; --retrain-days and --epochs: the walk-forward schedule, 1 and 12 by default)
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
