@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { configSchema } from '../src/config/schema.js';
 import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
 import { pairForecastRequests, summarisePairForecast } from '../src/forecast/pairForecast.js';
-import { MODELS_DIR } from '../src/forecast/trainer.js';
+import { STEP_MS } from '../src/forecast/series.js';
+import { MODELS_DIR, pythonEnv } from '../src/forecast/trainer.js';
 import type { ForecastRequest } from '../src/forecast/types.js';
 import type { ForecastSummary } from '../src/policy/types.js';
 import { NAB_DIR, stackPaths } from '../src/stack/paths.js';
 import type { Trace } from './traces.js';
-
-const STEP_MS = 300_000;
 
 export interface WalkForwardOptions {
   /** Days between retrains (the live schedule: 1). */
@@ -77,7 +76,7 @@ function runPython(python: string, args: string[], log: (line: string) => void):
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, {
       cwd: MODELS_DIR,
-      env: { ...process.env, PYTHONPATH: MODELS_DIR, OMP_NUM_THREADS: '2', PYTHONUNBUFFERED: '1' },
+      env: pythonEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let tail = '';
@@ -101,6 +100,7 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
   const paths = stackPaths(configSchema.parse({}));
   const dir = join(paths.stateDir, 'bench-cache', `walkforward-${hash.digest('hex').slice(0, 16)}`);
   const indexFile = join(dir, 'models', 'walkforward.json');
+  const labels = nabLabels(traces);
   const fromCache = existsSync(indexFile);
   if (!fromCache) {
     rmSync(dir, { recursive: true, force: true });
@@ -110,11 +110,18 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
       const rows = Array.from(trace.demand, (v, i) => `${iso(trace.startMs + i * STEP_MS)},${v.toFixed(4)}`);
       writeFileSync(join(tracesDir, `${trace.name}.csv`), `timestamp,value\n${rows.join('\n')}\n`);
     }
-    const labels = join(dir, 'labels.json');
-    writeFileSync(labels, JSON.stringify(nabLabels(traces)));
+    const labelsFile = join(dir, 'labels.json');
+    writeFileSync(labelsFile, JSON.stringify(labels));
     options.log(`walk-forward: training the retrains of ${traces.length} traces into ${dir} (cached for next time)`);
     const args = ['-m', 'understudy_trainer.walkforward', '--traces-dir', tracesDir, '--out', join(dir, 'models')];
-    args.push('--labels', labels, '--retrain-days', String(options.retrainDays), '--epochs', String(options.epochs));
+    args.push(
+      '--labels',
+      labelsFile,
+      '--retrain-days',
+      String(options.retrainDays),
+      '--epochs',
+      String(options.epochs),
+    );
     await runPython(paths.venvPython, args, options.log);
   }
   const index = JSON.parse(readFileSync(indexFile, 'utf8')) as RetrainIndex;
@@ -126,7 +133,6 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
     })),
   );
   const untrained = await createForecaster({ artifactsDir: join(dir, 'untrained'), ...quiet });
-  const labels = nabLabels(traces);
   const maskedWindows = new Map<string, number>();
   for (const trace of traces) {
     const seriesId = seriesIdOf(trace);

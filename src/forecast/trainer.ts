@@ -44,7 +44,7 @@ export interface TrainOptions {
   onLog?: (line: string) => void;
 }
 
-function pythonEnv(): NodeJS.ProcessEnv {
+export function pythonEnv(): NodeJS.ProcessEnv {
   // Two cores shared with the worker and the services: keep the trainer's math libraries to one thread each.
   return { ...process.env, PYTHONPATH: MODELS_DIR, OMP_NUM_THREADS: '2', PYTHONUNBUFFERED: '1' };
 }
