@@ -7,8 +7,9 @@
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
-import type { AnomalyEvent, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
-import { batchUtilisationReads } from '../src/metrics/batchedReads.js';
+import type { AnomalyEvent, MetricsStore, PairDemandPoint, UtilisationWindow } from '../src/metrics/types.js';
+import { batchPairDemandReads, batchUtilisationReads } from '../src/metrics/batchedReads.js';
+import { followPairDemand } from '../src/metrics/pairDemand.js';
 import { pairDemandWindow, windowHistory } from '../src/metrics/utilisation.js';
 import { anomalyEvents } from '../src/shared/anomaly.js';
 import { pairForecastRequests, summarisePairForecast, type ResourceForecast } from '../src/forecast/pairForecast.js';
@@ -76,6 +77,8 @@ export interface ObservePairInput {
   /** How much history the forecaster gets, in minutes of data time. */
   historyMinutes: number;
   stepSeconds: number;
+  /** Data time the current primary took its role by a failover or swap (PairState.rolesSince). */
+  rolesSince?: number;
   /** Write the forecast's peaks beside the actuals here, so the tick needs no second activity to record them. */
   recordForecast?: boolean;
 }
@@ -135,7 +138,9 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
 
 /**
  * Forecasts the pair's whole demand per resource (the primary's load plus what its moved workloads put on the
- * shadow), so a scale-out does not erase the peak from the history the next day's forecast learns from. Reports
+ * shadow), so a scale-out does not erase the peak from the history the next day's forecast learns from. The
+ * history is the pair's recorded demand where there is one, so it survives failovers and swaps (./pairDemand.ts),
+ * and the newly complete steps are recorded. Reports
  * the primary's peaks (the pair's scaled by the share of the load still on the primary now) and the pair's own,
  * which scale-back is judged on. Also checks the latest actuals against the forecast made just before them: the
  * deviations are written to the metrics store, and an isolated spike is marked so the policy does not act on it.
@@ -144,6 +149,10 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
 async function forecastPairDemand(args: {
   forecaster: Forecaster;
   metrics: MetricsStore;
+  pairId: string;
+  /** The pair's recorded demand over the window; undefined when it could not be read (the hosts' alone are used). */
+  recorded: PairDemandPoint[] | undefined;
+  rolesSince: number | undefined;
   primary: Host;
   shadow: Host | undefined;
   windows: UtilisationWindow[];
@@ -156,20 +165,38 @@ async function forecastPairDemand(args: {
   const { forecaster, primary, shadow, issues } = args;
   const horizon = Math.max(...args.horizonsMinutes);
   const pairWindows: UtilisationWindow[] = [];
+  const toRecord: PairDemandPoint[] = [];
   for (const window of args.windows) {
     const key = CAPACITY_KEY[window.resource];
     const shadowWindow = args.shadowWindows.find((w) => w.resource === window.resource);
+    // A host's utilisation is in percent of what it is allocated: the shadow's converts into the primary's.
+    const allocated = primary.capacity[key] * primary.allocationFraction;
     const ratio =
-      shadow !== undefined && primary.capacity[key] > 0
-        ? (shadow.capacity[key] * shadow.allocationFraction) / primary.capacity[key]
-        : 0;
+      shadow !== undefined && allocated > 0 ? (shadow.capacity[key] * shadow.allocationFraction) / allocated : 0;
+    let live: UtilisationWindow;
     try {
-      pairWindows.push(pairDemandWindow(window, shadowWindow, ratio));
+      live = pairDemandWindow(window, shadowWindow, ratio);
     } catch (error) {
       issues.push((error as Error).message);
       return undefined;
     }
+    const followed = followPairDemand({
+      pairId: args.pairId,
+      primaryHostId: primary.id,
+      live,
+      recorded: (args.recorded ?? []).filter((p) => p.resource === window.resource),
+      allocated,
+      newestSampleAt: args.issuedAt,
+      ...(args.rolesSince !== undefined ? { rolesSince: args.rolesSince } : {}),
+    });
+    pairWindows.push(followed.window);
+    if (args.recorded !== undefined) toRecord.push(...followed.toRecord);
   }
+  // Recorded steps are keyed by pair, resource and step: a retried or repeated write overwrites the same points.
+  if (toRecord.length > 0)
+    await args.metrics.writePairDemand(toRecord).catch((error: unknown) => {
+      issues.push(`pair demand not recorded: ${(error as Error).message}`);
+    });
   const histories = pairWindows.map((w) => ({ window: w, history: windowHistory(w) }));
   const contextOf = (resource: UtilisationWindow['resource']) =>
     Object.fromEntries(
@@ -243,6 +270,7 @@ async function writeForecastPeaks(metrics: MetricsStore, hostId: string, forecas
 export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
   // Every pair's tick reads its hosts' windows: concurrent ticks on this worker share one read per 100 hosts.
   const readUtilisation = batchUtilisationReads(metrics);
+  const readPairDemand = batchPairDemandReads(metrics);
   /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
   async function runOperation<K extends OperationKind>(
     what: string,
@@ -311,13 +339,23 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       // and their reads are batched (the trailing steps with no samples yet are gaps, which nothing acts on).
       const stepMs = input.stepSeconds * 1000;
       const windowEnd = Math.ceil((now + 1) / stepMs) * stepMs;
+      const windowStart = new Date(windowEnd - input.historyMinutes * 60_000);
+      // Read beside the hosts' series; without it the pair forecasts from its hosts alone, as it says in its issues.
+      const recordedDemand = readPairDemand({
+        pairIds: [input.pairId],
+        start: windowStart,
+        end: new Date(windowEnd),
+      }).catch((error: unknown) => {
+        issues.push(`recorded pair demand unavailable: ${(error as Error).message}`);
+        return undefined;
+      });
       try {
         const all = await readUtilisation({
           hosts: [
             { hostId: primaryHost.id, networkMbps: primaryHost.capacity.networkMbps },
             ...(shadowServes ? [{ hostId: shadowHost.id, networkMbps: shadowHost.capacity.networkMbps }] : []),
           ],
-          start: new Date(windowEnd - input.historyMinutes * 60_000),
+          start: windowStart,
           end: new Date(windowEnd),
           stepSeconds: input.stepSeconds,
         });
@@ -350,6 +388,9 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         forecast = await forecastPairDemand({
           forecaster,
           metrics,
+          pairId: input.pairId,
+          recorded: await recordedDemand,
+          rolesSince: input.rolesSince,
           primary: primaryHost,
           shadow: shadowServes ? shadowHost : undefined,
           windows,

@@ -1,8 +1,8 @@
-// Batching of concurrent utilisation reads (pure logic over a recording store; the pair tests read the real InfluxDB
+// Batching of concurrent utilisation and pair demand reads (pure logic over a recording store; the pair tests read the real InfluxDB
 // through it).
 import { describe, expect, it } from 'vitest';
-import { batchUtilisationReads } from '../src/metrics/batchedReads.js';
-import type { UtilisationQuery, UtilisationWindow } from '../src/metrics/types.js';
+import { batchPairDemandReads, batchUtilisationReads } from '../src/metrics/batchedReads.js';
+import type { PairDemandQuery, UtilisationQuery, UtilisationWindow } from '../src/metrics/types.js';
 
 const START = new Date('2026-11-26T12:00:00Z');
 const END = new Date('2026-11-28T12:00:00Z');
@@ -69,5 +69,42 @@ describe('batched utilisation reads', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
     expect((results[0] as PromiseRejectedResult).reason).toEqual(new Error('influxdb: connection refused'));
+  });
+});
+
+describe('batched reads of recorded pair demand', () => {
+  it('serves concurrent reads of one window with a query per pairsPerRead pairs, each caller its own points', async () => {
+    const queries: PairDemandQuery[] = [];
+    const reader = batchPairDemandReads(
+      {
+        readPairDemand(query) {
+          queries.push(query);
+          return Promise.resolve(
+            query.pairIds.map((pairId) => ({
+              pairId,
+              resource: 'cpu' as const,
+              time: START,
+              demand: 1,
+              primaryHostId: 'h',
+            })),
+          );
+        },
+      },
+      { pairsPerRead: 2 },
+    );
+    const window = { start: START, end: END };
+    const [a, b, c, d] = await Promise.all([
+      reader({ pairIds: ['p-1'], ...window }),
+      reader({ pairIds: ['p-2'], ...window }),
+      reader({ pairIds: ['p-3', 'p-1'], ...window }),
+      reader({ pairIds: ['p-4'], start: new Date('2026-11-26T12:05:00Z'), end: END }),
+    ]);
+    expect(queries.map((q) => q.pairIds)).toEqual([['p-1', 'p-2'], ['p-3'], ['p-4']]);
+    expect([a, b, c, d].map((points) => points.map((p) => p.pairId))).toEqual([
+      ['p-1'],
+      ['p-2'],
+      ['p-1', 'p-3'],
+      ['p-4'],
+    ]);
   });
 });

@@ -259,10 +259,37 @@ describe('metrics: Telegraf schema written by the simulator, read by the InfluxD
     expect(anomalies).toEqual([
       expect.objectContaining({ kind: 'spike', actual: 95, detail: 'isolated spike, "ignored" by scaling' }),
     ]);
+    // A pair's recorded demand: keyed by pair, resource and step, so writing a step again overwrites it.
+    const pairPoint = (minute: number, demand: number, primaryHostId: string) => ({
+      pairId: 'pair-m',
+      resource: 'memory' as const,
+      time: new Date(START + minute * MINUTE),
+      demand,
+      primaryHostId,
+    });
+    await store.writePairDemand([pairPoint(0, 20, 'm-1'), pairPoint(5, 21.5, 'm-1')]);
+    await store.writePairDemand([pairPoint(5, 22, 'm-1'), pairPoint(10, 23, 'm "2"')]);
+    await store.writePairDemand([{ ...pairPoint(0, 99, 'x'), pairId: 'pair-other' }]);
+    expect(
+      await store.readPairDemand({ pairIds: ['pair-m'], start: new Date(START), end: new Date(START + 10 * MINUTE) }),
+    ).toEqual([pairPoint(0, 20, 'm-1'), pairPoint(5, 22, 'm-1')]);
+    expect(
+      (await store.readPairDemand({ pairIds: ['pair-m'], start: new Date(START), end: issuedAt })).map(
+        (p) => p.primaryHostId,
+      ),
+    ).toEqual(['m-1', 'm-1', 'm "2"']);
     const [measurements] = await store.query(['SHOW MEASUREMENTS']);
     const names = (measurements?.series?.[0]?.values ?? []).map(([n]) => n);
     expect(names).toEqual(
-      expect.arrayContaining(['cpu', 'mem', 'diskio', 'net', 'understudy_forecast', 'understudy_anomaly']),
+      expect.arrayContaining([
+        'cpu',
+        'mem',
+        'diskio',
+        'net',
+        'understudy_forecast',
+        'understudy_anomaly',
+        'understudy_pair_demand',
+      ]),
     );
   });
 });

@@ -159,6 +159,22 @@ describe('metrics: the InfluxDB 2.x adapter on a server that speaks the v2 API',
     ]);
   });
 
+  it("writes a pair's recorded demand through the v2 API and reads the same points as the 1.x adapter", async () => {
+    const points = [0, 5, 10].map((minute) => ({
+      pairId: 'pair-v2',
+      resource: 'storage' as const,
+      time: new Date(START + minute * MINUTE),
+      demand: 1000 + minute,
+      primaryHostId: minute < 10 ? 'v2-a' : 'v2-b',
+    }));
+    await v2.writePairDemand(points);
+    await v2.writePairDemand([{ ...points[0]!, pairId: 'pair-v2-other', demand: 1 }]);
+    const window = { start: new Date(START), end: new Date(START + 15 * MINUTE) };
+    const read = await v2.readPairDemand({ pairIds: ['pair-v2'], ...window });
+    expect(read).toEqual(points);
+    expect(await v1.readPairDemand({ pairIds: ['pair-v2'], ...window })).toEqual(read);
+  });
+
   it('reports a bad query range and an unreachable server clearly', async () => {
     await expect(
       v2.readUtilisation({

@@ -6,13 +6,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { configSchema } from '../src/config/schema.js';
 import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
-import type { AnomalyEvent, ForecastPoint, MetricsStore, UtilisationWindow } from '../src/metrics/types.js';
+import type {
+  AnomalyEvent,
+  ForecastPoint,
+  MetricsStore,
+  PairDemandPoint,
+  PairDemandQuery,
+  UtilisationWindow,
+} from '../src/metrics/types.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import type { ScalingPolicy } from '../src/policy/types.js';
 import type { FleetProvider, FleetSnapshot, Host } from '../src/provider/types.js';
 import { PROJECT_ROOT } from '../src/stack/paths.js';
 
 const STEP_MS = 300_000;
+type ForecastPeakLike = { resource: string; horizonMinutes: number; peakPercent: number; upperPercent?: number };
 const NOW = Date.UTC(2026, 10, 28, 12, 0, 0);
 const STEPS = 576; // two days, as the pair workflow reads
 const CAPACITY = { cpuCores: 16, memoryGiB: 64, storageIops: 8_000, networkMbps: 10_000 };
@@ -70,8 +78,11 @@ function observeWith(
   fleet: FleetSnapshot,
   windows: Record<string, UtilisationWindow[]>,
   writeForecasts: MetricsStore['writeForecasts'] = () => Promise.resolve(),
+  /** The pair's recorded demand, as InfluxDB keeps it: one point per pair, resource and step. */
+  pairDemand = new Map<string, PairDemandPoint>(),
 ) {
   const anomalies: AnomalyEvent[] = [];
+  const pointKey = (p: PairDemandPoint) => `${p.pairId}|${p.resource}|${p.time.getTime()}`;
   const provider = {
     describeFleet: () => Promise.resolve(fleet),
     getHost: (id: string) => Promise.resolve(fleet.hosts.find((h) => h.id === id)!),
@@ -84,8 +95,18 @@ function observeWith(
       return Promise.resolve();
     },
     writeForecasts,
+    writePairDemand: (points: PairDemandPoint[]) => {
+      for (const p of points) pairDemand.set(pointKey(p), p);
+      return Promise.resolve();
+    },
+    readPairDemand: (query: PairDemandQuery) =>
+      Promise.resolve(
+        [...pairDemand.values()].filter(
+          (p) => query.pairIds.includes(p.pairId) && p.time >= query.start && p.time < query.end,
+        ),
+      ),
   } as unknown as MetricsStore;
-  return { provider, metrics, anomalies };
+  return { provider, metrics, anomalies, pairDemand };
 }
 
 describe('observePair: what the policy is fed', () => {
@@ -168,6 +189,55 @@ describe('observePair: what the policy is fed', () => {
     expect(whole).toBeLessThan(72);
     // The primary's own peak is the pair's times the share it carries now (41 of 66.5 at the newest step).
     expect(own / whole).toBeCloseTo(41 / (41 + 25.5), 2);
+  });
+
+  it("after a swap, forecasts the pair's recorded demand, not the new primary's standby past", async () => {
+    const before: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('p-obs', 'primary', 'active', 1, ['w-1', 'w-2']), host('s-obs', 'shadow', 'inactive', 0.15, [])],
+      workloads: [workload('w-1', 'p-obs'), workload('w-2', 'p-obs')],
+    };
+    const recording = observeWith(before, { 'p-obs': windowsFor('p-obs', 40) });
+    await createOrchestrationActivities({ ...recording, forecaster }).observePair(input);
+    // Every complete step of the pair's first window is recorded once: all but the step still filling.
+    expect(recording.pairDemand.size).toBe((STEPS - 1) * 4);
+    expect([...recording.pairDemand.values()].every((p) => p.primaryHostId === 'p-obs')).toBe(true);
+
+    // The roles swapped within the last step: s-obs, a same-size host, carries the workloads; its own past is its
+    // standby load. The same pair observed with and without its record:
+    const after: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('s-obs', 'primary', 'active', 1, ['w-1', 'w-2']), host('p-obs', 'shadow', 'inactive', 0.15, [])],
+      workloads: [workload('w-1', 's-obs'), workload('w-2', 's-obs')],
+    };
+    const swappedInput = {
+      ...input,
+      primary: { ...primaryRef, hostId: 's-obs' },
+      shadowHostId: 'p-obs',
+      rolesSince: NOW - 60_000,
+    };
+    const standbyPast = { 's-obs': windowsFor('s-obs', 5, [41]) };
+    const cpuPeak = (observation: { forecast?: { pairPeaks?: ForecastPeakLike[] } }) =>
+      observation.forecast!.pairPeaks!.find((p) => p.resource === 'cpu' && p.horizonMinutes === 60)!;
+    const followed = cpuPeak(
+      await createOrchestrationActivities({
+        ...observeWith(after, standbyPast, undefined, recording.pairDemand),
+        forecaster,
+      }).observePair(swappedInput),
+    );
+    const byHost = cpuPeak(
+      await createOrchestrationActivities({ ...observeWith(after, standbyPast), forecaster }).observePair({
+        ...swappedInput,
+        rolesSince: undefined,
+      }),
+    );
+    // Followed: the pair's steady 40-42%, with an interval as narrow as before the swap.
+    expect(followed.peakPercent).toBeGreaterThan(38);
+    expect(followed.peakPercent).toBeLessThan(46);
+    expect(followed.upperPercent!).toBeLessThan(50);
+    // Read by host alone (what a pair did before), the history jumps from 5% to 41% at the swap, and the forecast half
+    // replays the standby past.
+    expect(byHost.peakPercent).toBeLessThan(30);
   });
 
   it('records its forecast beside the actuals when asked, and a failed write is an issue, not a lost tick', async () => {

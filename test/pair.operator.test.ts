@@ -27,7 +27,8 @@ describe('hostPairWorkflow: operator control', () => {
   let firstRunId: string;
 
   beforeAll(async () => {
-    f = await createPairFixture('operator');
+    // An hour of history, recorded as the pair's demand on its first observation, so the swap has a past to keep.
+    f = await createPairFixture('operator', { historyHours: 1 });
     await f.startWorker();
     firstRunId = (await f.startPair({ iterationsPerRun: 8 })).firstExecutionRunId;
     await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
@@ -82,6 +83,35 @@ describe('hostPairWorkflow: operator control', () => {
     for (const id of f.workloadIds) expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.shadow.hostId);
     expect((await f.sim.provider.invariants()).violations).toEqual([]);
     expect((await searchAttributes()).get(SearchAttributeKeys.PrimaryHost)).toBe(f.shadow.hostId);
+  });
+
+  it("keeps forecasting the pair's demand across the swap: its record follows the workloads", async () => {
+    const swappedAt = (await f.state()).lastAction!.at;
+    // A forecast issued two steps after the swap, so the new primary's own series holds a complete step of load.
+    const after = await f.waitForState(
+      (s) => (s.lastForecast?.issuedAt ?? 0) > swappedAt + 10 * 60_000,
+      'a forecast two steps after the swap',
+    );
+    const recorded = await f.metrics.readPairDemand({
+      pairIds: [f.pairId],
+      start: new Date(0),
+      end: new Date(after.lastForecast!.issuedAt + 3_600_000),
+    });
+    const cpu = recorded.filter((p) => p.resource === 'cpu');
+    const carriedBy = (hostId: string) => cpu.filter((p) => p.primaryHostId === hostId).map((p) => p.demand);
+    const before = carriedBy(f.primary.hostId);
+    const since = carriedBy(f.shadow.hostId);
+    expect(before.length).toBeGreaterThan(0);
+    expect(since.length).toBeGreaterThan(0);
+    // The same two workloads at a steady half load: the pair's demand in cores is the same whichever host carries it
+    // (medians: the step the swap happened in is split between the two hosts).
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    expect(median(since) / median(before)).toBeGreaterThan(0.8);
+    expect(median(since) / median(before)).toBeLessThan(1.25);
+    // And the forecast is of that demand, not of the new primary's standby past.
+    const peak = after.lastForecast!.pairPeaks!.find((p) => p.resource === 'cpu' && p.horizonMinutes === 15)!;
+    const carriedPercent = (median(before) / f.shadow.capacity.cpuCores) * 100;
+    expect(peak.peakPercent).toBeGreaterThan(0.8 * carriedPercent);
   });
 
   it('setPolicy validates the merged policy and names the bad field; nothing changes on refusal', async () => {

@@ -266,6 +266,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       state.movedToShadow = [];
       state.health.consecutiveFailures = 0;
       state.counters.failovers += 1;
+      state.rolesSince = at;
       remember({
         kind: 'failover',
         at,
@@ -326,6 +327,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       state.primary = result.primary;
       state.shadow = result.shadow;
       state.counters.swaps += 1;
+      state.rolesSince = at;
       remember({
         kind: 'swap',
         at,
@@ -544,6 +546,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
             horizonsMinutes: state.policy.horizonsMinutes,
             historyMinutes: HISTORY_MINUTES,
             stepSeconds: STEP_SECONDS,
+            ...(state.rolesSince !== undefined ? { rolesSince: state.rolesSince } : {}),
             recordForecast: forecastRecordedByObservation,
           },
         ],

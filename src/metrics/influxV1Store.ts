@@ -9,10 +9,13 @@ import { RESOURCES } from '../provider/types.js';
 import {
   ANOMALY_MEASUREMENT,
   FORECAST_MEASUREMENT,
+  PAIR_DEMAND_MEASUREMENT,
   type AnomalyEvent,
   type ForecastPoint,
   type ForecastQuery,
   type MetricsStore,
+  type PairDemandPoint,
+  type PairDemandQuery,
   type Resource,
   type UtilisationQuery,
   type UtilisationWindow,
@@ -26,6 +29,7 @@ import {
   type DeviceSeries,
   type RawSeries,
 } from './utilisation.js';
+import { pairDemandLines } from './pairDemand.js';
 
 export interface InfluxV1Options {
   url: string;
@@ -236,6 +240,37 @@ export class InfluxV1MetricsStore implements MetricsStore {
       }
     }
     return events.sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+
+  async writePairDemand(points: PairDemandPoint[]): Promise<void> {
+    await this.write(pairDemandLines(points));
+  }
+
+  async readPairDemand(query: PairDemandQuery): Promise<PairDemandPoint[]> {
+    if (query.pairIds.length === 0) return [];
+    const [result] = await this.query([
+      `SELECT "demand", "primary_host" FROM "${PAIR_DEMAND_MEASUREMENT}" ` +
+        `WHERE "pair" =~ /^(${query.pairIds.map(escapeRegex).join('|')})$/ ` +
+        `AND time >= ${query.start.getTime()}ms AND time < ${query.end.getTime()}ms GROUP BY "pair", "resource"`,
+    ]);
+    const points: PairDemandPoint[] = [];
+    for (const series of result?.series ?? []) {
+      const tags = series.tags ?? {};
+      const at = (name: string) => series.columns.indexOf(name);
+      for (const row of series.values) {
+        const demand = row[at('demand')];
+        const primaryHost = row[at('primary_host')];
+        if (typeof demand !== 'number') continue;
+        points.push({
+          pairId: tags.pair ?? '',
+          resource: (tags.resource ?? 'cpu') as Resource,
+          time: new Date(row[0] as number),
+          demand,
+          primaryHostId: typeof primaryHost === 'string' ? primaryHost : '',
+        });
+      }
+    }
+    return points.sort((a, b) => a.time.getTime() - b.time.getTime());
   }
 }
 

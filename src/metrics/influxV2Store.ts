@@ -12,10 +12,13 @@ import { RESOURCES } from '../provider/types.js';
 import {
   ANOMALY_MEASUREMENT,
   FORECAST_MEASUREMENT,
+  PAIR_DEMAND_MEASUREMENT,
   type AnomalyEvent,
   type ForecastPoint,
   type ForecastQuery,
   type MetricsStore,
+  type PairDemandPoint,
+  type PairDemandQuery,
   type Resource,
   type UtilisationQuery,
   type UtilisationWindow,
@@ -28,6 +31,7 @@ import {
   stepGrid,
   type DeviceSeries,
 } from './utilisation.js';
+import { pairDemandLines } from './pairDemand.js';
 
 export interface InfluxV2Options {
   url: string;
@@ -226,6 +230,36 @@ export class InfluxV2MetricsStore implements MetricsStore {
         expected: Number(r.expected),
         deviation: Number(r.deviation),
         ...(typeof r.detail === 'string' ? { detail: r.detail } : {}),
+      }))
+      .sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+
+  writePairDemand(points: PairDemandPoint[]): Promise<void> {
+    return this.write(pairDemandLines(points));
+  }
+
+  async readPairDemand(query: PairDemandQuery): Promise<PairDemandPoint[]> {
+    if (query.pairIds.length === 0) return [];
+    const rows = await this.rows(
+      `${this.from(query.start.getTime(), query.end.getTime())}\n` +
+        `  |> filter(fn: (r) => r._measurement == ${fluxString(PAIR_DEMAND_MEASUREMENT)})\n` +
+        `  |> filter(fn: (r) => r.pair =~ /^(${query.pairIds.map(escapeRegex).join('|')})$/)`,
+    );
+    const records = new Map<string, Record<string, unknown>>();
+    for (const row of rows) {
+      const key = [row._time, row.pair, row.resource].join('|');
+      const record = records.get(key) ?? { ...row };
+      record[row._field] = row._value;
+      records.set(key, record);
+    }
+    return [...records.values()]
+      .filter((r) => typeof r.demand === 'number')
+      .map((r) => ({
+        pairId: String(r.pair),
+        resource: r.resource as Resource,
+        time: new Date(Date.parse(String(r._time))),
+        demand: r.demand as number,
+        primaryHostId: typeof r.primary_host === 'string' ? r.primary_host : '',
       }))
       .sort((a, b) => a.time.getTime() - b.time.getTime());
   }

@@ -89,6 +89,28 @@ export interface AnomalyEvent {
 
 export const FORECAST_MEASUREMENT = 'understudy_forecast';
 export const ANOMALY_MEASUREMENT = 'understudy_anomaly';
+export const PAIR_DEMAND_MEASUREMENT = 'understudy_pair_demand';
+
+/**
+ * One step of a pair's whole demand of one resource, in the resource's own units (cores, GiB, IOPS, Mbps): what the
+ * pair's hosts carried then, whichever host was primary. Written to `understudy_pair_demand`, so the pair's history
+ * follows its workloads across failovers and swaps instead of its hosts.
+ */
+export interface PairDemandPoint {
+  pairId: string;
+  resource: Resource;
+  /** Start of the step. */
+  time: Date;
+  demand: number;
+  /** The host that was primary when the step was recorded. */
+  primaryHostId: string;
+}
+
+export interface PairDemandQuery {
+  pairIds: string[];
+  start: Date;
+  end: Date;
+}
 
 export interface ForecastQuery {
   hostIds: string[];
@@ -106,4 +128,6 @@ export interface MetricsStore {
   writeAnomalies(events: AnomalyEvent[]): Promise<void>;
   readForecasts(query: ForecastQuery): Promise<ForecastPoint[]>;
   readAnomalies(query: ForecastQuery): Promise<AnomalyEvent[]>;
+  writePairDemand(points: PairDemandPoint[]): Promise<void>;
+  readPairDemand(query: PairDemandQuery): Promise<PairDemandPoint[]>;
 }

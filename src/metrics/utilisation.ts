@@ -340,8 +340,8 @@ export function stepGrid(query: UtilisationQuery): StepGrid {
 
 // ---- line protocol for what Understudy writes back --------------------------------------------------------------
 
-const escapeTag = (s: string): string => s.replace(/[,= \\]/g, (c) => `\\${c}`);
-const escapeFieldString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+export const escapeTag = (s: string): string => s.replace(/[,= \\]/g, (c) => `\\${c}`);
+export const escapeFieldString = (s: string): string => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 
 /** Forecast points as line protocol (ms precision), tagged so each model and horizon is its own series. */
 export function forecastLines(points: ForecastPoint[]): string[] {

@@ -81,6 +81,11 @@ export interface PairState {
   mirror: { lastSampleAt?: number; lagSeconds?: number; dataIssues: string[] };
   /** Workloads moved from the primary onto the activated shadow by scale-out (moved home by scale-back). */
   movedToShadow: string[];
+  /**
+   * Data time of the decision that gave the current primary its role (the last failover or swap); absent while the
+   * pair has its first roles. Before it, the pair's demand history comes only from its record, not its hosts.
+   */
+  rolesSince?: number;
   scaling: { lastActionAt?: number; lowSince?: number; highSince?: number };
   counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
   /** The off-peak swap schedule as last applied (cron and zone), or why it could not be. */

@@ -49,6 +49,8 @@ export interface OrchestrationHarness {
   sim: TestSimulator;
   /** The InfluxDB database the simulator writes this harness's metrics to. */
   database: string;
+  /** The store the worker reads and writes that database through. */
+  metrics: InfluxV1MetricsStore;
   client: Client;
   taskQueue: string;
   /** Starts a worker wired to this harness's simulator and database (one at a time; a Worker runs once). */
@@ -83,6 +85,7 @@ export async function createOrchestrationHarness(
   return {
     sim,
     database: database.name,
+    metrics,
     client,
     taskQueue,
     async waitForMetrics(hostId, timeoutMs = 120_000) {
