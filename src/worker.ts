@@ -22,6 +22,7 @@ import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createRolloutActivities } from '../activities/rollout.js';
 import { createForecaster } from './forecast/forecaster.js';
+import { ARTIFACTS_DIR, modelFolders } from './forecast/trainer.js';
 import type { Forecaster } from './forecast/types.js';
 import { metricsStoreFor } from './metrics/store.js';
 import type { MetricsStore } from './metrics/types.js';
@@ -30,12 +31,10 @@ import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
 import { TASK_QUEUE } from './shared/temporal.js';
-import { PROJECT_ROOT } from './stack/paths.js';
 import { temporalConnectionOptions } from './temporalConnection.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const MODEL_ARTIFACTS_DIR = join(PROJECT_ROOT, 'models', 'artifacts');
-export const BASELINES_MODEL_DIR = join(MODEL_ARTIFACTS_DIR, 'baselines-v1');
+export const BASELINES_MODEL_DIR = join(ARTIFACTS_DIR, 'baselines-v1');
 
 /** Bundles the workflow code once; tests share one bundle across every worker they create. */
 export const bundleWorkflows = (): Promise<WorkflowBundleOption> =>
@@ -127,7 +126,7 @@ export async function createWorker({
       connection: await Connection.connect(temporalConnectionOptions(loaded)),
       namespace: config.temporal.namespace,
     });
-  const forecaster = dependencies.forecaster ?? (await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR }));
+  const forecaster = dependencies.forecaster ?? (await createForecaster({ artifactsDir: modelFolders(config) }));
   const activities = {
     ...createActivities({
       metrics,

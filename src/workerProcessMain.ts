@@ -9,7 +9,8 @@ import { loadConfig } from './config/load.js';
 import { createForecaster } from './forecast/forecaster.js';
 import { InfluxV1MetricsStore } from './metrics/influxV1Store.js';
 import { HttpFleetProvider } from './provider/client.js';
-import { MODEL_ARTIFACTS_DIR, createWorker, installRuntime } from './worker.js';
+import { ARTIFACTS_DIR } from './forecast/trainer.js';
+import { createWorker, installRuntime } from './worker.js';
 import { WORKER_READY_LINE, type WorkerProcessArgs } from './workerProcess.js';
 
 const args = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessArgs;
@@ -27,7 +28,8 @@ const worker = await createWorker({
   dependencies: {
     provider: new HttpFleetProvider({ url: args.simulatorUrl }),
     metrics: new InfluxV1MetricsStore({ url: args.influxUrl, database: args.database }),
-    forecaster: await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 }),
+    // The shipped models only: a drill must not depend on what this machine has trained.
+    forecaster: await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 }),
     temporal: new Client({ connection: clientConnection, namespace }),
   },
 });

@@ -142,8 +142,15 @@ def select(scores: dict[str, float]) -> str:
     return next(m for m in SIMPLEST_FIRST if m in others and others[m] <= (1 + NEAR_BEST_MARGIN) * best)
 
 
-def next_version(root: Path) -> int:
-    found = [int(m.group(1)) for p in root.glob("*-v*") if (m := re.fullmatch(r"(?:prophet|lstm)-v(\d+)", p.name))]
+def next_version(root: Path, number_after: list[Path] | None = None) -> int:
+    """One more than any version in ``root`` or in ``number_after`` (the folders a worker also loads from, such as
+    the models the repository ships): the newest model is always the highest number."""
+    found = [
+        int(m.group(1))
+        for folder in [root, *(number_after or [])]
+        for p in folder.glob("*-v*")
+        if (m := re.fullmatch(r"(?:prophet|lstm)-v(\d+)", p.name))
+    ]
     return max(found, default=0) + 1
 
 
@@ -168,6 +175,7 @@ def train_all(
     log=lambda m: print(m, file=sys.stderr),
     source: dict | None = None,
     left_out: dict[str, str] | None = None,
+    number_after: list[Path] | None = None,
 ) -> dict:
     """``source`` describes where the series came from (recorded in the training window); ``left_out`` names
     series the loader could not use and why (recorded with the ones Prophet skipped)."""
@@ -230,7 +238,7 @@ def train_all(
         "skipped": skipped,
         "by_horizon_minutes": by_horizon,
     }
-    version = next_version(artifacts)
+    version = next_version(artifacts, number_after)
     trained_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     window = {
         **(source or {"source": "csv"}),
@@ -351,7 +359,7 @@ def influx_source(
 
 def train_from_influx(
     src: InfluxSource, artifacts: Path, fit_fraction: float = 1.0, validation_fraction: float = VALIDATION_FRACTION, epochs: int = 12,
-    log=lambda m: print(m, file=sys.stderr),
+    log=lambda m: print(m, file=sys.stderr), number_after: list[Path] | None = None,
 ) -> dict:
     series, left_out = load_influx(src, log)
     if not series:
@@ -361,7 +369,8 @@ def train_from_influx(
         )
     log(f"influx: {len(series)} series from {src.database} between {src.start} and {src.end}")
     return train_all(
-        series, artifacts, fit_fraction, validation_fraction, epochs, log, source=src.describe(), left_out=left_out
+        series, artifacts, fit_fraction, validation_fraction, epochs, log, source=src.describe(), left_out=left_out,
+        number_after=number_after,
     )
 
 
@@ -378,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--influx-password-env", default="UNDERSTUDY_INFLUX_PASSWORD")
     p.add_argument("--labels", type=Path, default=None)
     p.add_argument("--artifacts", required=True, type=Path)
+    p.add_argument("--number-after", type=Path, action="append", default=[],
+                   help="a folder whose versions the new one numbers after (repeatable; e.g. the shipped models)")
     p.add_argument("--fit-fraction", type=float, default=1.0)
     p.add_argument("--validation-fraction", type=float, default=VALIDATION_FRACTION)
     p.add_argument("--epochs", type=int, default=12)
@@ -393,12 +404,16 @@ def main(argv: list[str] | None = None) -> int:
                 a.influx_url, a.influx_db, a.days, a.until, a.hosts.split(",") if a.hosts else None,
                 a.network_mbps, a.influx_username_env, a.influx_password_env,
             )
-            summary = train_from_influx(src, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs)
+            summary = train_from_influx(
+                src, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs, number_after=a.number_after
+            )
         else:
             series = load_dir(a.data_dir, a.labels, a.only.split(",") if a.only else None, a.limit)
             if not series:
                 raise SeriesError(f"{a.data_dir}: no .csv series found")
-            summary = train_all(series, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs)
+            summary = train_all(
+                series, a.artifacts, a.fit_fraction, a.validation_fraction, a.epochs, number_after=a.number_after
+            )
     except (SeriesError, InfluxError) as exc:
         print(f"train: error: {exc}", file=sys.stderr)
         return 2

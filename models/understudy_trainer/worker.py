@@ -38,6 +38,7 @@ async def train_models(params: dict) -> dict:
             "fit_fraction": float(params.get("fitFraction", 1.0)),
             "epochs": int(params.get("epochs", 12)),
             "log": lambda m: activity.logger.info(m),
+            "number_after": [Path(d) for d in params.get("numberAfter") or []],
         }
         influx = params.get("influx")
         if influx:

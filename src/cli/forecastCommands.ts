@@ -15,10 +15,11 @@ import { ModelArtifactError } from '../forecast/onnxModel.js';
 import { parseCsv } from '../forecast/series.js';
 import { resourceOfSeries } from '../forecast/seriesResources.js';
 import {
-  ARTIFACTS_DIR,
   ensureRetrainSchedule,
+  modelFolders,
   startTrainerWorker,
   TrainerError,
+  trainedModelsTarget,
   trainModels,
 } from '../forecast/trainer.js';
 import { ForecastInputError, RESOURCES, type Resource } from '../forecast/types.js';
@@ -29,12 +30,14 @@ import { temporalConnectionOptions } from '../temporalConnection.js';
 export const FORECAST_COMMANDS = ['train', 'forecast', 'backtest'] as const;
 
 export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder of CSVs into a new model version
-                  [--data-dir DIR] [--labels FILE] [--artifacts DIR] [--epochs N] [--fit-fraction F]
+                  [--data-dir DIR] [--labels FILE] [--epochs N] [--fit-fraction F]
+                  [--artifacts DIR]  (default: the state folder's models/, which the worker loads beside the
+                      shipped models/artifacts, numbered after them)
                   [--influx [--days 14] [--until ISO] [--hosts H,H] [--network-mbps N]]  on the Telegraf
                       metrics in the configured InfluxDB 1.x instead (window ends at the newest sample)
                   [--schedule CRON | --every MINUTES]  create the Temporal Schedule of retrainModelsWorkflow instead
                   [--worker]  run the Python trainer's Temporal worker (task queue understudy-training)
-  forecast      forecast a timestamp,value CSV with the loaded models
+  forecast      forecast a timestamp,value CSV with the models the worker loads (or those in --artifacts DIR)
                   --csv FILE [--series ID] [--resource cpu|mem|diskio|net (default: from the name)] [--horizon 60m] [--json]
   backtest      train on the first 70% of a CSV, forecast from every point of the last 30%
                   --csv FILE [--horizon 15m,1h] [--out DIR] [--plot DIR] [--epochs N] [--json]`;
@@ -139,7 +142,7 @@ async function dispatch(argv: string[]): Promise<void> {
     if (!RESOURCES.includes(resource)) throw new CommandError(`--resource must be one of ${RESOURCES.join(', ')}`);
     const [horizon] = horizons(values.horizon ?? '60m').slice(-1);
     const forecaster = await createForecaster({
-      artifactsDir: values.artifacts ? resolve(values.artifacts) : ARTIFACTS_DIR,
+      artifactsDir: values.artifacts ? resolve(values.artifacts) : modelFolders(loaded.config),
       pollIntervalMs: 0,
     });
     try {
@@ -196,7 +199,7 @@ async function dispatch(argv: string[]): Promise<void> {
       : values['data-dir'] || influx
         ? undefined
         : join(NAB_DIR, 'labels', 'combined_windows.json'),
-    artifactsDir: resolve(values.artifacts ?? ARTIFACTS_DIR),
+    ...(values.artifacts ? { artifactsDir: resolve(values.artifacts) } : trainedModelsTarget(loaded.config)),
     epochs: number('epochs', values.epochs),
     fitFraction: number('fit-fraction', values['fit-fraction']),
   };

@@ -30,7 +30,8 @@ export const DEFAULT_STALE_AFTER_MS = 7 * 24 * 3_600_000;
 const HISTORY_STEPS = 2 * 288;
 
 export interface ForecasterOptions {
-  artifactsDir: string;
+  /** Model folders, in order: the shipped models, then those trained here (see ModelRegistry). */
+  artifactsDir: string | readonly string[];
   /** How often to look for new model versions; 0 disables polling (call `reload()`). Default 30 s. */
   pollIntervalMs?: number;
   staleAfterMs?: number;

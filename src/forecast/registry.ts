@@ -1,6 +1,6 @@
 /**
- * Finds and loads the newest usable version of each learned model in an artifacts folder (`prophet-v<N>/`,
- * `lstm-v<N>/`), and swaps in newer versions on `reload()` without a restart. A version that fails to load
+ * Finds and loads the newest usable version of each learned model in its artifacts folders (`prophet-v<N>/`,
+ * `lstm-v<N>/`; the shipped models and those trained on this machine), and swaps in newer versions on `reload()` without a restart. A version that fails to load
  * (corrupt or truncated .onnx, manifest mismatch) is skipped with a warning naming it, and the previous good
  * version stays in use; it is retried only when its files change.
  */
@@ -56,27 +56,46 @@ export class ModelRegistry {
   private readonly failed = new Map<string, number>();
   private readonly loadedAt = new Map<Kind, number>();
 
+  readonly artifactsDirs: readonly string[];
+
+  /**
+   * `artifactsDirs`: the folders to load from. A folder that does not exist yet holds no versions (the trained
+   * models' folder before the first retrain); only when none can be read is that a problem. The highest version
+   * number wins, and of two equal numbers the one in the later folder.
+   */
   constructor(
-    readonly artifactsDir: string,
+    artifactsDirs: string | readonly string[],
     private readonly log: (message: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.artifactsDirs = typeof artifactsDirs === 'string' ? [artifactsDirs] : artifactsDirs;
+  }
 
   async reload(): Promise<ModelVersionInfo[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.artifactsDir);
-    } catch (error) {
-      for (const kind of KINDS) {
-        if (!this[kind]) this.problems.set(kind, `cannot read ${this.artifactsDir}: ${(error as Error).message}`);
+    const listed: { dir: string; name: string; order: number }[] = [];
+    const unreadable: string[] = [];
+    for (const [order, dir] of this.artifactsDirs.entries()) {
+      try {
+        for (const name of await readdir(dir)) listed.push({ dir, name, order });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || this.artifactsDirs.length === 1)
+          unreadable.push(`cannot read ${dir}: ${(error as Error).message}`);
       }
+    }
+    if (unreadable.length === this.artifactsDirs.length) {
+      for (const kind of KINDS) if (!this[kind]) this.problems.set(kind, unreadable.join('; '));
       return this.info();
     }
+    const where = this.artifactsDirs.join(', ');
     for (const kind of KINDS) {
-      const versions = names
-        .map((n) => new RegExp(`^${kind}-v(\\d+)$`).exec(n))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => ({ dir: join(this.artifactsDir, m[0]), version: Number(m[1]) }))
-        .sort((a, b) => b.version - a.version);
+      const versions = listed
+        .map((entry) => ({ entry, match: new RegExp(`^${kind}-v(\\d+)$`).exec(entry.name) }))
+        .filter((x): x is { entry: (typeof listed)[number]; match: RegExpExecArray } => x.match !== null)
+        .map(({ entry, match }) => ({
+          dir: join(entry.dir, entry.name),
+          version: Number(match[1]),
+          order: entry.order,
+        }))
+        .sort((a, b) => b.version - a.version || b.order - a.order);
       const current = this[kind];
       const problems: string[] = [];
       for (const candidate of versions) {
@@ -100,9 +119,7 @@ export class ModelRegistry {
         }
       }
       if (!this[kind]) {
-        problems.push(
-          versions.length === 0 ? `no ${kind}-v<N> model folder in ${this.artifactsDir}` : `no usable ${kind} version`,
-        );
+        problems.push(versions.length === 0 ? `no ${kind}-v<N> model folder in ${where}` : `no usable ${kind} version`);
       }
       if (problems.length > 0) this.problems.set(kind, problems.join('; '));
       else if (this[kind]) this.problems.delete(kind);

@@ -7,7 +7,7 @@
 import type { Client } from '@temporalio/client';
 import type { UnderstudyConfig } from '../config/schema.js';
 import type { RetrainModelsInput } from '../shared/training.js';
-import { ARTIFACTS_DIR, ensureRetrainSchedule, startTrainerWorker, type TrainerWorker } from './trainer.js';
+import { ensureRetrainSchedule, startTrainerWorker, trainedModelsTarget, type TrainerWorker } from './trainer.js';
 
 /** Daily, at a quiet hour (UTC). */
 export const DEFAULT_RETRAIN_CRON = '0 3 * * *';
@@ -22,14 +22,17 @@ export interface Retraining {
   stop(): Promise<void>;
 }
 
-/** The input the schedule trains on: the configured InfluxDB, the last two weeks, into the worker's model folder. */
-export function retrainInput(config: UnderstudyConfig, artifactsDir = ARTIFACTS_DIR): RetrainModelsInput | string {
+/**
+ * The input the schedule trains on: the configured InfluxDB, the last two weeks, into the state folder's trained
+ * models (numbered after the shipped ones), or into `artifactsDir`.
+ */
+export function retrainInput(config: UnderstudyConfig, artifactsDir?: string): RetrainModelsInput | string {
   const influx = config.influx;
   if (influx.version !== 1) {
     return 'the trainer reads InfluxDB 1.x (/query); with influx.version 2 retrain with `understudy train --data-dir`';
   }
   return {
-    artifactsDir,
+    ...(artifactsDir !== undefined ? { artifactsDir } : trainedModelsTarget(config)),
     influx: {
       url: influx.url,
       database: influx.database,

@@ -13,10 +13,22 @@ import {
   type RetrainModelsInput,
   type TrainModelsResult,
 } from '../shared/training.js';
-import { PROJECT_ROOT } from '../stack/paths.js';
+import type { UnderstudyConfig } from '../config/schema.js';
+import { PROJECT_ROOT, stackPaths } from '../stack/paths.js';
 
 export const MODELS_DIR = join(PROJECT_ROOT, 'models');
+/** The model versions the repository ships (read-only at run time: retrains write to the state folder). */
 export const ARTIFACTS_DIR = join(MODELS_DIR, 'artifacts');
+
+/** Where a worker loads models from: the shipped versions, then those trained on this machine. */
+export function modelFolders(config: UnderstudyConfig): string[] {
+  return [ARTIFACTS_DIR, stackPaths(config).trainedModelsDir];
+}
+
+/** Where a retrain writes by default, numbering after the shipped versions so its models are the newest. */
+export function trainedModelsTarget(config: UnderstudyConfig): { artifactsDir: string; numberAfter: string[] } {
+  return { artifactsDir: stackPaths(config).trainedModelsDir, numberAfter: [ARTIFACTS_DIR] };
+}
 
 /** The trainer failed; `stderr` carries its last lines. */
 export class TrainerError extends Error {
@@ -35,6 +47,8 @@ export interface TrainOptions {
   dataDir?: string;
   influx?: InfluxTrainingSource;
   artifactsDir: string;
+  /** See TrainModelsInput.numberAfter. */
+  numberAfter?: string[];
   labelsFile?: string;
   fitFraction?: number;
   epochs?: number;
@@ -52,6 +66,7 @@ export function pythonEnv(): NodeJS.ProcessEnv {
 /** Runs `python -m understudy_trainer.train` and returns its JSON summary. */
 export function trainModels(options: TrainOptions): Promise<TrainModelsResult> {
   const args = ['-m', 'understudy_trainer.train', '--json', '--artifacts', options.artifactsDir];
+  for (const dir of options.numberAfter ?? []) args.push('--number-after', dir);
   if (options.dataDir !== undefined) args.push('--data-dir', options.dataDir);
   const influx = options.influx;
   if (influx) {

@@ -33,6 +33,8 @@ export interface TrainModelsInput {
   labelsFile?: string;
   /** Where `prophet-v<N>/` and `lstm-v<N>/` are written; workers hot-reload from here. */
   artifactsDir: string;
+  /** Folders whose versions the new one numbers after (the shipped models), so the newest is the highest number. */
+  numberAfter?: string[];
   fitFraction?: number;
   epochs?: number;
   only?: string[];

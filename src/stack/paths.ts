@@ -18,6 +18,8 @@ export interface StackPaths {
   logsDir: string;
   pidsDir: string;
   venvPython: string;
+  /** Model versions trained on this machine (retrains, `understudy train`); the shipped ones stay in models/. */
+  trainedModelsDir: string;
 }
 
 export function stackPaths(config: UnderstudyConfig): StackPaths {
@@ -33,5 +35,6 @@ export function stackPaths(config: UnderstudyConfig): StackPaths {
     logsDir: join(stateDir, 'logs'),
     pidsDir: join(stateDir, 'pids'),
     venvPython: join(stateDir, 'venv', 'bin', 'python'),
+    trainedModelsDir: join(stateDir, 'models'),
   };
 }

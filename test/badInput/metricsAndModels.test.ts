@@ -13,7 +13,7 @@ import { createOrchestrationActivities, type PairObservation } from '../../activ
 import { createForecaster, type OnnxForecaster } from '../../src/forecast/forecaster.js';
 import { InfluxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
 import type { HostRef } from '../../src/shared/pair.js';
-import { MODEL_ARTIFACTS_DIR } from '../../src/worker.js';
+import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
 import { HOST_SIZE } from '../helpers/pair.js';
 import {
   INFLUX_URL,
@@ -136,7 +136,7 @@ describe('bad input: metric values, as the pair observes them', () => {
     database = await createTestDatabase('bad_metrics');
     store = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
     sim = await startTestSimulator();
-    forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
+    forecaster = await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 });
     // observePair reads the fleet, the metrics and the forecaster; it never calls Temporal.
     activities = createOrchestrationActivities({
       provider: sim.provider,
@@ -211,6 +211,7 @@ describe('bad input: metric values, as the pair observes them', () => {
 type Manifest = {
   sha256: string;
   model_type: string;
+  version?: string;
   inputs: { shape: (string | number)[]; features: string[] }[];
   outputs: { name: string; shape: (string | number)[] }[];
 };
@@ -289,8 +290,8 @@ describe('bad input: model files', () => {
   async function artifactsWithBrokenV2(breakage: Breakage): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'understudy-bad-model-'));
     temps.push(dir);
-    await cp(join(MODEL_ARTIFACTS_DIR, 'lstm-v1'), join(dir, 'lstm-v1'), { recursive: true });
-    await cp(join(MODEL_ARTIFACTS_DIR, 'lstm-v1'), join(dir, 'lstm-v2'), { recursive: true });
+    await cp(join(ARTIFACTS_DIR, 'lstm-v1'), join(dir, 'lstm-v1'), { recursive: true });
+    await cp(join(ARTIFACTS_DIR, 'lstm-v1'), join(dir, 'lstm-v2'), { recursive: true });
     const v2 = join(dir, 'lstm-v2');
     const manifest = JSON.parse(await readFile(join(v2, 'manifest.json'), 'utf8')) as Manifest;
     await breakage(v2, manifest, await readFile(join(v2, 'model.onnx')));
@@ -310,6 +311,39 @@ describe('bad input: model files', () => {
       const result = await f.forecast({ hostId: 'h', resource: 'cpu', history: history(), horizonMinutes: 60 });
       expect(result).toMatchObject({ model: 'lstm', modelVersion: '1' });
       expect(result.points).toHaveLength(12);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('loads the newest version across the shipped folder and the trained one; a broken trained one falls back', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'understudy-model-folders-'));
+    temps.push(root);
+    const shipped = join(root, 'shipped');
+    const trained = join(root, 'state', 'models');
+    await cp(join(ARTIFACTS_DIR, 'lstm-v1'), join(shipped, 'lstm-v1'), { recursive: true });
+    // Before the first retrain the trained folder does not exist: that is no problem.
+    const f = await createForecaster({ artifactsDir: [shipped, trained], pollIntervalMs: 0 });
+    try {
+      expect(f.models().map((m) => `${m.model} v${m.version} ${m.dir}`)).toEqual([
+        `lstm v1 ${join(shipped, 'lstm-v1')}`,
+      ]);
+      expect(f.registry.problems.get('lstm')).toBeUndefined();
+
+      await cp(join(ARTIFACTS_DIR, 'lstm-v1'), join(trained, 'lstm-v2'), { recursive: true });
+      const manifest = JSON.parse(await readFile(join(trained, 'lstm-v2', 'manifest.json'), 'utf8')) as Manifest;
+      await saveManifest(join(trained, 'lstm-v2'), { ...manifest, version: '2' });
+      await f.reload();
+      expect(f.models().map((m) => `${m.model} v${m.version} ${m.dir}`)).toEqual([
+        `lstm v2 ${join(trained, 'lstm-v2')}`,
+      ]);
+
+      // A newer trained version that does not load leaves the one in use serving, with the reason.
+      await cp(join(trained, 'lstm-v2'), join(trained, 'lstm-v3'), { recursive: true });
+      await writeFile(join(trained, 'lstm-v3', 'model.onnx'), 'truncated');
+      await f.reload();
+      expect(f.models().map((m) => `${m.model} v${m.version}`)).toEqual(['lstm v2']);
+      expect(f.registry.problems.get('lstm')).toContain(join(trained, 'lstm-v3'));
     } finally {
       await f.close();
     }

@@ -22,7 +22,9 @@ import { testConfig, uniqueTaskQueue } from '../helpers/temporal.js';
 
 describe('retrainModelsWorkflow on a Schedule', () => {
   const loaded = testConfig();
+  /** The shipped models' stand-in; the trained folder beside it does not exist until the retrain writes it. */
   let artifacts: string;
+  let trained: string;
   let forecaster: OnnxForecaster;
   let trainer: TrainerWorker;
   let connection: Connection;
@@ -34,7 +36,8 @@ describe('retrainModelsWorkflow on a Schedule', () => {
     artifacts = await mkdtemp(join(tmpdir(), 'understudy-retrain-'));
     for (const k of ['prophet-v1', 'lstm-v1'])
       await cp(join(ARTIFACTS_DIR, k), join(artifacts, k), { recursive: true });
-    forecaster = await createForecaster({ artifactsDir: artifacts, pollIntervalMs: 0 });
+    trained = `${artifacts}-trained`;
+    forecaster = await createForecaster({ artifactsDir: [artifacts, trained], pollIntervalMs: 0 });
     trainer = await startTrainerWorker({
       python: stackPaths(loaded.config).venvPython,
       address: loaded.config.temporal.address,
@@ -51,6 +54,7 @@ describe('retrainModelsWorkflow on a Schedule', () => {
     await connection?.close();
     await native?.close();
     if (artifacts) await rm(artifacts, { recursive: true, force: true });
+    if (trained) await rm(trained, { recursive: true, force: true });
   });
 
   it('trains a new version in the Python worker and the TypeScript forecaster picks it up', async () => {
@@ -64,7 +68,8 @@ describe('retrainModelsWorkflow on a Schedule', () => {
       input: {
         dataDir: join(NAB_DIR, 'realAWSCloudwatch'),
         labelsFile: join(NAB_DIR, 'labels', 'combined_windows.json'),
-        artifactsDir: artifacts,
+        artifactsDir: trained,
+        numberAfter: [artifacts],
         only: ['ec2_cpu_utilization_53ea38', 'rds_cpu_utilization_cc0c53'],
         epochs: 1,
         trainingTaskQueue,
@@ -87,7 +92,9 @@ describe('retrainModelsWorkflow on a Schedule', () => {
           .toBeDefined();
         return client.workflow.getHandle(workflowId!).result() as Promise<RetrainModelsResult>;
       });
+      // Numbered after the shipped v1, written beside them, not among them.
       expect(result.trained.version).toBe('2');
+      expect(result.trained.lstm).toBe(join(trained, 'lstm-v2'));
       expect(result.trained.series).toBe(2);
       expect(result.loaded.map((m) => `${m.model}@${m.version}`).sort()).toEqual(['lstm@2', 'prophet@2']);
       // Served by the new version without a restart.

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RETRAIN_CRON, startRetraining } from '../../src/forecast/retraining.js';
+import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
 import type { RetrainModelsInput } from '../../src/shared/training.js';
 import { stackPaths } from '../../src/stack/paths.js';
 import { testConfig, uniqueTaskQueue } from '../helpers/temporal.js';
@@ -58,6 +59,9 @@ describe('retraining started by understudy up', () => {
       const [input] = action.args as [RetrainModelsInput];
       expect(input.influx).toMatchObject({ url: loaded.config.influx.url, days: 14 });
       expect(input.trainingTaskQueue).toBe(trainingTaskQueue);
+      // Into the state folder, numbered after the shipped models: a retrain never writes into the source tree.
+      expect(input.artifactsDir).toBe(stackPaths(loaded.config).trainedModelsDir);
+      expect(input.numberAfter).toEqual([ARTIFACTS_DIR]);
       await expect.poll(() => pollers(trainingTaskQueue), { timeout: 20_000 }).toBeGreaterThan(0);
 
       await retraining.stop();

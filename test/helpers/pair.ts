@@ -19,7 +19,8 @@ import {
   type PairPolicy,
   type PairState,
 } from '../../src/shared/pair.js';
-import { createWorker, MODEL_ARTIFACTS_DIR } from '../../src/worker.js';
+import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
+import { createWorker } from '../../src/worker.js';
 import { spawnWorkerProcess } from '../../src/workerProcess.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
 import {
@@ -78,7 +79,7 @@ export async function createOrchestrationHarness(
   const client = new Client({ connection, namespace: loaded.config.temporal.namespace });
   const nativeConnection = await NativeConnection.connect({ address: loaded.config.temporal.address });
   const taskQueue = uniqueTaskQueue(name);
-  const forecaster = await createForecaster({ artifactsDir: MODEL_ARTIFACTS_DIR, pollIntervalMs: 0 });
+  const forecaster = await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 });
   const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
   const workers: { worker: Worker; running: Promise<void> }[] = [];
   const children: ChildProcess[] = [];
