@@ -142,9 +142,12 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   process.once('SIGTERM', shutdown);
   if (demo) {
     print();
-    await runDemo(loaded, client, stack.webUi, (line) => print(`demo: ${line}`), stop.signal).catch((error: Error) => {
-      print(`demo: stopped: ${error.message}`);
-    });
+    const retrainScheduleId = retraining.problems.length === 0 ? retraining.scheduleId : undefined;
+    await runDemo(loaded, client, stack.webUi, (line) => print(`demo: ${line}`), stop.signal, retrainScheduleId).catch(
+      (error: Error) => {
+        print(`demo: stopped: ${error.message}`);
+      },
+    );
   }
   await running;
   await retraining.stop();

@@ -30,11 +30,17 @@ import { scaleOutLead } from './leadTime.js';
 import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import { ROLLOUT_WORKFLOW_ID, rolloutStateQuery } from '../shared/rollout.js';
+import type { RetrainModelsResult } from '../../workflows/retrainModels.js';
 
 const HOST: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 const WORKLOAD: Capacity = { cpuCores: 4, memoryGiB: 8, storageIops: 2_000, networkMbps: 1_000 };
-/** Simulated hours of history written before the fleet starts, so the forecasters have yesterday to go on. */
-const HISTORY_HOURS = 26;
+/**
+ * Simulated hours of history written before the fleet starts: the 2.5 days the trainer needs to fit Prophet per host
+ * (two days besides its validation fifth), and an hour to spare.
+ */
+const HISTORY_HOURS = 61;
+/** How long the demo waits for the simulator to finish writing that history to InfluxDB. */
+const HISTORY_WRITE_TIMEOUT_MS = 300_000;
 
 /** The demo's pairs, by role in the scenario. */
 export const DEMO_ROLES = {
@@ -104,16 +110,19 @@ async function ignoreConflict(work: Promise<unknown>): Promise<void> {
   }
 }
 
-/** Creates the demo's primaries and workloads (idempotent: a second run finds them) and a day of history. */
+/**
+ * Creates the demo's primaries and workloads and their history; false when an earlier run had (a second run finds
+ * them).
+ */
 async function seedFleet(
   control: SimulatorControl,
   provider: HttpFleetProvider,
   loaded: LoadedConfig,
   say: Say,
-): Promise<void> {
+): Promise<boolean> {
   const fleet = await provider.describeFleet();
   const topology = demoTopology();
-  if (topology.primaries.every((p) => fleet.hosts.some((h) => h.id === p.hostId))) return;
+  if (topology.primaries.every((p) => fleet.hosts.some((h) => h.id === p.hostId))) return false;
   say(
     `creating ${topology.primaries.length} primaries in ${THREE_REGIONS.join(', ')} on the fleet simulator (${loaded.config.provider.url})`,
   );
@@ -149,7 +158,47 @@ async function seedFleet(
     }),
   );
   say(`writing ${HISTORY_HOURS} simulated hours of utilisation history to InfluxDB (the forecasters learn from it)…`);
-  await control.advance(HISTORY_HOURS * 3600);
+  const { now: seededTo } = await control.advance(HISTORY_HOURS * 3600);
+  // The simulator writes metrics behind its clock: the trainer and the first forecasts need all of them.
+  const metrics = metricsStoreFor(loaded);
+  const ids = topology.primaries.map((p) => p.hostId);
+  const deadline = Date.now() + HISTORY_WRITE_TIMEOUT_MS;
+  for (;;) {
+    const newest = await metrics.latestSampleTime(ids).catch(() => undefined);
+    if (newest && Date.parse(seededTo) - newest.getTime() < 5 * 60_000) break;
+    if (Date.now() > deadline) {
+      say(`the history is still being written after ${HISTORY_WRITE_TIMEOUT_MS / 1000} s; going on`);
+      break;
+    }
+    await sleep(1_000);
+  }
+  return true;
+}
+
+/**
+ * Fires the retrain schedule on the seeded history and waits for the new version to serve, as the daily 03:00 run
+ * would: Prophet per host where it validates best, the global LSTM, the selection per series.
+ */
+async function retrainOnHistory(client: Client, scheduleId: string, say: Say): Promise<void> {
+  say(`retraining the models on that history now (schedule ${scheduleId}, normally daily at 03:00 UTC)…`);
+  const began = Date.now();
+  const schedule = client.schedule.getHandle(scheduleId);
+  const before = (await schedule.describe()).info.recentActions.length;
+  await schedule.trigger();
+  let workflowId: string | undefined;
+  while (workflowId === undefined) {
+    await sleep(500);
+    const actions = (await schedule.describe()).info.recentActions;
+    const action = actions.length > before ? actions[actions.length - 1]?.action : undefined;
+    if (action?.type === 'startWorkflow') workflowId = action.workflow.workflowId;
+  }
+  const result = (await client.workflow.getHandle(workflowId).result()) as RetrainModelsResult;
+  const chosen = new Map<string, number>();
+  for (const model of Object.values(result.trained.selected)) chosen.set(model, (chosen.get(model) ?? 0) + 1);
+  say(
+    `trained version ${result.trained.version} on ${result.trained.series} series in ${Math.round((Date.now() - began) / 1000)} s; ` +
+      `chosen per series: ${[...chosen].map(([model, n]) => `${model} ${n}`).join(', ')}`,
+  );
 }
 
 async function pairState(client: Client, pairId: string): Promise<PairState | undefined> {
@@ -250,16 +299,30 @@ async function reportSurgeLead(
   return true;
 }
 
+/** `retrainScheduleId`: the retrain schedule `understudy up` created, absent when retraining could not start. */
 export async function runDemo(
   loaded: LoadedConfig,
   client: Client,
   webUi: string,
   say: Say,
   signal: AbortSignal,
+  retrainScheduleId?: string,
 ): Promise<void> {
   const access = { url: loaded.config.provider.url, token: loaded.secrets.providerToken };
   const control = new SimulatorControl(access);
-  await seedFleet(control, new HttpFleetProvider(access), loaded, say);
+  // The scenario's clock runs at real speed while the history is written and the models train, so its timing holds.
+  const { speed } = await control.status();
+  await control.setSpeed(1);
+  try {
+    const seeded = await seedFleet(control, new HttpFleetProvider(access), loaded, say);
+    if (seeded && retrainScheduleId)
+      await retrainOnHistory(client, retrainScheduleId, say).catch((error: Error) =>
+        say(`retraining failed, the pairs forecast with the shipped models and the baselines: ${error.message}`),
+      );
+    else if (seeded) say('no retraining (see above): the pairs forecast with the shipped models and the baselines');
+  } finally {
+    await control.setSpeed(speed);
+  }
   const topology = demoTopology();
   const namespace = loaded.config.temporal.namespace;
   const ui = (query: string) => `${webUi}/namespaces/${namespace}/workflows?query=${encodeURIComponent(query)}`;
