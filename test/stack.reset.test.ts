@@ -32,6 +32,7 @@ describe('stack reset', () => {
         join(paths.influxDir, 'data', 'understudy', 'shard'),
         join(paths.influxDir, 'meta', 'meta.db'),
         join(stateDir, 'simulator', 'state.json'),
+        join(paths.trainedModelsDir, 'prophet-v2', 'manifest.json'),
       ];
       const kept = [paths.temporalBin, paths.venvPython, paths.influxConfig];
       for (const path of [...data, ...kept]) file(path);
@@ -42,6 +43,7 @@ describe('stack reset', () => {
       for (const path of kept) expect(existsSync(path), path).toBe(true);
       expect(removed).toContain(paths.temporalDb);
       expect(removed).toContain(join(stateDir, 'simulator'));
+      expect(removed).toContain(paths.trainedModelsDir);
       // Nothing left to remove: a second reset removes nothing and does not fail.
       expect(await stackReset(isolated)).toEqual([]);
     } finally {

@@ -45,8 +45,8 @@ export async function stackDown(config: UnderstudyConfig, only?: readonly string
 
 /**
  * Stops the embedded services and deletes what they stored — Temporal's workflows and schedules, InfluxDB's
- * metrics, the simulator's fleet — so the next `up` (and the demo) starts from nothing. Installed binaries and the
- * Python venv stay. Returns the paths removed.
+ * metrics, the simulator's fleet, and the models trained on those metrics — so the next `up` (and the demo) starts
+ * from nothing. Installed binaries, the Python venv and the shipped models stay. Returns the paths removed.
  */
 export async function stackReset(config: UnderstudyConfig): Promise<string[]> {
   const paths = stackPaths(config);
@@ -57,6 +57,7 @@ export async function stackReset(config: UnderstudyConfig): Promise<string[]> {
     `${paths.temporalDb}-shm`,
     ...['data', 'meta', 'wal'].map((dir) => join(paths.influxDir, dir)),
     simulatorStateDir(paths),
+    paths.trainedModelsDir,
   ];
   const removed = data.filter((path) => existsSync(path));
   for (const path of removed) rmSync(path, { recursive: true, force: true });
