@@ -79,8 +79,6 @@ export interface ObservePairInput {
   stepSeconds: number;
   /** Data time the current primary took its role by a failover or swap (PairState.rolesSince). */
   rolesSince?: number;
-  /** Write the forecast's peaks beside the actuals here, so the tick needs no second activity to record them. */
-  recordForecast?: boolean;
 }
 
 export interface PairObservation {
@@ -403,7 +401,7 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       } else if (windows.length > 0 && !stale) {
         issues.push('no recent samples for every resource: no forecast this tick');
       }
-      if (forecast && input.recordForecast) {
+      if (forecast) {
         // A lost chart point must not cost the pair its decision: the failure is reported, the tick goes on.
         await writeForecastPeaks(metrics, primaryHost.id, forecast).catch((error: unknown) =>
           issues.push(`forecast not recorded: ${(error as Error).message}`),
@@ -556,11 +554,6 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
 
     async checkInvariants(): Promise<InvariantReport> {
       return provider.invariants();
-    },
-
-    /** Writes the forecast peaks beside the actuals (pair histories recorded before observePair did it itself). */
-    async recordForecast(input: { hostId: string; forecast: ForecastSummary }): Promise<void> {
-      await writeForecastPeaks(metrics, input.hostId, input.forecast);
     },
 
     /**

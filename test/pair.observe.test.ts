@@ -240,7 +240,7 @@ describe('observePair: what the policy is fed', () => {
     expect(byHost.peakPercent).toBeLessThan(30);
   });
 
-  it('records its forecast beside the actuals when asked, and a failed write is an issue, not a lost tick', async () => {
+  it('records its forecast beside the actuals, and a failed write is an issue, not a lost tick', async () => {
     const fleet: FleetSnapshot = {
       now: new Date(NOW).toISOString(),
       hosts: [host('p-obs', 'primary', 'active', 1, ['w-1']), host('s-obs', 'shadow', 'inactive', 0.15, [])],
@@ -251,10 +251,7 @@ describe('observePair: what the policy is fed', () => {
       written.push(...points);
       return Promise.resolve();
     });
-    const recorded = await createOrchestrationActivities({ ...recording, forecaster }).observePair({
-      ...input,
-      recordForecast: true,
-    });
+    const recorded = await createOrchestrationActivities({ ...recording, forecaster }).observePair(input);
     expect(written.map((p) => [p.hostId, p.resource, p.horizonMinutes, p.yhat])).toEqual(
       recorded.forecast!.peaks.map((p) => ['p-obs', p.resource, p.horizonMinutes, p.peakPercent]),
     );
@@ -262,16 +259,8 @@ describe('observePair: what the policy is fed', () => {
     const failing = observeWith(fleet, { 'p-obs': windowsFor('p-obs', 40) }, () =>
       Promise.reject(new Error('influx is down')),
     );
-    const unrecorded = await createOrchestrationActivities({ ...failing, forecaster }).observePair({
-      ...input,
-      recordForecast: true,
-    });
+    const unrecorded = await createOrchestrationActivities({ ...failing, forecaster }).observePair(input);
     expect(unrecorded.forecast).toBeDefined();
     expect(unrecorded.issues).toContain('forecast not recorded: influx is down');
-
-    // Not asked (pair histories from before): nothing written here; the workflow's recordForecast does it.
-    written.length = 0;
-    await createOrchestrationActivities({ ...recording, forecaster }).observePair(input);
-    expect(written).toEqual([]);
   });
 });

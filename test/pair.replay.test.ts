@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { pairWorkflowId } from '../src/shared/pair.js';
+import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { PROJECT_ROOT } from '../src/stack/index.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
 
@@ -19,20 +19,29 @@ describe('replaying recorded histories', () => {
     await f.startWorker();
     await f.startPair();
     await f.waitForState((s) => s.counters.ticks >= 2, 'two ticks');
-    await f.sim.control.failHost(f.primary.hostId);
+    await f.client.workflow.getHandle(pairWorkflowId(f.pairId)).signal(forceSwapSignal, { reason: 'replay fixture' });
+    await f.waitForState((s) => s.counters.swaps === 1 && s.phase === 'steady', 'a swap');
+    // After the swap the fixture's shadow host is the primary: it is the one that fails.
+    await f.sim.control.failHost(f.shadow.hostId);
     await f.waitForState((s) => s.counters.failovers === 1, 'a failover');
   }, 120_000);
   afterAll(async () => {
     await f?.close();
   });
 
-  it('replays the history of a pair that just failed over, and of its failover child', async () => {
+  it('replays the history of a pair that swapped and failed over, and of its swap and failover children', async () => {
     const pair = f.client.workflow.getHandle(pairWorkflowId(f.pairId));
     const state = await f.state();
-    const child = f.client.workflow.getHandle(state.lastAction!.workflowId!);
+    const childOf = (kind: string) => {
+      const id = state.recentActions.find((a) => a.kind === kind && a.outcome === 'succeeded')?.workflowId;
+      expect(id, `a ${kind} child`).toBeDefined();
+      return f.client.workflow.getHandle(id!);
+    };
+    const [swap, failover] = [childOf('swap'), childOf('failover')];
     const recorded = [
-      { name: 'hostPair-failover', workflowId: pair.workflowId, history: await pair.fetchHistory() },
-      { name: 'failover-child', workflowId: child.workflowId, history: await child.fetchHistory() },
+      { name: 'hostPair-swap-failover', workflowId: pair.workflowId, history: await pair.fetchHistory() },
+      { name: 'swap-child', workflowId: swap.workflowId, history: await swap.fetchHistory() },
+      { name: 'failover-child', workflowId: failover.workflowId, history: await failover.fetchHistory() },
     ];
     for (const { name, workflowId, history } of recorded) {
       expect(history.events?.length, name).toBeGreaterThan(10);
@@ -51,7 +60,7 @@ describe('replaying recorded histories', () => {
 
   it('replays every committed history', async () => {
     const files = readdirSync(HISTORIES).filter((file) => file.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(2);
+    expect(files.length).toBeGreaterThanOrEqual(3);
     for (const file of files) {
       const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as {
         workflowId: string;

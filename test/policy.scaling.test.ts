@@ -394,14 +394,6 @@ describe('decideScaling: spikes, forecast-only, bad input', () => {
     expect(alone.action.kind).toBe('none');
     expect(alone.reason).toContain('isolated spike');
     expect(alone.memory.lastSpikeAt).toBe(late);
-    // Histories recorded before the rule replay with every isolated spike held.
-    const old = decide({
-      forecast: spike,
-      memory: first.memory,
-      now: NOW + 40 * MINUTE,
-      recurringSpikesScaleOut: false,
-    });
-    expect(old.action.kind).toBe('none');
   });
 
   it('remembers no spike for a tick whose peak stays under the threshold', () => {

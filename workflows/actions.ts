@@ -3,7 +3,7 @@
  * with its own history: scale-out, scale-back, failover and the role swap (with its rollback). Every provider call
  * carries an idempotency key derived from this workflow's id and the step, so a retry never acts twice.
  */
-import { ApplicationFailure, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import type { MigrationResult } from '../src/provider/types.js';
@@ -156,27 +156,22 @@ export async function failoverWorkflow(input: FailoverInput): Promise<FailoverRe
       allocationFraction: 1,
       idempotencyKey: stepKey('activate'),
     });
-  if (patched('activate-while-fencing')) {
-    // Growing the shadow while the fence runs is safe: it still is a shadow and serves nothing until it is
-    // promoted, and promotion waits for the fence. Run one after the other, the two provider delays added up and
-    // kept the shadow from being ready within 5 s of the first missed check (bench:failover).
-    const [fenced, activated] = await Promise.allSettled([fence(), activate()]);
-    if (fenced.status === 'rejected') {
-      // The old primary may still serve: the shadow must not stay grown for nothing, and must not be promoted.
-      if (activated.status === 'fulfilled') {
-        await labelled(actions.deactivateShadow, PROVIDER_ACTION, `return shadow ${shadow.hostId} to standby`, {
-          hostId: shadow.hostId,
-          allocationFraction: input.standbyFraction ?? DEFAULT_STANDBY_FRACTION,
-          idempotencyKey: stepKey('stand-down'),
-        });
-      }
-      throw fenced.reason;
+  // Growing the shadow while the fence runs is safe: it still is a shadow and serves nothing until it is
+  // promoted, and promotion waits for the fence. Run one after the other, the two provider delays added up and
+  // kept the shadow from being ready within 5 s of the first missed check (bench:failover).
+  const [fenced, activated] = await Promise.allSettled([fence(), activate()]);
+  if (fenced.status === 'rejected') {
+    // The old primary may still serve: the shadow must not stay grown for nothing, and must not be promoted.
+    if (activated.status === 'fulfilled') {
+      await labelled(actions.deactivateShadow, PROVIDER_ACTION, `return shadow ${shadow.hostId} to standby`, {
+        hostId: shadow.hostId,
+        allocationFraction: input.standbyFraction ?? DEFAULT_STANDBY_FRACTION,
+        idempotencyKey: stepKey('stand-down'),
+      });
     }
-    if (activated.status === 'rejected') throw activated.reason;
-  } else {
-    await fence();
-    await activate();
+    throw fenced.reason;
   }
+  if (activated.status === 'rejected') throw activated.reason;
   await labelled(actions.setRole, PROVIDER_ACTION, `promote ${shadow.hostId} to primary`, {
     hostId: shadow.hostId,
     role: 'primary',

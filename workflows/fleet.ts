@@ -13,7 +13,6 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -49,16 +48,6 @@ const standbys = proxyActivities<FleetHealthActivities>(OBSERVATION);
 
 /** Between two checks of the fleet (drift, failed shadows), unless the input says otherwise. */
 const DRIFT_CHECK_INTERVAL_MS = 60_000;
-/**
- * Each check also reads the shadows' health: a failed shadow is replaced, and no new shadow goes to a failed region.
- * Runs recorded before it replay without that read.
- */
-const REPLACE_FAILED_SHADOWS = 'fleet-replaces-failed-shadows';
-/**
- * A shadow that cannot be provisioned no longer fails the fleet: it is listed as a problem (a half-built one is
- * decommissioned), and each check gives a shadow to a pair left without one (no region then, or provisioning failed).
- */
-const RETRY_MISSING_SHADOWS = 'fleet-retries-missing-shadows';
 const ITERATIONS_PER_RUN = 500;
 /** Shadows are provisioned this many at a time: a fleet start must not flood the provider. */
 const PROVISIONING_CONCURRENCY = 8;
@@ -175,7 +164,6 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       );
     } catch (error) {
       // Built but never made a standby: no pair will own it, so it goes rather than idle on the bill.
-      if (!patched(RETRY_MISSING_SHADOWS)) throw error;
       await actions.decommissionHost
         .executeWithOptions({ ...PROVIDER_ACTION, summary: `decommission half-built shadow ${hostId}` }, [
           { hostId, idempotencyKey: key(`clear:${hostId}`) },
@@ -250,7 +238,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     });
     // One read of the provider per check: which regions are failed (no new shadow goes there) and which shadows
     // failed (replaced below).
-    const shadowHealth = patched(REPLACE_FAILED_SHADOWS) ? await readShadowHealth() : undefined;
+    const shadowHealth = await readShadowHealth();
     const failedRegions = shadowHealth?.failedRegions ?? [];
     // Taken before this check's own replacements: a pair whose new shadow just failed is tried again at the next
     // check, not a second time in this one.
@@ -284,7 +272,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     }
 
     // Pairs left without a shadow by an earlier check (no region could take one, or provisioning failed) try again.
-    if (withoutShadow.length > 0 && patched(RETRY_MISSING_SHADOWS)) {
+    if (withoutShadow.length > 0) {
       for (const pair of withoutShadow) {
         if (pair.shadow) continue; // given one by this check already (a failover's replacement above)
         // A pair added by a scale-out starts only once it has a shadow; one already running ignores the start.
@@ -367,7 +355,6 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     try {
       shadow = await provisionShadow(pair.pairId, pair.primary, assignment, state.replacements + 1);
     } catch (error) {
-      if (!patched(RETRY_MISSING_SHADOWS)) throw error;
       // A provider that keeps refusing (a region it cannot build in) must not fail the whole fleet: the pair stays
       // without a new shadow, the problem is listed, and the next check tries again under a new host id.
       const hostId = `${pair.pairId}-s${state.replacements + 1}`;

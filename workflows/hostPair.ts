@@ -14,7 +14,6 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
-  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -195,7 +194,6 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     },
   );
 
-  // Runs only when asked, so histories recorded before it existed replay unchanged without a patch.
   setHandler(swapNowUpdate, (request) => exclusively(() => swap(`requested: ${request.reason}`)), {
     validator: (request: unknown) => {
       const reason = (request as { reason?: unknown } | null | undefined)?.reason;
@@ -231,13 +229,13 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
 
   // ---- actions ----------------------------------------------------------------------------------------------------
   // Two actions of one kind within a tick (a rollout's swap right after another) need distinct ids: the child's
-  // activities derive their idempotency keys from it. Histories recorded before never repeated an id.
+  // activities derive their idempotency keys from it.
   const usedChildIds: string[] = [];
   const childId = (kind: string): string => {
     const base = `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.ticks}`;
     const repeats = usedChildIds.filter((id) => id === base).length;
     usedChildIds.push(base);
-    return repeats > 0 && patched('unique-action-child-ids') ? `${base}.${repeats + 1}` : base;
+    return repeats > 0 ? `${base}.${repeats + 1}` : base;
   };
 
   async function failOver(reason: string): Promise<FailoverResult | undefined> {
@@ -417,8 +415,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   let nextCheckAt = Date.now();
   for (let iteration = 0; ; iteration++) {
     const checkDueAt = nextCheckAt;
-    // Histories recorded before pairs managed their own schedule replay without it.
-    if (pending.swapScheduleOutdated && patched('pair-owns-swap-schedule')) {
+    if (pending.swapScheduleOutdated) {
       pending.swapScheduleOutdated = undefined;
       state.swapSchedule = await record.ensureSwapSchedule
         .executeWithOptions({ ...QUICK_LOCAL_CALL, summary: `off-peak swap schedule of ${state.pairId}` }, [
@@ -443,9 +440,9 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     const checkArgs: Parameters<OrchestrationActivities['checkHealth']> = confirmNext
       ? [state.primary.hostId, { afterMs: CONFIRMATION_CHECK_DELAY_MS }]
       : [state.primary.hostId];
-    // An activity, not a local one: bench:scale favoured local checks, but when a workflow task was heartbeated while
-    // a local check ran, the next patch marker landed in a later task and the replay after a worker restart failed
-    // as nondeterministic (the rollout crash test met it).
+    // An activity, not a local one: bench:scale favoured local checks, but a local activity that outlives its
+    // workflow task splits the commands that follow it across tasks, and replaying such a history after a worker
+    // restart can fail as nondeterministic (the rollout crash test met it).
     const check = await health.checkHealth
       .executeWithOptions({ ...HEALTH_CHECK, summary: checkSummary }, checkArgs)
       .catch(() => undefined);
@@ -469,12 +466,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       );
     }
 
-    const now = Date.now(); // workflow time: deterministic under replay
-    // Histories recorded before the fixed cadence replay with ticks timed from the check's end.
-    const onCadence = patched('fixed-check-cadence');
-    const sinceTick = (onCadence ? checkDueAt : now) - lastTickAt;
-    if (sinceTick >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
-      lastTickAt = onCadence ? checkDueAt : now;
+    if (checkDueAt - lastTickAt >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
+      lastTickAt = checkDueAt;
       state.counters.ticks += 1;
       await tick();
     }
@@ -500,24 +493,21 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       break;
     wake = false;
     // A failed check is confirmed at once (bench:failover measured detection 11 s after the first miss when each
-    // confirmation waited out the interval). Histories recorded before this replay with the full interval.
+    // confirmation waited out the interval).
     confirmNext =
       state.health.consecutiveFailures > 0 &&
       state.health.consecutiveFailures < state.policy.failuresBeforeFailover &&
       state.failoverEnabled &&
-      state.shadow !== undefined &&
-      patched('quick-failure-confirmation');
+      state.shadow !== undefined;
     const intervalMs = state.policy.healthCheckIntervalSeconds * 1000;
     const summary = `next health check of ${state.primary.hostId}`;
     if (confirmNext) {
       nextCheckAt = Date.now();
-    } else if (onCadence) {
+    } else {
       nextCheckAt = checkDueAt + intervalMs;
       const waitMs = nextCheckAt - Date.now();
       // Behind (a long action, a slow worker) or woken by a message: the cadence starts again from now.
       if (waitMs <= 0 || (await condition(() => wake, waitMs, { summary }))) nextCheckAt = Date.now();
-    } else {
-      await condition(() => wake, intervalMs, { summary });
     }
   }
 
@@ -531,9 +521,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   });
 
   async function tick(): Promise<void> {
-    // The observation writes its forecast beside the actuals itself (one activity per tick instead of two);
-    // histories recorded before it replay with the separate recordForecast activity.
-    const forecastRecordedByObservation = patched('observation-records-forecast');
+    // The observation also writes its forecast beside the actuals: one activity per tick.
     let observation: PairObservation;
     try {
       observation = await observe.observePair.executeWithOptions(
@@ -547,7 +535,6 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
             historyMinutes: HISTORY_MINUTES,
             stepSeconds: STEP_SECONDS,
             ...(state.rolesSince !== undefined ? { rolesSince: state.rolesSince } : {}),
-            recordForecast: forecastRecordedByObservation,
           },
         ],
       );
@@ -564,8 +551,6 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     const forecast = observation.forecast;
     if (!forecast) return; // missing data: never act on it
     state.lastForecast = forecast;
-    if (!forecastRecordedByObservation)
-      await record.recordForecast({ hostId: state.primary.hostId, forecast }).catch(() => undefined);
 
     if (state.phase !== 'steady' && state.phase !== 'scaled-out') return;
     const view: PairView = {
@@ -581,8 +566,6 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       policy: state.policy,
       memory: state.scaling,
       now: observation.now,
-      // Asked only on a spike, so pairs that never spike carry no marker for it.
-      recurringSpikesScaleOut: forecast.isolatedSpike === true && patched('recurring-spikes-scale-out'),
     });
     state.scaling = decision.memory;
     const actualPercent = decision.bindingResource

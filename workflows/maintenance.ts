@@ -12,7 +12,6 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
-  patched,
   proxyActivities,
   sleep,
   setHandler,
@@ -37,10 +36,6 @@ import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 const actions = proxyActivities<RolloutActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<RolloutActivities>(OBSERVATION);
 
-/** Maintenances recorded before a shadow's standby role moved (they held its pair instead) replay unchanged. */
-const SHADOW_STANDBY_MOVES = 'maintenance-moves-shadow-standby';
-/** Maintenances recorded before a drain was checked against the regions' spare capacity replay unchanged. */
-const DRAIN_KEEPS_SPARE = 'maintenance-drain-keeps-spare-capacity';
 /** How often, and how long, to look for the replacement shadow (provisioning a host takes ~90 s). */
 const REPLACEMENT_POLL_MS = 2_000;
 const REPLACEMENT_TIMEOUT_MS = 30 * 60_000;
@@ -82,7 +77,7 @@ export async function maintenanceWorkflow(input: MaintenanceInput): Promise<Main
   state.pairId = pair.pairId;
   state.wasPrimary = pair.primary.hostId === input.hostId;
 
-  if (state.wasPrimary && !input.allowReducedSpare && patched(DRAIN_KEEPS_SPARE)) {
+  if (state.wasPrimary && !input.allowReducedSpare) {
     // The drained pair serves from its shadow's region at full size until the host returns: refuse when that would
     // leave a region without room for another region's outage, as a rollout refuses such a swap.
     const spare = await reads.readSpareCapacity.executeWithOptions(
@@ -115,7 +110,7 @@ export async function maintenanceWorkflow(input: MaintenanceInput): Promise<Main
       );
     }
   }
-  if (!state.wasPrimary && patched(SHADOW_STANDBY_MOVES)) {
+  if (!state.wasPrimary) {
     setPhase('draining');
     state.standbyMovedTo = await moveStandby(pair.pairId, pair.primary);
     setPhase('in-maintenance');

@@ -15,7 +15,6 @@ import {
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
-  patched,
   log,
   proxyActivities,
   setHandler,
@@ -56,18 +55,7 @@ import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 const actions = proxyActivities<RolloutActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<RolloutActivities>(OBSERVATION);
 
-/**
- * Rollouts recorded before these existed replay without them: the spare-capacity proof, the provider's clock for
- * windows, and continue-as-new between waves.
- */
-const SPARE_CLOCK_CONTINUE = 'rollout-spare-capacity-provider-clock-continue-as-new';
 const DEFAULT_WINDOW_POLL_SECONDS = 60;
-/** Rollouts recorded before a rollback after the swap swapped the roles back replay unchanged. */
-const ROLLBACK_SWAPS_BACK = 'rollout-rollback-swaps-back';
-/** Rollouts recorded before a pair that was paused or not steady at its turn was skipped replay unchanged. */
-const SKIPS_UNSETTLED_PAIRS = 'rollout-skips-paused-or-busy-pairs';
-/** Rollouts recorded before a pause or abort arriving during the clock read was honoured replay unchanged. */
-const RECHECK_AFTER_CLOCK = 'rollout-recheck-pause-after-clock-read';
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState> {
   const info = workflowInfo();
@@ -146,7 +134,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       if (targets.length === 0) problems.push('no pairs to roll');
       problems.push(...validateBudget(input.budget, rolloutPairRefs(targets)));
       // The fleet's spare capacity, when it names it: no wave may leave a region without room for an outage.
-      if (problems.length === 0 && input.fleetWorkflowId && patched(SPARE_CLOCK_CONTINUE)) {
+      if (problems.length === 0 && input.fleetWorkflowId) {
         spare = await reads.readSpareCapacity.executeWithOptions(
           { ...OBSERVATION, summary: "read the regions' spare capacity" },
           [input.fleetWorkflowId],
@@ -207,7 +195,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         wavesThisRun > 0 &&
         (workflowInfo().continueAsNewSuggested ||
           (input.continueAsNewAfterWaves !== undefined && wavesThisRun >= input.continueAsNewAfterWaves));
-      if (runIsLong && patched(SPARE_CLOCK_CONTINUE)) return 'continue-as-new';
+      if (runIsLong) return 'continue-as-new';
       if (!(await gate())) break;
       state.currentWave = index + 1;
       setPhase('rolling');
@@ -263,7 +251,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
       }
       const now = await clockNow();
       // A pause or abort that arrived while the clock was read holds the next wave too: look again.
-      if ((paused || aborted !== undefined) && patched(RECHECK_AFTER_CLOCK)) continue;
+      if (paused || aborted !== undefined) continue;
       const window = windowStatus(windows, now);
       if (window.open) {
         state.nextWindowAt = undefined;
@@ -276,35 +264,31 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
         await condition(() => aborted !== undefined);
       } else {
         // The provider's clock may run at another pace than the worker's: look again at least every poll.
-        const poll = patched(SPARE_CLOCK_CONTINUE)
-          ? (input.windowPollSeconds ?? DEFAULT_WINDOW_POLL_SECONDS) * 1000
-          : Number.POSITIVE_INFINITY;
+        const poll = (input.windowPollSeconds ?? DEFAULT_WINDOW_POLL_SECONDS) * 1000;
         await condition(() => paused || aborted !== undefined, Math.max(1_000, Math.min(window.opensAt - now, poll)));
       }
     }
   }
 
-  /** The provider's time (the fleet's clock, which windows are about); the worker's for older histories. */
+  /** The provider's time (the fleet's clock, which windows are about). */
   async function clockNow(): Promise<number> {
-    if (!patched(SPARE_CLOCK_CONTINUE) || targets.length === 0) return Date.now();
+    if (targets.length === 0) return Date.now();
     return reads.readProviderClock
       .executeWithOptions({ ...OBSERVATION, summary: "read the provider's clock" }, [targets[0]!.primary.hostId])
       .catch(() => Date.now()); // an unreachable provider: the worker's clock is the best guess left
   }
 
   async function rollPair(pair: PairRollout, target: RolloutTarget): Promise<void> {
-    if (patched(SKIPS_UNSETTLED_PAIRS)) {
-      // The pair's turn has begun (it counts as started for a pause arriving meanwhile).
-      pair.step = 'checking';
-      // A paused pair (a change freeze, a host in maintenance) is not to be changed, and a pair scaled out or
-      // mid-action has a shadow carrying workloads: upgrading it would interrupt them, and its swap would be refused
-      // anyway. Such a pair is left untouched, and says why.
-      const why = await whyUnsettled(pair.pairId);
-      if (why !== undefined) {
-        pair.step = 'skipped';
-        pair.detail = `not touched: ${why}; a later rollout can upgrade it`;
-        return;
-      }
+    // The pair's turn has begun (it counts as started for a pause arriving meanwhile).
+    pair.step = 'checking';
+    // A paused pair (a change freeze, a host in maintenance) is not to be changed, and a pair scaled out or
+    // mid-action has a shadow carrying workloads: upgrading it would interrupt them, and its swap would be refused
+    // anyway. Such a pair is left untouched, and says why.
+    const why = await whyUnsettled(pair.pairId);
+    if (why !== undefined) {
+      pair.step = 'skipped';
+      pair.detail = `not touched: ${why}; a later rollout can upgrade it`;
+      return;
     }
     pair.startedAt = Date.now();
     const key = (step: string): string => `${info.workflowId}:${pair.pairId}:${step}`;
@@ -340,7 +324,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutState
     } catch (error) {
       const reason = messageOf(error);
       const unrestored =
-        pair.primaryAfter !== undefined && patched(ROLLBACK_SWAPS_BACK)
+        pair.primaryAfter !== undefined
           ? await rollBackSwapped(pair, primaryId, shadowId, key)
           : await restore(pair, changed, key);
       pair.step = unrestored.length === 0 ? 'rolled-back' : 'failed';

@@ -48,11 +48,6 @@ export interface ScalingInput {
   memory: ScalingMemory;
   /** Epoch ms of this decision (the workflow's clock). */
   now: number;
-  /**
-   * Whether a spike recurring within SPIKE_RECURRENCE_MINUTES of the last one counts as a burst pattern, which scales
-   * out (default true). False replays pair histories recorded before the rule, where every isolated spike was held.
-   */
-  recurringSpikesScaleOut?: boolean;
 }
 
 /**
@@ -313,10 +308,7 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   const isHigh = binding.peakPercent > threshold;
   const spikeHigh = isHigh && forecast.isolatedSpike === true;
   const recurring =
-    spikeHigh &&
-    input.recurringSpikesScaleOut !== false &&
-    memory.lastSpikeAt !== undefined &&
-    now - memory.lastSpikeAt <= SPIKE_RECURRENCE_MINUTES * MINUTE_MS;
+    spikeHigh && memory.lastSpikeAt !== undefined && now - memory.lastSpikeAt <= SPIKE_RECURRENCE_MINUTES * MINUTE_MS;
   const measuredHigh = current !== undefined && current.peakPercent > threshold;
   const spikeOnly = forecast.isolatedSpike === true && !recurring && !measuredHigh;
 
