@@ -8,6 +8,7 @@ import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } fr
 import { renderedDom } from './helpers/browser.js';
 import { pollUntil } from './helpers/poll.js';
 import { expectWorkflowFailure, testConfig } from './helpers/temporal.js';
+import { replayAndRecord } from './helpers/histories.js';
 import { webUiUrl } from '../src/stack/index.js';
 
 // The fleet on the real dev server and simulator: six primaries in three regions get shadows in other regions,
@@ -146,6 +147,8 @@ describe('fleetWorkflow', () => {
       shadow: { hostId: pair.shadow!.hostId },
     });
     expect((await h.sim.provider.invariants()).violations).toEqual([]);
+    // The fleet as it stands: placed every shadow, started every pair, replaced a consumed shadow.
+    await replayAndRecord('fleet', h.client.workflow.getHandle(fleetId));
   });
 
   it('corrects configuration drift on a shadow', async () => {

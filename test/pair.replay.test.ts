@@ -1,16 +1,27 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
-import { PROJECT_ROOT } from '../src/stack/index.js';
+import { HISTORIES_DIR, replayAndRecord } from './helpers/histories.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
 
 // Determinism: the current workflow code must replay recorded histories exactly. The committed histories were
-// recorded from real runs; a change to a workflow that would break running pairs fails here first. Set
-// UNDERSTUDY_RECORD_HISTORIES=1 to record fresh ones (after a deliberate, versioned change).
-const HISTORIES = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+// recorded from real runs (here, and in the fleet, rollout and scaling tests); a change to a workflow that would
+// break running ones fails here first. Set UNDERSTUDY_RECORD_HISTORIES=1 to record fresh ones (after a deliberate,
+// versioned change; docs/workflow-changes.md).
+
+const RECORDED = [
+  'hostPair-swap-failover',
+  'swap-child',
+  'failover-child',
+  'scale-out-child',
+  'scale-back-child',
+  'fleet',
+  'rollout-completed',
+  'maintenance-drain',
+];
 
 describe('replaying recorded histories', () => {
   let f: PairFixture;
@@ -37,32 +48,17 @@ describe('replaying recorded histories', () => {
       expect(id, `a ${kind} child`).toBeDefined();
       return f.client.workflow.getHandle(id!);
     };
-    const [swap, failover] = [childOf('swap'), childOf('failover')];
-    const recorded = [
-      { name: 'hostPair-swap-failover', workflowId: pair.workflowId, history: await pair.fetchHistory() },
-      { name: 'swap-child', workflowId: swap.workflowId, history: await swap.fetchHistory() },
-      { name: 'failover-child', workflowId: failover.workflowId, history: await failover.fetchHistory() },
-    ];
-    for (const { name, workflowId, history } of recorded) {
-      expect(history.events?.length, name).toBeGreaterThan(10);
-      // The workflow id matters: child ids and idempotency keys are derived from it.
-      await Worker.runReplayHistory(
-        { workflowBundle: { codePath: inject('workflowBundlePath') } },
-        history,
-        workflowId,
-      );
-      if (process.env.UNDERSTUDY_RECORD_HISTORIES === '1') {
-        const file = { workflowId, history: JSON.parse(historyToJSON(history)) as unknown };
-        writeFileSync(join(HISTORIES, `${name}.json`), JSON.stringify(file));
-      }
-    }
+    await replayAndRecord('hostPair-swap-failover', pair);
+    await replayAndRecord('swap-child', childOf('swap'));
+    await replayAndRecord('failover-child', childOf('failover'));
   });
 
   it('replays every committed history', async () => {
-    const files = readdirSync(HISTORIES).filter((file) => file.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(3);
+    const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json'));
+    // The entity workflows (pair, fleet, rollout, maintenance) and every action child a pair starts.
+    expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual([...RECORDED].sort());
     for (const file of files) {
-      const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES, file), 'utf8')) as {
+      const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as {
         workflowId: string;
         history: unknown;
       };

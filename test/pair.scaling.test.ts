@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemandProfile } from '../src/provider/types.js';
+import { replayAndRecord } from './helpers/histories.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
 
 // Predictive scale-out on the real stack: the workloads follow a daily curve that crosses 80% CPU at about
@@ -41,6 +42,7 @@ describe('hostPairWorkflow: predictive scaling', () => {
     const scaleOut = state.recentActions.find((a) => a.kind === 'scale-out');
     expect(scaleOut).toMatchObject({ kind: 'scale-out', outcome: 'succeeded' });
     expect(state.movedToShadow.length).toBeGreaterThan(0);
+    await replayAndRecord('scale-out-child', f.client.workflow.getHandle(scaleOut!.workflowId!));
 
     // The forecast said it would cross (its interval's upper bound, by default); the actuals at the decision had not.
     const forecastPeak = /cpu forecast (?:may reach|peaks at) ([\d.]+)%/.exec(scaleOut!.detail)?.[1];
@@ -79,6 +81,7 @@ describe('hostPairWorkflow: predictive scaling', () => {
     );
     expect(state.movedToShadow).toEqual([]);
     expect(state.lastAction).toMatchObject({ kind: 'scale-back', outcome: 'succeeded' });
+    await replayAndRecord('scale-back-child', f.client.workflow.getHandle(state.lastAction!.workflowId!));
     const fleet = await f.sim.provider.describeFleet();
     expect(fleet.hosts.find((h) => h.id === f.shadow.hostId)).toMatchObject({ status: 'inactive', role: 'shadow' });
     for (const id of f.workloadIds) expect(fleet.workloads.find((w) => w.id === id)?.hostId).toBe(f.primary.hostId);

@@ -24,6 +24,7 @@ import { FAST_POLICY, createOrchestrationHarness, type OrchestrationHarness } fr
 import { pollUntil } from './helpers/poll.js';
 import { interruptions, maxOverlapping, pairActivity } from './helpers/rolloutHistory.js';
 import { expectWorkflowFailure } from './helpers/temporal.js';
+import { replayAndRecord } from './helpers/histories.js';
 
 /** Always open: a window opening every minute for a minute. */
 const ALWAYS = [{ cron: '* * * * *', durationMinutes: 1 }];
@@ -210,6 +211,7 @@ describe('rolloutWorkflow', () => {
     expect((await h.sim.provider.invariants()).violations).toEqual([]);
     const fleetState = await h.client.workflow.getHandle(fleetId).query(fleetStateQuery);
     expect(fleetState.underRollout).toBeUndefined();
+    await replayAndRecord('rollout-completed', handle);
   }, 300_000);
 
   it('halts and rolls back only the pair whose shadow fails verification', async () => {
@@ -592,6 +594,7 @@ describe('rolloutWorkflow', () => {
 
     await handle.signal(endMaintenanceSignal);
     expect(await handle.result()).toMatchObject({ phase: 'returned', wasPrimary: true, pairId: pairIds[1] });
+    await replayAndRecord('maintenance-drain', handle);
     expect(await pairHandle.query(stateQuery)).toMatchObject({ paused: false, failoverEnabled: true });
 
     // A shadow in maintenance hands its standby role to a newly provisioned host: the pair stays protected, never
