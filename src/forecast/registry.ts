@@ -1,8 +1,8 @@
 /**
  * Finds and loads the newest usable version of each learned model in its artifacts folders (`prophet-v<N>/`,
- * `lstm-v<N>/`; the shipped models and those trained on this machine), and swaps in newer versions on `reload()` without a restart. A version that fails to load
- * (corrupt or truncated .onnx, manifest mismatch) is skipped with a warning naming it, and the previous good
- * version stays in use; it is retried only when its files change.
+ * `lstm-v<N>/`; the shipped models and those trained on this machine), and swaps in newer versions on `reload()`
+ * without a restart. A version that fails to load (corrupt or truncated .onnx, manifest mismatch) is skipped with a
+ * warning naming it, and the previous good version stays in use; it is retried only when its files change.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
