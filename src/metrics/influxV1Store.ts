@@ -123,7 +123,11 @@ export class InfluxV1MetricsStore implements MetricsStore {
   }
 
   private hostFilter(hostIds: string[]): string {
-    return `"host" =~ /^(${hostIds.map(escapeRegex).join('|')})$/`;
+    return this.tagFilter('host', hostIds);
+  }
+
+  private tagFilter(tag: string, values: string[]): string {
+    return `"${tag}" =~ /^(${values.map(escapeRegex).join('|')})$/`;
   }
 
   async readUtilisation(query: UtilisationQuery): Promise<UtilisationWindow[]> {
@@ -250,7 +254,7 @@ export class InfluxV1MetricsStore implements MetricsStore {
     if (query.pairIds.length === 0) return [];
     const [result] = await this.query([
       `SELECT "demand", "primary_host" FROM "${PAIR_DEMAND_MEASUREMENT}" ` +
-        `WHERE "pair" =~ /^(${query.pairIds.map(escapeRegex).join('|')})$/ ` +
+        `WHERE ${this.tagFilter('pair', query.pairIds)} ` +
         `AND time >= ${query.start.getTime()}ms AND time < ${query.end.getTime()}ms GROUP BY "pair", "resource"`,
     ]);
     const points: PairDemandPoint[] = [];

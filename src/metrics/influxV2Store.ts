@@ -59,6 +59,18 @@ const fluxString = (s: string): string => JSON.stringify(s);
 const fluxTime = (ms: number): string => new Date(ms).toISOString();
 const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
+/** Flux returns one row per field: folds them into one record per time and `tags`, each field under its name. */
+function foldFields(rows: FluxRow[], tags: readonly string[]): Map<string, Record<string, unknown>> {
+  const records = new Map<string, Record<string, unknown>>();
+  for (const row of rows) {
+    const key = [row._time, ...tags.map((t) => row[t])].join('|');
+    const record = records.get(key) ?? { ...row };
+    record[row._field] = row._value;
+    records.set(key, record);
+  }
+  return records;
+}
+
 export class InfluxV2MetricsStore implements MetricsStore {
   private readonly client: InfluxDB;
   private readonly queryApi: QueryApi;
@@ -96,7 +108,11 @@ export class InfluxV2MetricsStore implements MetricsStore {
   }
 
   private hostPredicate(hostIds: string[]): string {
-    return `r.host =~ /^(${hostIds.map(escapeRegex).join('|')})$/`;
+    return this.tagPredicate('host', hostIds);
+  }
+
+  private tagPredicate(tag: string, values: string[]): string {
+    return `r.${tag} =~ /^(${values.map(escapeRegex).join('|')})$/`;
   }
 
   private from(startMs: number, endMs: number): string {
@@ -188,16 +204,7 @@ export class InfluxV2MetricsStore implements MetricsStore {
         `  |> filter(fn: (r) => r._measurement == ${fluxString(measurement)}${resource})\n` +
         `  |> filter(fn: (r) => ${this.hostPredicate(query.hostIds)})`,
     );
-    const records = new Map<string, Record<string, unknown>>();
-    for (const row of rows) {
-      const key = [row._time, row.host, row.resource, row.model, row.model_version, row.horizon_minutes, row.kind].join(
-        '|',
-      );
-      const record = records.get(key) ?? { ...row };
-      record[row._field] = row._value;
-      records.set(key, record);
-    }
-    return records;
+    return foldFields(rows, ['host', 'resource', 'model', 'model_version', 'horizon_minutes', 'kind']);
   }
 
   async readForecasts(query: ForecastQuery): Promise<ForecastPoint[]> {
@@ -243,16 +250,9 @@ export class InfluxV2MetricsStore implements MetricsStore {
     const rows = await this.rows(
       `${this.from(query.start.getTime(), query.end.getTime())}\n` +
         `  |> filter(fn: (r) => r._measurement == ${fluxString(PAIR_DEMAND_MEASUREMENT)})\n` +
-        `  |> filter(fn: (r) => r.pair =~ /^(${query.pairIds.map(escapeRegex).join('|')})$/)`,
+        `  |> filter(fn: (r) => ${this.tagPredicate('pair', query.pairIds)})`,
     );
-    const records = new Map<string, Record<string, unknown>>();
-    for (const row of rows) {
-      const key = [row._time, row.pair, row.resource].join('|');
-      const record = records.get(key) ?? { ...row };
-      record[row._field] = row._value;
-      records.set(key, record);
-    }
-    return [...records.values()]
+    return [...foldFields(rows, ['pair', 'resource']).values()]
       .filter((r) => typeof r.demand === 'number')
       .map((r) => ({
         pairId: String(r.pair),
