@@ -362,6 +362,8 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       } catch (error) {
         issues.push(`metrics unavailable: ${(error as Error).message}`);
       }
+      // Awaited on every path, so a failed read is in this observation's issues whether or not it forecasts.
+      const recorded = await recordedDemand;
       const utilisation: Partial<Utilisation> = {};
       let lastSampleAt: number | undefined;
       for (const window of windows) {
@@ -387,7 +389,7 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
           forecaster,
           metrics,
           pairId: input.pairId,
-          recorded: await recordedDemand,
+          recorded,
           rolesSince: input.rolesSince,
           primary: primaryHost,
           shadow: shadowServes ? shadowHost : undefined,
