@@ -242,6 +242,44 @@ describe('fleet simulator: provider actions over HTTP', () => {
     expect(await fleetState()).toEqual(before);
   });
 
+  it('answers a batched health check per host, lists unknown ids apart, and records the gaps it saw', async () => {
+    await provision('hc-1');
+    await provision('hc-2');
+    await sim.control.resetHealthCheckGaps();
+    const first = await sim.provider.healthCheckMany(['hc-1', 'hc-2', 'hc-nobody']);
+    expect(first.reports.map((r) => [r.hostId, r.healthy, r.status])).toEqual([
+      ['hc-1', true, 'active'],
+      ['hc-2', true, 'active'],
+    ]);
+    expect(first.unknown).toEqual(['hc-nobody']);
+    await sim.control.failHost('hc-2');
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await sim.provider.healthCheckMany(['hc-1', 'hc-2']);
+    expect(second.reports.find((r) => r.hostId === 'hc-2')).toMatchObject({ healthy: false, status: 'failed' });
+    const gaps = await sim.control.healthCheckGaps();
+    expect(gaps).toMatchObject({ hostsChecked: 2, checks: 4, gapsMs: { count: 2 } });
+    expect(gaps.gapsMs.max).toBeGreaterThanOrEqual(50);
+    expect(Object.keys(gaps.failingSince)).toEqual(['hc-2']);
+    await sim.control.recoverHost('hc-2');
+    await sim.provider.healthCheckMany(['hc-2']);
+    expect((await sim.control.healthCheckGaps()).failingSince).toEqual({});
+  });
+
+  it('refuses a malformed batched health check, naming the field', async () => {
+    const bad = (body: unknown) => sim.provider.request('POST', '/v1/health-checks', body);
+    expect((await expectProviderError(bad({ hostIds: [] }), 'bad_request', 400)).message).toMatch(
+      /hostIds must name at least one host/,
+    );
+    expect((await expectProviderError(bad({ hostIds: ['ok', 'no spaces'] }), 'bad_request')).message).toMatch(
+      /hostIds\[\] must be 1-100 letters/,
+    );
+    const tooMany = Array.from({ length: 5_001 }, (_, i) => `h-${i}`);
+    expect((await expectProviderError(bad({ hostIds: tooMany }), 'bad_request')).message).toMatch(
+      /at most 5000 hosts per call/,
+    );
+    expect((await expectProviderError(bad({ hosts: ['a'] }), 'bad_request')).message).toMatch(/hostIds|hosts/);
+  });
+
   it('refuses bad input with a status that says whose fault it is, and changes nothing', async () => {
     await provision('bad-1');
     await provision('bad-small', { capacity: { cpuCores: 2, memoryGiB: 4, storageIops: 1000, networkMbps: 100 } });

@@ -9,6 +9,7 @@ import type {
   FleetProvider,
   FleetSnapshot,
   HealthReport,
+  HealthReports,
   Host,
   HostActionRequest,
   InvariantReport,
@@ -227,6 +228,9 @@ export class HttpFleetProvider implements FleetProvider {
   }
   healthCheck(hostId: string) {
     return this.request<HealthReport>('GET', this.hostPath(hostId, 'health'));
+  }
+  healthCheckMany(hostIds: string[]) {
+    return this.request<HealthReports>('POST', '/v1/health-checks', { hostIds });
   }
   getHost(hostId: string) {
     return this.request<Host>('GET', `/v1/hosts/${encodeURIComponent(hostId)}`);

@@ -284,6 +284,18 @@ export interface HealthReport {
   checkedAt: string;
 }
 
+/** One provider call's answer for many hosts: a watcher checks a whole shard's primaries at once. */
+export interface HealthReports {
+  /** The provider's clock when it answered. */
+  checkedAt: string;
+  reports: HealthReport[];
+  /** Asked-for ids the provider does not know (left out of `reports`): no answer, not a failed host. */
+  unknown: string[];
+}
+
+/** Most host ids one `healthCheckMany` call takes. */
+export const MAX_HEALTH_CHECK_BATCH = 5_000;
+
 export interface FleetSnapshot {
   /** The provider's clock. */
   now: string;
@@ -383,6 +395,8 @@ export interface FleetProvider {
 
   verifyReplication(request: ReplicationRequest): Promise<ReplicationStatus>;
   healthCheck(hostId: string): Promise<HealthReport>;
+  /** Checks up to MAX_HEALTH_CHECK_BATCH hosts in one call; unknown ids are listed, not failed. */
+  healthCheckMany(hostIds: string[]): Promise<HealthReports>;
   getHost(hostId: string): Promise<Host>;
   /**
    * The provider's clock, hosts and workloads; with `hostIds`, only those hosts (unknown ids are left out) and the

@@ -6,6 +6,7 @@ import { HttpFleetProvider, type HttpFleetProviderOptions } from '../provider/cl
 import type { Capacity, DemandProfile, Host, Workload } from '../provider/types.js';
 import type { TraceSummary } from './demand.js';
 import type { Delays, FaultSettings, ReplicationSettings, UtilisationSample } from './fleet.js';
+import type { HealthCheckGaps } from './healthCheckLog.js';
 import type { HistoryEvent, HistoryPage } from './history.js';
 import type { WriterStats } from './telegraf.js';
 
@@ -52,6 +53,9 @@ export class SimulatorControl {
       seq = page.lastSeq;
     }
   };
+  /** Gaps between the batched health checks of each host since the last reset (./healthCheckLog.ts). */
+  healthCheckGaps = () => this.http.request<HealthCheckGaps>('GET', '/sim/health-checks');
+  resetHealthCheckGaps = () => this.http.request<HealthCheckGaps>('DELETE', '/sim/health-checks');
   setDelays = (delays: Partial<Delays>) => this.http.request<Delays>('PUT', '/sim/delays', delays);
   setApiFaults = (faults: Partial<FaultSettings>) => this.http.request<FaultSettings>('PUT', '/sim/faults/api', faults);
   setReplication = (settings: Partial<ReplicationSettings>) =>

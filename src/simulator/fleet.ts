@@ -16,6 +16,7 @@ import type {
   DeactivateShadowRequest,
   FleetSnapshot,
   HealthReport,
+  HealthReports,
   Host,
   HostActionRequest,
   HostRole,
@@ -431,6 +432,17 @@ export class Fleet {
       hosts: hosts.map((h) => this.publicHost(h)),
       workloads: workloads.map((w) => this.publicWorkload(w)),
     };
+  }
+
+  /** Unknown ids are listed apart: a watcher must not count a host it asked about wrongly as a failed one. */
+  healthCheckMany(hostIds: string[]): HealthReports {
+    const reports: HealthReport[] = [];
+    const unknown: string[] = [];
+    for (const hostId of hostIds) {
+      if (this.state.hosts[hostId]) reports.push(this.healthCheck(hostId));
+      else unknown.push(hostId);
+    }
+    return { checkedAt: iso(this.state.simulatedMs), reports, unknown };
   }
 
   healthCheck(hostId: string): HealthReport {

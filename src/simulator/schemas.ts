@@ -3,6 +3,7 @@
  * hold: a request for a 0-core or a 100,000-core host is a mistake, refused with a message naming the field.
  */
 import { z } from 'zod';
+import { MAX_HEALTH_CHECK_BATCH } from '../provider/types.js';
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const id = (what: string) =>
@@ -114,6 +115,13 @@ export const startReplicationSchema = z.strictObject({
   sourceHostId: id('sourceHostId'),
   targetHostId: id('targetHostId'),
 });
+export const healthChecksSchema = z.strictObject({
+  hostIds: z
+    .array(id('hostIds[]'))
+    .min(1, 'hostIds must name at least one host')
+    .max(MAX_HEALTH_CHECK_BATCH, `hostIds takes at most ${MAX_HEALTH_CHECK_BATCH} hosts per call`),
+});
+
 export const verifyReplicationSchema = z.strictObject({
   sourceHostId: id('sourceHostId'),
   targetHostId: id('targetHostId'),

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { parseTraceCsv, TraceParseError } from './demand.js';
 import { SimulatorError } from './errors.js';
+import { HealthCheckLog } from './healthCheckLog.js';
 import { Fleet, initialFleetState, type FleetState } from './fleet.js';
 import { StateStore, type StoredTrace } from './persistence.js';
 import * as s from './schemas.js';
@@ -117,6 +118,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const traces = new Map([...storedTraces].map(([id, t]) => [id, t.trace]));
   const writer = options.influx ? new TelegrafWriter(options.influx) : undefined;
   const fleet = new Fleet(state, traces, metricsIntervalMs, writer);
+  const healthChecks = new HealthCheckLog();
   const clock = new SimClock(state.simulatedMs, options.speed ?? 60);
   store.saveNow();
 
@@ -150,6 +152,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ['GET', /^\/v1\/invariants$/, () => [200, fleet.invariants()]],
     ['GET', /^\/v1\/hosts\/([^/]+)$/, ({ params }) => [200, fleet.publicHost(fleet.host(p0(params)))]],
     ['GET', /^\/v1\/hosts\/([^/]+)\/health$/, ({ params }) => [200, fleet.healthCheck(p0(params))]],
+    [
+      'POST',
+      /^\/v1\/health-checks$/,
+      async ({ body }) => {
+        const { hostIds } = parse(s.healthChecksSchema, await body());
+        const answer = fleet.healthCheckMany(hostIds);
+        healthChecks.record(answer.reports);
+        return [200, answer];
+      },
+    ],
     ['GET', /^\/v1\/operations\/([^/]+)$/, ({ params }) => [200, fleet.operation(p0(params))]],
     [
       'GET',
@@ -209,6 +221,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ['POST', /^\/v1\/replication$/, action(s.startReplicationSchema, (b) => fleet.startReplication(b))],
     // ---- simulator control
     ['GET', /^\/sim\/status$/, () => [200, status()]],
+    ['GET', /^\/sim\/health-checks$/, () => [200, healthChecks.report()]],
+    [
+      'DELETE',
+      /^\/sim\/health-checks$/,
+      () => {
+        healthChecks.reset();
+        return [200, healthChecks.report()];
+      },
+    ],
     ['GET', /^\/sim\/history$/, ({ url }) => [200, fleet.history.page(afterSeqOf(url))]],
     [
       'PUT',
@@ -376,7 +397,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         },
       };
       const [code, result] = await route[2](context);
-      if (method !== 'GET') await store.commit();
+      // A batched health check is a read sent as POST (its list of ids would not fit a URL): nothing to commit.
+      if (method !== 'GET' && url.pathname !== '/v1/health-checks') await store.commit();
       status = code;
       payload = result;
     } catch (error) {
