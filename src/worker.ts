@@ -18,6 +18,7 @@ import {
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../activities/index.js';
 import { createFleetHealthActivities } from '../activities/fleetHealth.js';
+import { createHealthWatchActivities } from '../activities/healthWatch.js';
 import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import { createRolloutActivities } from '../activities/rollout.js';
@@ -137,6 +138,7 @@ export async function createWorker({
     ...createForecastingActivities({ forecaster, metrics }),
     ...createRolloutActivities({ provider, temporal }),
     ...createFleetHealthActivities({ provider, temporal }),
+    ...createHealthWatchActivities({ provider, temporal }),
   };
   return Worker.create({
     connection,
@@ -147,6 +149,9 @@ export async function createWorker({
     // Pollers follow the backlog instead of a fixed ten: bench:scale measured the queueing of a fixed ten.
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },
+    // A worker that died holds its cached workflows' tasks (and queries: the watchers read their members so) on its
+    // sticky queue until this runs out; the default 10 s left every pair and watcher waiting that long.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
   });
 }
 

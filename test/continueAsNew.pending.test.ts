@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FleetHealthActivities } from '../activities/fleetHealth.js';
+import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import { placeShadows } from '../src/policy/placement.js';
 import type { Host, ReplicationStatus } from '../src/provider/types.js';
@@ -48,7 +49,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-type FakeActivities = Partial<OrchestrationActivities & FleetHealthActivities>;
+type FakeActivities = Partial<OrchestrationActivities & FleetHealthActivities & HealthWatchActivities>;
 
 async function runWorker<T>(taskQueue: string, activities: FakeActivities, work: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
@@ -148,29 +149,37 @@ describe('continue-as-new carries pending requests', () => {
     });
   });
 
-  /** A pair of one iteration per run on fake activities; `onCheck` runs inside each health check. */
+  /**
+   * A pair of one iteration per run on fake activities; `onCall` runs inside each observation (the tick, between
+   * the swap schedule and the swap step) and each health check (the swap's pre-check of the shadow).
+   */
   function pairActivities(
     primary: HostRef,
     shadow: HostRef,
-    onCheck: (hostId: string, calls: number) => Promise<void>,
+    onCall: (call: 'observe' | 'check', calls: number) => Promise<void>,
   ): { activities: FakeActivities; schedules: OffPeakSpec[]; shadowChecks: () => number } {
     const schedules: OffPeakSpec[] = [];
-    const calls = new Map<string, number>();
+    let observations = 0;
+    let checks = 0;
     const activities: FakeActivities = {
       checkHealth: async (hostId) => {
-        const n = (calls.get(hostId) ?? 0) + 1;
-        calls.set(hostId, n);
-        await onCheck(hostId, n);
+        checks += 1;
+        await onCall('check', checks);
         // The shadow fails the swap's pre-check: the swap ends at once, refused, touching nothing.
         return { healthy: hostId === primary.hostId, status: 'active', checkedAt: Date.now() };
       },
-      observePair: () => Promise.reject(ApplicationFailure.nonRetryable('no observations in this test', 'TestOnly')),
+      enrolPrimary: () => Promise.resolve(['watcher-a', 'watcher-b']),
+      observePair: async () => {
+        observations += 1;
+        await onCall('observe', observations);
+        throw ApplicationFailure.nonRetryable('no observations in this test', 'TestOnly');
+      },
       ensureSwapSchedule: (input) => {
         schedules.push(input.offPeak);
         return Promise.resolve({ scheduleId: input.scheduleId, cronExpressions: ['0 3 * * *'], timezone: 'UTC' });
       },
     };
-    return { activities, schedules, shadowChecks: () => calls.get(shadow.hostId) ?? 0 };
+    return { activities, schedules, shadowChecks: () => checks };
   }
 
   const pairHosts = (tag: string): { primary: HostRef; shadow: HostRef } => ({
@@ -184,8 +193,8 @@ describe('continue-as-new carries pending requests', () => {
     const { primary, shadow } = pairHosts(pairId);
     const changed: OffPeakSpec = { kind: 'cron', cron: '30 4 * * *', timeZone: 'Europe/Berlin' };
     started.push(pairWorkflowId(pairId));
-    const { activities, schedules } = pairActivities(primary, shadow, async (hostId, n) => {
-      if (hostId !== primary.hostId || n !== 1) return;
+    const { activities, schedules } = pairActivities(primary, shadow, async (call, n) => {
+      if (call !== 'observe' || n !== 1) return;
       // After this run's schedule was applied, before it continues as new.
       await client.workflow.getHandle(pairWorkflowId(pairId)).executeUpdate(setPolicyUpdate, {
         args: [{ offPeak: changed }],
@@ -216,10 +225,10 @@ describe('continue-as-new carries pending requests', () => {
     const { primary, shadow } = pairHosts(pairId);
     started.push(pairWorkflowId(pairId));
     const pair = () => client.workflow.getHandle(pairWorkflowId(pairId));
-    const { activities, shadowChecks } = pairActivities(primary, shadow, async (hostId, n) => {
+    const { activities, shadowChecks } = pairActivities(primary, shadow, async (call, n) => {
       if (n !== 1) return;
       // The first request comes before this run's swap step; the second while that swap's pre-check runs.
-      const reason = hostId === primary.hostId ? 'first' : 'second';
+      const reason = call === 'observe' ? 'first' : 'second';
       await pair().signal(forceSwapSignal, { reason });
     });
     await runWorker(taskQueue, activities, async () => {

@@ -23,11 +23,13 @@ describe('hostPairWorkflow: automatic failover', () => {
   });
 
   it('starts steady, with the shadow on standby', async () => {
-    const state = await f.waitForState((s) => s.counters.ticks >= 2, 'two ticks');
+    const state = await f.waitForState((s) => s.counters.ticks >= 2 && s.health.watch !== undefined, 'two ticks');
     expect(state.phase).toBe('steady');
     expect(state.primary.hostId).toBe(f.primary.hostId);
     expect(state.shadow?.hostId).toBe(f.shadow.hostId);
-    expect(state.health.consecutiveFailures).toBe(0);
+    // Enrolled with both lanes of its shard's watchers, which check the primary (not the pair itself).
+    expect(state.health.watch).toMatchObject({ primaryHostId: f.primary.hostId, generation: 0 });
+    expect(state.health.watchers).toHaveLength(2);
   });
 
   it('is steered from the understudy CLI: status, pause, resume, and a clear refusal for an unknown pair', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { watcherWorkflowIds } from '../src/shared/healthWatch.js';
 import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { HISTORIES_DIR, replayAndRecord } from './helpers/histories.js';
 import { createPairFixture, type PairFixture } from './helpers/pair.js';
@@ -21,6 +22,7 @@ const RECORDED = [
   'fleet',
   'rollout-completed',
   'maintenance-drain',
+  'health-watcher',
 ];
 
 describe('replaying recorded histories', () => {
@@ -51,11 +53,13 @@ describe('replaying recorded histories', () => {
     await replayAndRecord('hostPair-swap-failover', pair);
     await replayAndRecord('swap-child', childOf('swap'));
     await replayAndRecord('failover-child', childOf('failover'));
+    // The pair's shard watcher (lane a): the pair joined it, changed its primary by the swap, left it at the failover.
+    await replayAndRecord('health-watcher', f.client.workflow.getHandle(watcherWorkflowIds(f.taskQueue, f.pairId)[0]!));
   });
 
   it('replays every committed history', async () => {
     const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json'));
-    // The entity workflows (pair, fleet, rollout, maintenance) and every action child a pair starts.
+    // The entity workflows (pair, fleet, rollout, maintenance, health watcher) and every action child a pair starts.
     expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual([...RECORDED].sort());
     for (const file of files) {
       const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as {

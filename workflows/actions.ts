@@ -201,7 +201,8 @@ export interface SwapInput {
 }
 
 export type SwapResult =
-  | { swapped: true; primary: HostRef; shadow: HostRef; moved: string[] }
+  /** `checkedAt`: the provider's clock (epoch ms) at the pre-check, just before the roles began to move. */
+  | { swapped: true; primary: HostRef; shadow: HostRef; moved: string[]; checkedAt: number }
   | { swapped: false; rolledBack: boolean; reason: string };
 
 /**
@@ -293,7 +294,7 @@ export async function swapWorkflow(input: SwapInput): Promise<SwapResult> {
       targetHostId: primary.hostId,
       idempotencyKey: stepKey('replicate'),
     });
-    return { swapped: true, primary: shadow, shadow: primary, moved };
+    return { swapped: true, primary: shadow, shadow: primary, moved, checkedAt: shadowHealth.checkedAt };
   } catch (error) {
     const reason = messageOf(error);
     log.warn('swap failed; rolling back', { pairId: input.pairId, reason });

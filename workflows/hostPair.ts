@@ -1,10 +1,11 @@
 /**
- * hostPairWorkflow (id `pair:<pairId>`): owns one primary and its shadow for as long as the pair exists. Every
- * health interval it checks the primary (and fails over after N consecutive failures); every tick it observes the
- * pair (fleet view, the primary's utilisation stream as mirrored for the shadow, a forecast), asks the pure policy
- * what to do, and runs the action as a child workflow. Operators steer it with signals (pause, resume, forceSwap),
- * read it with the `state` query, and use updates for what needs an answer (failover, setPolicy). History stays
- * bounded through continue-as-new, which carries the whole state.
+ * hostPairWorkflow (id `pair:<pairId>`): owns one primary and its shadow for as long as the pair exists. It does not
+ * poll its primary: it enrols it with its shard's health watchers, which report a failed primary with the
+ * `primaryFailed` update, and the pair fails over when the report still holds. Every tick it observes the pair
+ * (fleet view, the primary's utilisation stream as mirrored for the shadow, a forecast), asks the pure policy what
+ * to do, and runs the action as a child workflow. Operators steer it with signals (pause, resume, forceSwap), read
+ * it with the `state` query, and use updates for what needs an answer (failover, setPolicy). History stays bounded
+ * through continue-as-new, which carries the whole state.
  */
 import {
   ApplicationFailure,
@@ -19,11 +20,18 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import type { OrchestrationActivities, PairObservation } from '../activities/orchestration.js';
 import { policySchema } from '../src/config/schema.js';
 import { decideScaling } from '../src/policy/scaling.js';
 import type { PairView, ScalingAction } from '../src/policy/types.js';
 import { FailureType, messageOf } from '../src/shared/failures.js';
+import {
+  MAX_FAILURE_REPORT_AGE_MS,
+  type PrimaryFailureReport,
+  type WatchedPrimary,
+  primaryFailedUpdate,
+} from '../src/shared/healthWatch.js';
 import {
   type ActionRecord,
   type FailoverResult,
@@ -48,24 +56,19 @@ import {
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
-import { HEALTH_CHECK, OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
+import { OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
 
-const health = proxyActivities<OrchestrationActivities>(HEALTH_CHECK);
+const watchers = proxyActivities<HealthWatchActivities>(QUICK_LOCAL_CALL);
 const observe = proxyActivities<OrchestrationActivities>(OBSERVATION);
 const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 
 /** Kept in the state for the operator; older actions are in the workflow histories of the children. */
 const RECENT_ACTIONS_KEPT = 20;
-/** Continue-as-new after this many loop iterations even when the server does not suggest it yet. */
-const DEFAULT_ITERATIONS_PER_RUN = 1_000;
+/** Continue-as-new after this many loop iterations (about one per tick) even when the server does not suggest it. */
+const DEFAULT_ITERATIONS_PER_RUN = 250;
 /** Forecast history handed to the forecaster: two days, a season to forecast from and one to check it against. */
 const HISTORY_MINUTES = 2 * 24 * 60;
 const STEP_SECONDS = 300;
-/**
- * A failed health check is confirmed by checks this far apart rather than a full interval apart. The wait happens
- * inside the check activity: the dev server fires sub-second workflow timers only about once a second.
- */
-const CONFIRMATION_CHECK_DELAY_MS = 500;
 /** The swap pre-check accepts a shadow this far behind. */
 const MAX_SWAP_REPLICATION_LAG_SECONDS = 30;
 
@@ -79,7 +82,7 @@ function initialState(input: HostPairInput): PairState {
     failoverEnabled: true,
     policy: input.policy,
     recentActions: [],
-    health: { consecutiveFailures: 0 },
+    health: {},
     mirror: { dataIssues: [] },
     movedToShadow: [],
     scaling: {},
@@ -142,6 +145,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     state.paused = true;
     if (request?.disableFailover) state.failoverEnabled = false;
     publish();
+    wake = true; // a held failover leaves the watchers
   });
   setHandler(resumeSignal, () => {
     state.paused = false;
@@ -167,7 +171,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     else publish();
     remember({
       kind: 'config-sync',
-      at: state.health.lastCheckedAt ?? 0,
+      at: state.providerTime ?? 0,
       outcome: 'succeeded',
       detail: `new shadow ${shadow.hostId} in ${shadow.region}`,
     });
@@ -177,7 +181,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     failoverUpdate,
     (request) =>
       exclusively(async () => {
-        const result = await failOver(`operator: ${request.reason}`);
+        const result = await failOver(`operator: ${request.reason}`, state.providerTime ?? 0);
         if (!result)
           throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
         return result;
@@ -190,6 +194,35 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         }
         if (!state.shadow) throw new Error(`pair ${state.pairId} has no shadow to fail over to (phase ${state.phase})`);
         if (state.phase === 'failing-over') throw new Error(`pair ${state.pairId} is already failing over`);
+      },
+    },
+  );
+
+  // A watcher's report: the validator refuses one that no longer holds (another primary, a stale look, nothing to
+  // fail over to) without a trace in the history; an accepted one is checked again once the action lock is held.
+  setHandler(
+    primaryFailedUpdate,
+    (report) =>
+      exclusively(async () => {
+        const problem = failureReportProblem(report);
+        if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, FailureType.PreCheckFailed);
+        const lastCheckAt = report.failedChecksAt[report.failedChecksAt.length - 1] ?? state.providerTime ?? 0;
+        state.providerTime = Math.max(state.providerTime ?? 0, lastCheckAt);
+        state.health.lastFailureReport = report;
+        const result = await failOver(
+          `automatic: ${report.failedChecksAt.length} consecutive failed health checks (${report.status})`,
+          lastCheckAt,
+        );
+        if (!result)
+          throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
+        return result;
+      }),
+    {
+      validator: (report: unknown) => {
+        const problem = failureReportProblem(report);
+        if (problem !== undefined) throw new Error(problem);
+        if (Date.now() - (report as PrimaryFailureReport).reportedAt > MAX_FAILURE_REPORT_AGE_MS)
+          throw new Error(`the failure report is older than ${MAX_FAILURE_REPORT_AGE_MS / 1000} s`);
       },
     },
   );
@@ -209,10 +242,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     (patch) => {
       const previous = JSON.stringify(state.policy.offPeak);
       state.policy = policySchema.parse({ ...state.policy, ...patch });
-      if (JSON.stringify(state.policy.offPeak) !== previous) {
-        pending.swapScheduleOutdated = true;
-        wake = true;
-      }
+      if (JSON.stringify(state.policy.offPeak) !== previous) pending.swapScheduleOutdated = true;
+      wake = true; // a changed health interval or failure count re-enrols the primary
       return state.policy;
     },
     {
@@ -238,13 +269,29 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     return repeats > 0 ? `${base}.${repeats + 1}` : base;
   };
 
-  async function failOver(reason: string): Promise<FailoverResult | undefined> {
+  /** Why a failure report does not (or no longer) hold for this pair, or undefined. */
+  function failureReportProblem(report: unknown): string | undefined {
+    const r = report as Partial<PrimaryFailureReport> | null | undefined;
+    if (typeof r?.primaryHostId !== 'string' || !Array.isArray(r.failedChecksAt) || typeof r.reportedAt !== 'number')
+      return 'primaryFailed needs primaryHostId, failedChecksAt and reportedAt';
+    if (r.primaryHostId !== state.primary.hostId)
+      return `${r.primaryHostId} is not the primary of pair ${state.pairId} (${state.primary.hostId} is)`;
+    if (r.generation !== roleGeneration())
+      return `the report is for role generation ${String(r.generation)}, the pair is at ${roleGeneration()}`;
+    if (r.failedChecksAt.length < state.policy.failuresBeforeFailover)
+      return `${r.failedChecksAt.length} failed checks, the policy needs ${state.policy.failuresBeforeFailover}`;
+    if (!state.failoverEnabled) return `automatic failover of pair ${state.pairId} is held by the operator`;
+    if (!state.shadow) return `pair ${state.pairId} has no shadow to fail over to (phase ${state.phase})`;
+    if (state.phase === 'failing-over') return `pair ${state.pairId} is already failing over`;
+    return undefined;
+  }
+
+  async function failOver(reason: string, at: number): Promise<FailoverResult | undefined> {
     const shadow = state.shadow;
     if (!shadow) return undefined;
     const failedPrimary = state.primary;
     setPhase('failing-over');
     const workflowId = childId('failover');
-    const at = state.health.lastCheckedAt ?? 0;
     try {
       const result = await executeChild<(i: FailoverInput) => Promise<FailoverResult>>('failoverWorkflow', {
         workflowId,
@@ -262,8 +309,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       state.primary = shadow;
       state.shadow = undefined;
       state.movedToShadow = [];
-      state.health.consecutiveFailures = 0;
       state.counters.failovers += 1;
+      wake = true; // the new primary is enrolled with the watchers at the next iteration
       state.rolesSince = at;
       remember({
         kind: 'failover',
@@ -298,7 +345,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     if (!shadow || state.phase !== 'steady') {
       remember({
         kind: 'swap',
-        at: state.health.lastCheckedAt ?? 0,
+        at: state.providerTime ?? 0,
         outcome: 'failed',
         detail: `${reason}: skipped, phase ${state.phase}`,
       });
@@ -306,7 +353,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
     setPhase('swapping');
     const workflowId = childId('swap');
-    const at = state.health.lastCheckedAt ?? 0;
+    let at = state.providerTime ?? 0;
     const result = await executeChild<(i: SwapInput) => Promise<SwapResult>>('swapWorkflow', {
       workflowId,
       args: [
@@ -322,9 +369,12 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       staticSummary: `swap roles of ${state.primary.hostId} and ${shadow.hostId} (${reason})`,
     }).catch((error: unknown) => ({ swapped: false as const, rolledBack: false, reason: (error as Error).message }));
     if (result.swapped) {
+      at = Math.max(at, result.checkedAt);
+      state.providerTime = at;
       state.primary = result.primary;
       state.shadow = result.shadow;
       state.counters.swaps += 1;
+      wake = true; // the new primary is enrolled with the watchers at the next iteration
       state.rolesSince = at;
       remember({
         kind: 'swap',
@@ -408,13 +458,47 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   }
 
   // ---- the loop -------------------------------------------------------------------------------------------------------
-  let lastTickAt = Number.NEGATIVE_INFINITY; // in workflow time (deterministic), not data time
-  let confirmNext = false;
-  // Health checks keep a fixed cadence (each is due an interval after the previous one was due), so the loop's own
-  // work does not stretch it: waiting a full interval after the work made a 15 s tick ~16.5-18 s (bench:scale).
-  let nextCheckAt = Date.now();
+  // The failover and swap counts together: a report is for one holder of the primary role, not for the host forever.
+  function roleGeneration(): number {
+    return state.counters.failovers + state.counters.swaps;
+  }
+  // What the watchers should check: nothing while there is no shadow to fail over to or failover is held.
+  function wantedWatch(): WatchedPrimary | undefined {
+    if (!state.shadow || !state.failoverEnabled) return undefined;
+    return {
+      pairId: state.pairId,
+      primaryHostId: state.primary.hostId,
+      generation: roleGeneration(),
+      intervalSeconds: state.policy.healthCheckIntervalSeconds,
+      failuresBeforeFailover: state.policy.failuresBeforeFailover,
+    };
+  }
+  // Enrols the pair with its watchers whenever what they should check changed (and on the pair's first run).
+  async function reconcileWatch(): Promise<void> {
+    const wanted = wantedWatch();
+    const enrolled = state.health.watchers !== undefined && state.health.watchError === undefined;
+    if (enrolled && JSON.stringify(wanted) === JSON.stringify(state.health.watch)) return;
+    try {
+      const summary = wanted
+        ? `watch primary ${wanted.primaryHostId} every ${wanted.intervalSeconds} s`
+        : `stop watching ${state.primary.hostId}`;
+      state.health.watchers = await watchers.enrolPrimary.executeWithOptions({ ...QUICK_LOCAL_CALL, summary }, [
+        { taskQueue: info.taskQueue, pairId: state.pairId, ...(wanted ? { member: wanted } : {}) },
+      ]);
+      state.health.watch = wanted;
+      state.health.watchError = undefined;
+    } catch (error) {
+      state.health.watchError = messageOf(error);
+      log.warn('could not enrol with the health watchers; trying again next iteration', {
+        pairId: state.pairId,
+        error: state.health.watchError,
+      });
+    }
+  }
+
+  let nextTickAt = Date.now();
   for (let iteration = 0; ; iteration++) {
-    const checkDueAt = nextCheckAt;
+    await reconcileWatch();
     if (pending.swapScheduleOutdated) {
       pending.swapScheduleOutdated = undefined;
       state.swapSchedule = await record.ensureSwapSchedule
@@ -433,43 +517,14 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         }));
     }
 
-    // Health: a failed check counts; an unanswered one (provider unreachable) does not — no failover on missing data.
-    const checkSummary = confirmNext
-      ? `confirm the failed health check of primary ${state.primary.hostId}`
-      : `health check of primary ${state.primary.hostId}`;
-    const checkArgs: Parameters<OrchestrationActivities['checkHealth']> = confirmNext
-      ? [state.primary.hostId, { afterMs: CONFIRMATION_CHECK_DELAY_MS }]
-      : [state.primary.hostId];
-    // An activity, not a local one: bench:scale favoured local checks, but a local activity that outlives its
-    // workflow task splits the commands that follow it across tasks, and replaying such a history after a worker
-    // restart can fail as nondeterministic (the rollout crash test met it).
-    const check = await health.checkHealth
-      .executeWithOptions({ ...HEALTH_CHECK, summary: checkSummary }, checkArgs)
-      .catch(() => undefined);
-    if (check) {
-      state.health.lastCheckedAt = check.checkedAt;
-      if (check.healthy) {
-        state.health.consecutiveFailures = 0;
-        state.health.lastHealthyAt = check.checkedAt;
-      } else {
-        state.health.consecutiveFailures += 1;
-      }
-    }
-    if (
-      state.health.consecutiveFailures >= state.policy.failuresBeforeFailover &&
-      state.failoverEnabled &&
-      state.shadow &&
-      state.phase !== 'failing-over'
-    ) {
-      await exclusively(() =>
-        failOver(`automatic: ${state.health.consecutiveFailures} consecutive failed health checks`),
-      );
-    }
-
-    if (checkDueAt - lastTickAt >= state.policy.tickSeconds * 1000 && state.health.consecutiveFailures === 0) {
-      lastTickAt = checkDueAt;
+    // Ticks keep a fixed cadence (each is due a tick after the previous one was due), so the loop's own work does
+    // not stretch it; a pair that fell behind (a long action) starts the cadence again from now.
+    const tickMs = state.policy.tickSeconds * 1000;
+    if (Date.now() >= nextTickAt) {
       state.counters.ticks += 1;
       await tick();
+      nextTickAt += tickMs;
+      if (nextTickAt <= Date.now()) nextTickAt = Date.now() + tickMs;
     }
 
     if (pending.swapRequest !== undefined && !state.paused) {
@@ -479,7 +534,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     } else if (pending.swapRequest !== undefined && state.paused) {
       remember({
         kind: 'swap',
-        at: state.health.lastCheckedAt ?? 0,
+        at: state.providerTime ?? 0,
         outcome: 'failed',
         detail: `${pending.swapRequest}: skipped, the pair is paused`,
       });
@@ -492,23 +547,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     )
       break;
     wake = false;
-    // A failed check is confirmed at once (bench:failover measured detection 11 s after the first miss when each
-    // confirmation waited out the interval).
-    confirmNext =
-      state.health.consecutiveFailures > 0 &&
-      state.health.consecutiveFailures < state.policy.failuresBeforeFailover &&
-      state.failoverEnabled &&
-      state.shadow !== undefined;
-    const intervalMs = state.policy.healthCheckIntervalSeconds * 1000;
-    const summary = `next health check of ${state.primary.hostId}`;
-    if (confirmNext) {
-      nextCheckAt = Date.now();
-    } else {
-      nextCheckAt = checkDueAt + intervalMs;
-      const waitMs = nextCheckAt - Date.now();
-      // Behind (a long action, a slow worker) or woken by a message: the cadence starts again from now.
-      if (waitMs <= 0 || (await condition(() => wake, waitMs, { summary }))) nextCheckAt = Date.now();
-    }
+    const waitMs = nextTickAt - Date.now();
+    if (waitMs > 0) await condition(() => wake, waitMs, { summary: `next tick of ${state.pairId}` });
   }
 
   await condition(allHandlersFinished);
@@ -543,6 +583,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       state.mirror.dataIssues = [`observation failed: ${(error as Error).message}`];
       return;
     }
+    state.providerTime = Math.max(state.providerTime ?? 0, observation.now);
     state.mirror = {
       lastSampleAt: observation.mirror.lastSampleAt,
       lagSeconds: observation.mirror.lagSeconds,

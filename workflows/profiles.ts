@@ -56,3 +56,19 @@ export const PROVIDER_ACTION: ActivityOptions = {
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
   },
 };
+
+/**
+ * A health watcher's long-running loop (activities/healthWatch.ts): it heartbeats every round, so five silent
+ * seconds mean its worker is gone and another worker takes it up while the other lane keeps checking. Retried
+ * without end: a shard must never stay unwatched.
+ */
+export const HEALTH_WATCH: ActivityOptions = {
+  startToCloseTimeout: '40 minutes',
+  heartbeatTimeout: '5 seconds',
+  retry: {
+    initialInterval: '200 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '2 seconds',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  },
+};

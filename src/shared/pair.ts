@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Capacity } from '../provider/types.js';
 import type { ForecastSummary, RegionSpec, ScalingAction } from '../policy/types.js';
+import type { PrimaryFailureReport, WatchedPrimary } from './healthWatch.js';
 import type { PairsUnderRollout } from './rollout.js';
 
 /** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
@@ -76,7 +77,25 @@ export interface PairState {
   lastAction?: ActionRecord;
   /** Recent actions, newest last; bounded so the state stays small across continue-as-new. */
   recentActions: ActionRecord[];
-  health: { consecutiveFailures: number; lastCheckedAt?: number; lastHealthyAt?: number };
+  /**
+   * The pair does not poll its primary: its shard's health watchers do (src/shared/healthWatch.ts) and report a
+   * failure with the `primaryFailed` update.
+   */
+  health: {
+    /** What the watchers check, as last enrolled; absent while nothing needs watching (no shadow, failover held). */
+    watch?: WatchedPrimary;
+    /** The watcher workflows the pair is enrolled with. */
+    watchers?: string[];
+    /** Why the last enrolment failed; it is tried again every iteration. */
+    watchError?: string;
+    /** The last failure report the pair accepted. */
+    lastFailureReport?: PrimaryFailureReport;
+  };
+  /**
+   * The newest provider-clock time (epoch ms) the pair has seen, from its observations and failure reports: the
+   * time an action without one of its own is recorded at.
+   */
+  providerTime?: number;
   /** The shadow's mirror of the primary's utilisation stream: how far it trails the primary's newest sample. */
   mirror: { lastSampleAt?: number; lagSeconds?: number; dataIssues: string[] };
   /** Workloads moved from the primary onto the activated shadow by scale-out (moved home by scale-back). */
@@ -110,7 +129,7 @@ export interface HostPairInput {
   /** The fleet workflow to tell when the shadow is consumed; absent for a pair started on its own. */
   fleetWorkflowId?: string;
   /**
-   * Loop iterations per run before continue-as-new (default 1000: about an hour at the default health interval).
+   * Loop iterations per run before continue-as-new (default 250: about an hour of ticks at the default policy).
    * Lower bounds each run's history further; the state carries over whole.
    */
   iterationsPerRun?: number;

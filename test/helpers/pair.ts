@@ -20,6 +20,7 @@ import {
   type PairState,
 } from '../../src/shared/pair.js';
 import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
+import { allWatcherWorkflowIds } from '../../src/shared/healthWatch.js';
 import { createWorker } from '../../src/worker.js';
 import { spawnWorkerProcess } from '../../src/workerProcess.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
@@ -128,6 +129,15 @@ export async function createOrchestrationHarness(
         if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await w.running.catch(() => undefined);
       }
+      // The queue's health watchers would otherwise wait for a worker for as long as the dev server runs.
+      await Promise.all(
+        allWatcherWorkflowIds(taskQueue).map((id) =>
+          client.workflow
+            .getHandle(id)
+            .terminate('test finished')
+            .catch(() => undefined),
+        ),
+      );
       await forecaster.close();
       await nativeConnection.close();
       await connection.close();

@@ -1,0 +1,84 @@
+/**
+ * healthWatcherWorkflow (id `health-watch:<taskQueue>:<shard>:<lane>`): holds one lane's members of one shard and
+ * runs the lane's watch loop (activities/healthWatch.ts) for as long as it exists. Pairs join and leave with the
+ * `watchChange` signal; the loop starts with the members it was scheduled with and reads changes with the `members`
+ * query. The whole membership is what continues
+ * as new, when the server suggests it or after many changes.
+ */
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { HealthWatchActivities } from '../activities/healthWatch.js';
+import {
+  type WatcherInput,
+  type WatchedPrimary,
+  watchChangeProblem,
+  watchChangeSignal,
+  watcherMembersQuery,
+} from '../src/shared/healthWatch.js';
+import { HEALTH_WATCH } from './profiles.js';
+
+const { watchPrimaries } = proxyActivities<HealthWatchActivities>(HEALTH_WATCH);
+
+/** Membership changes per run: each is a signal of about four history events. */
+const CHANGES_PER_RUN = 1_000;
+
+export async function healthWatcherWorkflow(input: WatcherInput): Promise<never> {
+  const members: Record<string, WatchedPrimary> = { ...input.members };
+  let version = input.version ?? 0;
+  let carried = input.carried ?? {};
+  let changes = 0;
+
+  setHandler(watchChangeSignal, (change) => {
+    const problem = watchChangeProblem(change);
+    if (problem !== undefined) {
+      log.warn(`health watcher ${workflowInfo().workflowId}: signal ignored: ${problem}`);
+      return;
+    }
+    if (change.member) members[change.pairId] = change.member;
+    else delete members[change.pairId];
+    version += 1;
+    changes += 1;
+  });
+  setHandler(watcherMembersQuery, (sinceVersion) =>
+    sinceVersion === version ? { version } : { version, members: Object.values(members) },
+  );
+
+  const moveOn = (): boolean => workflowInfo().continueAsNewSuggested || changes >= CHANGES_PER_RUN;
+  while (!moveOn()) {
+    const scope = new CancellationScope();
+    const run = scope.run(() =>
+      watchPrimaries({
+        taskQueue: input.taskQueue,
+        shard: input.shard,
+        lane: input.lane,
+        watcherWorkflowId: workflowInfo().workflowId,
+        members: Object.values(members),
+        version,
+        carried,
+      }),
+    );
+    let failed = false;
+    const finished = await Promise.race([
+      run.catch((error: unknown) => {
+        failed = !isCancellation(error);
+        if (failed) log.error('health watch loop failed; starting it again', { error: String(error) });
+        return undefined;
+      }),
+      condition(moveOn).then(() => undefined),
+    ]);
+    if (finished) carried = finished.carried;
+    else scope.cancel();
+    // Only a non-retryable failure ends the activity for good: do not spin on it.
+    if (failed) await sleep('1 second');
+  }
+  return continueAsNew<typeof healthWatcherWorkflow>({ ...input, members, version, carried });
+}
