@@ -5,8 +5,9 @@
  *
  * N pairs run with the product's default policy, `--batch` of them at a time (more would measure an overloaded
  * worker, see bench:scale); within a batch the primaries fail one after another (`--stagger-ms` apart, so failovers
- * overlap), and the batch is terminated once every one has failed over. Per failover, from the pair's and the failover child's histories (server timestamps):
- *   - first missed check: the first health check that completed reporting the primary unhealthy;
+ * overlap), and the batch is terminated once every one has failed over. Per failover, from the provider's record of
+ * its health answers and from the pair's and the failover child's histories (server timestamps):
+ *   - first missed check: the provider first answered a watcher's batched check with the primary unhealthy;
  *   - detected: the pair started its failover child (the failure is declared);
  *   - shadow active: the child's activateShadow completed (after the fence: the shadow serves at full size);
  *   - workloads restored: the child completed (promoted, every workload restored from the replica).
@@ -135,6 +136,7 @@ try {
       ),
     );
   const states = new Map<string, PairState>();
+  const firstMisses: Record<string, number> = {};
   for (let first = 0; first < pairs.length; first += BATCH) {
     const batch = pairs.slice(first, first + BATCH);
     stack.pairIds.push(...batch.map((p) => p.pairId));
@@ -147,9 +149,8 @@ try {
     }
     for (const deadline = Date.now() + 120_000; ;) {
       const batchStates = await queryStates(batch);
-      if (batchStates.every((s) => s !== undefined && s.health.lastHealthyAt !== undefined && s.counters.ticks >= 1))
-        break;
-      if (Date.now() > deadline) throw new Error('the pairs did not all report a healthy primary within 120 s');
+      if (batchStates.every((s) => s !== undefined && s.health.watch !== undefined && s.counters.ticks >= 1)) break;
+      if (Date.now() > deadline) throw new Error('the pairs were not all enrolled with their watchers within 120 s');
       await sleep(1_000);
     }
     log(
@@ -168,6 +169,8 @@ try {
       if (Date.now() > settleDeadline) break;
       await sleep(1_000);
     }
+    // The provider's own record of its answers: when each dead primary first answered unhealthy.
+    Object.assign(firstMisses, (await control.healthCheckGaps()).failingSince);
     for (let attempt = 0; attempt < 10; attempt++) {
       const batchStates = await queryStates(batch);
       batch.forEach((p, i) => {
@@ -214,12 +217,8 @@ try {
       client.workflow.getHandle(childId).fetchHistory(),
     ]);
     const pairEvents = pairHistory.events ?? [];
-    const firstMiss = activityTimelines(pairEvents).find(
-      (a) =>
-        a.activityType === 'checkHealth' &&
-        (a.result as { healthy?: boolean } | undefined)?.healthy === false &&
-        (a.completedAt ?? 0) >= p.injectedAt!,
-    )?.completedAt;
+    const missedAt = firstMisses[p.primary.hostId];
+    const firstMiss = missedAt !== undefined && missedAt >= p.injectedAt! ? missedAt : undefined;
     const detectedEvent = pairEvents.find(
       (e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === childId,
     );

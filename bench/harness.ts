@@ -16,6 +16,7 @@ import type { UnderstudyConfig } from '../src/config/schema.js';
 import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
+import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
 import { SimulatorControl } from '../src/simulator/control.js';
 import { stackPaths } from '../src/stack/index.js';
 import { spawnSimulator } from '../src/stack/simulator.js';
@@ -208,6 +209,14 @@ export async function startBenchStack(options: {
     const connection = await Connection.connect({ address: config.temporal.address });
     cleanups.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
+    cleanups.unshift(() =>
+      inBatches(allWatcherWorkflowIds(taskQueue), 8, (id) =>
+        client.workflow
+          .getHandle(id)
+          .terminate('benchmark finished')
+          .catch(() => undefined),
+      ),
+    );
     cleanups.unshift(() =>
       inBatches(pairIds, 16, async (pairId) => {
         await client.workflow
