@@ -206,8 +206,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       exclusively(async () => {
         const problem = failureReportProblem(report);
         if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, FailureType.PreCheckFailed);
-        const lastCheckAt = report.failedChecksAt[report.failedChecksAt.length - 1] ?? state.providerTime ?? 0;
-        state.providerTime = Math.max(state.providerTime ?? 0, lastCheckAt);
+        const lastCheckAt = Math.max(state.providerTime ?? 0, ...report.failedChecksAt);
+        state.providerTime = lastCheckAt;
         state.health.lastFailureReport = report;
         const result = await failOver(
           `automatic: ${report.failedChecksAt.length} consecutive failed health checks (${report.status})`,

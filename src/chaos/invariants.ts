@@ -13,6 +13,7 @@ export type ChaosViolationKind =
   | 'two-unfenced-primaries'
   | 'pair-not-steady'
   | 'acted-during-metrics-outage'
+  | 'double-action'
   | 'simulator-invariant';
 
 export interface ChaosViolation {

@@ -12,6 +12,8 @@ export const FAULT_KINDS = [
   'slow-failing-api',
   'region-failure',
   'host-flap',
+  'watcher-lane-dies',
+  'duplicate-failure-reports',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

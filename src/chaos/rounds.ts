@@ -3,6 +3,12 @@
  * shadows placed and started by `fleetWorkflow`), one fault from the plan aimed at an action in flight, then the
  * wait for every pair to be steady again with every invariant holding, within a stated bound.
  */
+import {
+  primaryFailedUpdate,
+  primaryFailedUpdateId,
+  watcherWorkflowIds,
+  type PrimaryFailureReport,
+} from '../shared/healthWatch.js';
 import { forceSwapSignal, pairWorkflowId, stateQuery, swapScheduleId } from '../shared/pair.js';
 import type { PairState } from '../shared/pair.js';
 import { configSchema } from '../config/schema.js';
@@ -240,6 +246,22 @@ async function waitForPhase(stack: ChaosStack, pairId: string, phase: PairState[
   );
 }
 
+/** The pair's state once it has failed over more often than `failoversBefore` (its replacement shadow may be ready). */
+async function failedOver(stack: ChaosStack, pairId: string, failoversBefore: number): Promise<PairState> {
+  return until(
+    async () => {
+      const state = await stack.client.workflow
+        .getHandle(pairWorkflowId(pairId))
+        .query(stateQuery)
+        .catch(() => undefined);
+      return state && state.counters.failovers > failoversBefore ? state : undefined;
+    },
+    IN_FLIGHT_TIMEOUT_MS,
+    `pair ${pairId} failed over`,
+    100,
+  );
+}
+
 /** Kills the worker `strikeDelayMs` after the moment, keeps it down `downtimeMs`, and brings another up. */
 async function killWorker(stack: ChaosStack, spec: RoundSpec, pairId: string, notes: string[]): Promise<void> {
   await pause(spec.strikeDelayMs);
@@ -336,6 +358,49 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
       await pause(spec.faultDurationMs);
       await stack.control.recoverRegion(region);
       notes.push(`region ${region} down ${spec.faultDurationMs / 1000} s (${affectedHostIds.length} hosts)`);
+      break;
+    }
+    case 'watcher-lane-dies': {
+      // One lane of the target's shard is terminated as its primary dies: the other lane must see it alone.
+      const lanes = watcherWorkflowIds(stack.taskQueue, target);
+      const lane = lanes[spec.targetRegion % lanes.length]!;
+      const before = await stack.client.workflow.getHandle(pairWorkflowId(target)).query(stateQuery);
+      await stack.control.failHost(targetPrimary);
+      await pause(spec.strikeDelayMs);
+      await stack.client.workflow
+        .getHandle(lane)
+        .terminate('fault campaign: a watcher lane dies')
+        .catch(() => undefined);
+      notes.push(`${targetPrimary} failed; watcher ${lane} terminated ${spec.strikeDelayMs} ms later`);
+      await failedOver(stack, target, before.counters.failovers);
+      break;
+    }
+    case 'duplicate-failure-reports': {
+      // Beside the watchers' own reports, two more of the same failure and one stale, delivered at once: one failover.
+      await stack.control.failHost(targetPrimary);
+      const providerNow = Date.parse((await stack.control.status()).now);
+      const state = await stack.client.workflow.getHandle(pairWorkflowId(target)).query(stateQuery);
+      const report: PrimaryFailureReport = {
+        primaryHostId: targetPrimary,
+        generation: state.counters.failovers + state.counters.swaps,
+        failedChecksAt: Array.from({ length: state.policy.failuresBeforeFailover }, () => providerNow),
+        status: 'failed',
+        reportedAt: Date.now(),
+        watcher: 'fault campaign',
+      };
+      const pair = stack.client.workflow.getHandle(pairWorkflowId(target));
+      const sent = await Promise.allSettled([
+        pair.executeUpdate(primaryFailedUpdate, { args: [report], updateId: primaryFailedUpdateId(report) }),
+        pair.executeUpdate(primaryFailedUpdate, { args: [report], updateId: primaryFailedUpdateId(report) }),
+        pair.executeUpdate(primaryFailedUpdate, { args: [{ ...report, reportedAt: Date.now() - 3_600_000 }] }),
+      ]);
+      notes.push(`${targetPrimary} failed; reports sent by hand: ${sent.map((r) => r.status).join(', ')}`);
+      const after = await failedOver(stack, target, state.counters.failovers);
+      if (after.counters.failovers !== state.counters.failovers + 1)
+        violations.push({
+          kind: 'double-action',
+          message: `pair ${target} failed over ${after.counters.failovers - state.counters.failovers} times for one failure`,
+        });
       break;
     }
     case 'host-flap': {
