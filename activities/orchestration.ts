@@ -4,6 +4,7 @@
  * so a retried activity finds the operation it started instead of acting twice; long ones heartbeat the operation
  * id and, when retried, resume waiting on it.
  */
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
@@ -144,8 +145,30 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
  * deviations are written to the metrics store, and an isolated spike is marked so the policy does not act on it.
  * Returns undefined (with the reasons in `issues`) when any resource could not be forecast.
  */
+/**
+ * Each pair's last forecast and a digest of what it was made from. Metrics change once a sample (at 1× with samples
+ * every 5 min, 19 ticks in 20 saw the same data): a tick whose forecast input is unchanged reuses the forecast, and
+ * its writes (anomaly flags, forecast points) are the ones already made.
+ */
+export class ForecastMemo {
+  private readonly entries = new Map<string, { digest: string; summary: ForecastSummary }>();
+  constructor(private readonly maxPairs = 50_000) {}
+
+  get(pairId: string, digest: string): ForecastSummary | undefined {
+    const entry = this.entries.get(pairId);
+    return entry?.digest === digest ? entry.summary : undefined;
+  }
+
+  set(pairId: string, digest: string, summary: ForecastSummary): void {
+    this.entries.delete(pairId);
+    this.entries.set(pairId, { digest, summary });
+    if (this.entries.size > this.maxPairs) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
 async function forecastPairDemand(args: {
   forecaster: Forecaster;
+  memo: ForecastMemo;
   metrics: MetricsStore;
   pairId: string;
   /** The pair's recorded demand over the window; undefined when it could not be read (the hosts' alone are used). */
@@ -159,7 +182,7 @@ async function forecastPairDemand(args: {
   issuedAt: number;
   now: number;
   issues: string[];
-}): Promise<ForecastSummary | undefined> {
+}): Promise<{ summary: ForecastSummary; reused: boolean } | undefined> {
   const { forecaster, primary, shadow, issues } = args;
   const horizon = Math.max(...args.horizonsMinutes);
   const pairWindows: UtilisationWindow[] = [];
@@ -196,6 +219,20 @@ async function forecastPairDemand(args: {
       issues.push(`pair demand not recorded: ${(error as Error).message}`);
     });
   const histories = pairWindows.map((w) => ({ window: w, history: windowHistory(w) }));
+  const primaryNow = (resource: UtilisationWindow['resource'], fallback: UtilisationWindow): number =>
+    lastValue(args.windows.find((w) => w.resource === resource) ?? fallback) ?? 0;
+  const digest = createHash('sha1')
+    .update(
+      JSON.stringify([
+        primary.id,
+        args.horizonsMinutes,
+        forecaster.models().map((m) => `${m.model}:${m.version}`),
+        histories.map(({ window, history }) => [window.resource, primaryNow(window.resource, window), history]),
+      ]),
+    )
+    .digest('hex');
+  const remembered = args.memo.get(args.pairId, digest);
+  if (remembered) return { summary: remembered, reused: true };
   const contextOf = (resource: UtilisationWindow['resource']) =>
     Object.fromEntries(
       histories
@@ -232,7 +269,7 @@ async function forecastPairDemand(args: {
     forecasts.push({
       resource: window.resource,
       history,
-      primaryNow: lastValue(args.windows.find((w) => w.resource === window.resource) ?? window) ?? 0,
+      primaryNow: primaryNow(window.resource, window),
       ahead: ahead.value,
       ...(before.status === 'fulfilled' ? { before: before.value } : {}),
     });
@@ -246,7 +283,8 @@ async function forecastPairDemand(args: {
     await args.metrics.writeAnomalies(anomalies).catch((error: unknown) => {
       issues.push(`anomalies not recorded: ${(error as Error).message}`);
     });
-  return summary;
+  args.memo.set(args.pairId, digest, summary);
+  return { summary, reused: false };
 }
 
 /** Writes a forecast's peaks beside the actuals, so any InfluxDB client can chart forecast against actual. */
@@ -269,6 +307,7 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
   // Every pair's tick reads its hosts' windows: concurrent ticks on this worker share one read per 100 hosts.
   const readUtilisation = batchUtilisationReads(metrics);
   const readPairDemand = batchPairDemandReads(metrics);
+  const forecastMemo = new ForecastMemo();
   /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
   async function runOperation<K extends OperationKind>(
     what: string,
@@ -384,9 +423,11 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       const complete = !stale && RESOURCES.every((r) => utilisation[r] !== undefined);
 
       let forecast: ForecastSummary | undefined;
+      let reused = false;
       if (complete && lastSampleAt !== undefined) {
-        forecast = await forecastPairDemand({
+        const made = await forecastPairDemand({
           forecaster,
+          memo: forecastMemo,
           metrics,
           pairId: input.pairId,
           recorded,
@@ -400,10 +441,12 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
           now,
           issues,
         });
+        forecast = made?.summary;
+        reused = made?.reused ?? false;
       } else if (windows.length > 0 && !stale) {
         issues.push('no recent samples for every resource: no forecast this tick');
       }
-      if (forecast) {
+      if (forecast && !reused) {
         // A lost chart point must not cost the pair its decision: the failure is reported, the tick goes on.
         await writeForecastPeaks(metrics, primaryHost.id, forecast).catch((error: unknown) =>
           issues.push(`forecast not recorded: ${(error as Error).message}`),

@@ -240,6 +240,39 @@ describe('observePair: what the policy is fed', () => {
     expect(byHost.peakPercent).toBeLessThan(30);
   });
 
+  it('forecasts once per change of its data: a tick that sees the same data reuses the forecast and writes nothing new', async () => {
+    const fleet: FleetSnapshot = {
+      now: new Date(NOW).toISOString(),
+      hosts: [host('p-obs', 'primary', 'active', 1, ['w-1']), host('s-obs', 'shadow', 'inactive', 0.15, [])],
+      workloads: [workload('w-1', 'p-obs')],
+    };
+    let forecasts = 0;
+    const counting = { ...forecaster, models: () => forecaster.models() } as OnnxForecaster;
+    counting.forecast = (request) => {
+      forecasts += 1;
+      return forecaster.forecast(request);
+    };
+    let written = 0;
+    const windows = { 'p-obs': windowsFor('p-obs', 40) };
+    const recording = observeWith(fleet, windows, (points) => {
+      written += points.length;
+      return Promise.resolve();
+    });
+    const activities = createOrchestrationActivities({ ...recording, forecaster: counting });
+    const first = await activities.observePair(input);
+    const [callsOnce, writtenOnce] = [forecasts, written];
+    expect(callsOnce).toBeGreaterThan(0);
+    const second = await activities.observePair(input);
+    expect(second.forecast).toEqual(first.forecast);
+    expect([forecasts, written]).toEqual([callsOnce, writtenOnce]);
+    // A new sample changes the newest step: forecast again.
+    windows['p-obs'] = windowsFor('p-obs', 40, [55]);
+    const third = await activities.observePair(input);
+    expect(forecasts).toBe(2 * callsOnce);
+    expect(written).toBe(2 * writtenOnce);
+    expect(third.forecast).not.toEqual(first.forecast);
+  });
+
   it('records its forecast beside the actuals, and a failed write is an issue, not a lost tick', async () => {
     const fleet: FleetSnapshot = {
       now: new Date(NOW).toISOString(),
