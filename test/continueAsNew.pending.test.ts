@@ -21,6 +21,7 @@ import {
   setPolicyUpdate,
   shadowConsumedSignal,
   stateQuery,
+  swapNowUpdate,
   type FleetPair,
   type HostRef,
 } from '../src/shared/pair.js';
@@ -216,6 +217,38 @@ describe('continue-as-new carries pending requests', () => {
       const state = await handle.query(stateQuery);
       expect(state.policy.offPeak).toEqual(changed);
       expect(state.counters.runs).toBeGreaterThan(1);
+    });
+  });
+
+  it('answers an update id repeated in a later run with its first answer, acting once', async () => {
+    const taskQueue = uniqueTaskQueue('pair-can-update-id');
+    const pairId = `can-update-${taskQueue.slice(-8)}`;
+    const { primary, shadow } = pairHosts(pairId);
+    started.push(pairWorkflowId(pairId));
+    const pair = () => client.workflow.getHandle(pairWorkflowId(pairId));
+    const { activities, shadowChecks } = pairActivities(primary, shadow, () => Promise.resolve());
+    await runWorker(taskQueue, activities, async () => {
+      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
+        taskQueue,
+        workflowId: pairWorkflowId(pairId),
+        args: [{ pairId, primary, shadow, policy: FAST_POLICY, iterationsPerRun: 1 }],
+      });
+      // A rollout's swap, retried by its activity after the pair has continued as new.
+      const request = { args: [{ reason: 'rollout r1' }] as [{ reason: string }], updateId: 'rollout-r1:swap' };
+      const first = await pair().executeUpdate(swapNowUpdate, request);
+      const { runs } = (await pair().query(stateQuery)).counters;
+      await pollUntil(
+        () => pair().query(stateQuery),
+        (s) => s.counters.runs >= runs + 2,
+        'two more runs',
+        30_000,
+      );
+      const again = await pair().executeUpdate(swapNowUpdate, request);
+      expect(again).toEqual(first);
+      expect(shadowChecks()).toBe(1);
+      const state = await pair().query(stateQuery);
+      expect(state.recentActions.filter((a) => a.kind === 'swap')).toHaveLength(1);
+      expect(state.answeredUpdates?.map((a) => a.id)).toEqual(['rollout-r1:swap']);
     });
   });
 

@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   executeChild,
   getExternalWorkflowHandle,
   log,
@@ -64,8 +65,13 @@ const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 
 /** Kept in the state for the operator; older actions are in the workflow histories of the children. */
 const RECENT_ACTIONS_KEPT = 20;
-/** Continue-as-new after this many loop iterations (about one per tick) even when the server does not suggest it. */
-const DEFAULT_ITERATIONS_PER_RUN = 250;
+/**
+ * Continue-as-new after this many loop iterations (about one per tick: half an hour at the defaults) even when the
+ * server does not suggest it: a short run is a short replay for a worker that takes the pair over.
+ */
+const DEFAULT_ITERATIONS_PER_RUN = 120;
+/** Answered update ids kept across continue-as-new (the server de-duplicates ids only within one run). */
+const ANSWERED_UPDATES_KEPT = 20;
 /** Forecast history handed to the forecaster: two days, a season to forecast from and one to check it against. */
 const HISTORY_MINUTES = 2 * 24 * 60;
 const STEP_SECONDS = 300;
@@ -132,6 +138,26 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
 
   let wake = false;
   const pending = (state.pending ??= {});
+
+  // ---- update ids answered in earlier runs --------------------------------------------------------------------------
+  // A caller that retries an update (a rollout's swap, say) after the pair continued as new gets the first answer
+  // again instead of a second action.
+  const answered = (state.answeredUpdates ??= []);
+  const earlierAnswer = (): { result: unknown } | undefined => {
+    const id = currentUpdateInfo()?.id;
+    return id === undefined ? undefined : answered.find((a) => a.id === id);
+  };
+  async function answerOnce<T>(work: () => Promise<T>): Promise<T> {
+    const earlier = earlierAnswer();
+    if (earlier) return earlier.result as T;
+    const id = currentUpdateInfo()?.id;
+    const result = await work();
+    if (id !== undefined) {
+      answered.push({ id, result });
+      if (answered.length > ANSWERED_UPDATES_KEPT) answered.shift();
+    }
+    return result;
+  }
   // The schedule is (re)applied on a pair's first run and whenever the operator changes its off-peak spec.
   if (state.swapSchedule === undefined) pending.swapScheduleOutdated = true;
 
@@ -180,14 +206,20 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   setHandler(
     failoverUpdate,
     (request) =>
-      exclusively(async () => {
-        const result = await failOver(`operator: ${request.reason}`, state.providerTime ?? 0);
-        if (!result)
-          throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
-        return result;
-      }),
+      answerOnce(() =>
+        exclusively(async () => {
+          const result = await failOver(`operator: ${request.reason}`, state.providerTime ?? 0);
+          if (!result)
+            throw ApplicationFailure.nonRetryable(
+              `pair ${state.pairId} could not fail over`,
+              FailureType.PreCheckFailed,
+            );
+          return result;
+        }),
+      ),
     {
       validator: (request: unknown) => {
+        if (earlierAnswer()) return;
         const reason = (request as { reason?: unknown } | null | undefined)?.reason;
         if (typeof reason !== 'string' || reason.trim() === '') {
           throw new Error('failover needs a non-empty "reason" string');
@@ -203,22 +235,28 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   setHandler(
     primaryFailedUpdate,
     (report) =>
-      exclusively(async () => {
-        const problem = failureReportProblem(report);
-        if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, FailureType.PreCheckFailed);
-        const lastCheckAt = Math.max(state.providerTime ?? 0, ...report.failedChecksAt);
-        state.providerTime = lastCheckAt;
-        state.health.lastFailureReport = report;
-        const result = await failOver(
-          `automatic: ${report.failedChecksAt.length} consecutive failed health checks (${report.status})`,
-          lastCheckAt,
-        );
-        if (!result)
-          throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
-        return result;
-      }),
+      answerOnce(() =>
+        exclusively(async () => {
+          const problem = failureReportProblem(report);
+          if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, FailureType.PreCheckFailed);
+          const lastCheckAt = Math.max(state.providerTime ?? 0, ...report.failedChecksAt);
+          state.providerTime = lastCheckAt;
+          state.health.lastFailureReport = report;
+          const result = await failOver(
+            `automatic: ${report.failedChecksAt.length} consecutive failed health checks (${report.status})`,
+            lastCheckAt,
+          );
+          if (!result)
+            throw ApplicationFailure.nonRetryable(
+              `pair ${state.pairId} could not fail over`,
+              FailureType.PreCheckFailed,
+            );
+          return result;
+        }),
+      ),
     {
       validator: (report: unknown) => {
+        if (earlierAnswer()) return;
         const problem = failureReportProblem(report);
         if (problem !== undefined) throw new Error(problem);
         if (Date.now() - (report as PrimaryFailureReport).reportedAt > MAX_FAILURE_REPORT_AGE_MS)
@@ -227,8 +265,9 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     },
   );
 
-  setHandler(swapNowUpdate, (request) => exclusively(() => swap(`requested: ${request.reason}`)), {
+  setHandler(swapNowUpdate, (request) => answerOnce(() => exclusively(() => swap(`requested: ${request.reason}`))), {
     validator: (request: unknown) => {
+      if (earlierAnswer()) return;
       const reason = (request as { reason?: unknown } | null | undefined)?.reason;
       if (typeof reason !== 'string' || reason.trim() === '') throw new Error('swapNow needs a non-empty "reason"');
       if (!state.shadow) throw new Error(`pair ${state.pairId} has no shadow to swap with (phase ${state.phase})`);

@@ -109,6 +109,8 @@ export interface PairState {
   counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
   /** The off-peak swap schedule as last applied (cron and zone), or why it could not be. */
   swapSchedule?: { scheduleId: string; cronExpressions: string[]; timezone: string } | { error: string };
+  /** The latest updates answered (failover, swapNow, primaryFailed), by id: a repeat in a later run gets the same answer. */
+  answeredUpdates?: { id: string; result: unknown }[];
   /**
    * Requests received and not yet acted on. They live in the state so that one arriving during a run's last
    * iteration (a forceSwap while a swap runs, an off-peak change) is carried across continue-as-new.
@@ -129,7 +131,7 @@ export interface HostPairInput {
   /** The fleet workflow to tell when the shadow is consumed; absent for a pair started on its own. */
   fleetWorkflowId?: string;
   /**
-   * Loop iterations per run before continue-as-new (default 250: about an hour of ticks at the default policy).
+   * Loop iterations per run before continue-as-new (default 120: half an hour of ticks at the default policy).
    * Lower bounds each run's history further; the state carries over whole.
    */
   iterationsPerRun?: number;
