@@ -52,8 +52,8 @@ export interface WatchPrimariesInput {
   /** The watcher workflow running this activity: where changes to its members are read. */
   watcherWorkflowId: string;
   /** The members when the activity was scheduled, so it checks at once, before its first read of changes. */
-  members: WatchedPrimary[];
-  version: number;
+  members?: WatchedPrimary[];
+  version?: number;
   carried?: CarriedFailures;
   runForMs?: number;
 }
@@ -103,8 +103,9 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const deadline = Date.now() + (input.runForMs ?? DEFAULT_RUN_FOR_MS);
       const reports = new Set<Promise<void>>();
       const goneChecks = new Map<string, number>();
-      let version = input.version;
-      tracker.setMembers(input.members, Date.now());
+      // An attempt scheduled without members (by an older watcher) reads them all first.
+      let version: number | undefined = input.members ? input.version : undefined;
+      tracker.setMembers(input.members ?? [], Date.now());
       let membersReadAt = Date.now();
       let rounds = 0;
       let reported = 0;

@@ -1,0 +1,134 @@
+/**
+ * The watcher's activity loop with typed fakes for the provider and the Temporal client (the real stack runs it in
+ * health.watchers.test.ts): one batched call per round, one report per failure with its update id, a refused report
+ * looked at again, a member whose host and pair are gone dropped, and an attempt scheduled without members.
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  createHealthWatchActivities,
+  type WatchPrimariesInput,
+  type WatchPrimariesResult,
+} from '../activities/healthWatch.js';
+import type { FleetProvider, HealthReports } from '../src/provider/types.js';
+import type { PrimaryFailureReport, WatchedPrimary, WatchChange } from '../src/shared/healthWatch.js';
+
+const member = (pairId: string): WatchedPrimary => ({
+  pairId,
+  primaryHostId: `${pairId}-a`,
+  generation: 2,
+  intervalSeconds: 1,
+  failuresBeforeFailover: 2,
+});
+
+/** A provider whose hosts answer as `status` says (absent: unknown), counting its batched calls. */
+function fakeProvider(status: Record<string, 'active' | 'failed'>) {
+  const calls: string[][] = [];
+  const provider = {
+    healthCheckMany: (hostIds: string[]): Promise<HealthReports> => {
+      calls.push(hostIds);
+      const checkedAt = new Date().toISOString();
+      return Promise.resolve({
+        checkedAt,
+        reports: hostIds
+          .filter((id) => status[id])
+          .map((id) => ({
+            hostId: id,
+            healthy: status[id] === 'active',
+            status: status[id]!,
+            role: 'primary' as const,
+            checkedAt,
+          })),
+        unknown: hostIds.filter((id) => !status[id]),
+      });
+    },
+  } as unknown as FleetProvider;
+  return { provider, calls };
+}
+
+/** A client whose watcher answers `members` and whose pairs accept (or refuse) updates; records what it was sent. */
+function fakeTemporal(options: { members?: WatchedPrimary[]; refuse?: string; running?: Record<string, boolean> }) {
+  const updates: { workflowId: string; updateId: string; report: PrimaryFailureReport }[] = [];
+  const signals: WatchChange[] = [];
+  const client = {
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        query: () => Promise.resolve({ version: 1, members: options.members ?? [] }),
+        signal: (_def: unknown, change: WatchChange) => {
+          signals.push(change);
+          return Promise.resolve();
+        },
+        startUpdate: (_def: unknown, o: { args: [PrimaryFailureReport]; updateId: string }) => {
+          updates.push({ workflowId, updateId: o.updateId, report: o.args[0] });
+          return options.refuse ? Promise.reject(new Error(options.refuse)) : Promise.resolve({});
+        },
+        describe: () =>
+          options.running?.[workflowId] === undefined
+            ? Promise.reject(new WorkflowNotFoundError('gone', workflowId, undefined))
+            : Promise.resolve({ status: { name: options.running[workflowId] ? 'RUNNING' : 'COMPLETED' } }),
+      }),
+    },
+  } as unknown as Client;
+  return { client, updates, signals };
+}
+
+const input = (members?: WatchedPrimary[]): WatchPrimariesInput => ({
+  taskQueue: 'q',
+  shard: 0,
+  lane: 'a',
+  watcherWorkflowId: 'health-watch:q:0:a',
+  ...(members ? { members, version: 1 } : {}),
+  runForMs: 2_500,
+});
+
+/** One run of the watcher's activity (2.5 s) in a mocked activity context. */
+function watch(
+  provider: FleetProvider,
+  temporal: Client,
+  runInput: WatchPrimariesInput,
+): Promise<WatchPrimariesResult> {
+  const activities = createHealthWatchActivities({ provider, temporal });
+  return new MockActivityEnvironment().run((i: WatchPrimariesInput) => activities.watchPrimaries(i), runInput);
+}
+
+describe('watchPrimaries', () => {
+  it('checks every member in one call a round and reports a failed primary once, with its update id', async () => {
+    const { provider, calls } = fakeProvider({ 'p1-a': 'active', 'p2-a': 'failed' });
+    const { client, updates } = fakeTemporal({});
+    const result = await watch(provider, client, input([member('p1'), member('p2')]));
+    expect(calls[0]).toEqual(['p1-a', 'p2-a']);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({
+      workflowId: 'pair:p2',
+      updateId: 'primary-failed:p2-a:2',
+      report: { primaryHostId: 'p2-a', generation: 2, status: 'failed', watcher: 'health-watch:q:0:a' },
+    });
+    expect(updates[0]!.report.failedChecksAt).toHaveLength(2);
+    expect(result.reported).toBe(1);
+  });
+
+  it('looks again after a refusal', async () => {
+    const { provider } = fakeProvider({ 'p1-a': 'failed' });
+    const { client, updates } = fakeTemporal({ refuse: 'p1-a is not the primary of pair p1' });
+    const result = await watch(provider, client, input([member('p1')]));
+    // Refused, so the evidence starts over and is gathered (and sent) again within the run.
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(result.reported).toBe(0);
+  });
+
+  it('drops a member whose host the provider does not know once its pair has ended', async () => {
+    const { provider } = fakeProvider({ 'p1-a': 'active' });
+    const { client, signals } = fakeTemporal({ running: { 'pair:p2': false } });
+    await watch(provider, client, input([member('p1'), member('p2')]));
+    expect(signals).toEqual([{ pairId: 'p2' }]);
+  });
+
+  it('reads its members first when scheduled without them', async () => {
+    const { provider, calls } = fakeProvider({ 'p3-a': 'active' });
+    const { client } = fakeTemporal({ members: [member('p3')] });
+    await watch(provider, client, input());
+    expect(calls[0]).toEqual(['p3-a']);
+  });
+});
