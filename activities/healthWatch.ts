@@ -11,6 +11,7 @@ import { WatchTracker, type CarriedFailures, type FailureToReport } from '../src
 import { MAX_HEALTH_CHECK_BATCH, type FleetProvider, type HealthReport } from '../src/provider/types.js';
 import {
   HEALTH_SHARDS,
+  MEMBERS_VERSION_MEMO,
   WATCH_LANES,
   type PrimaryFailureReport,
   type WatchChange,
@@ -153,18 +154,25 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         if (!running) await leave(member.pairId);
       };
 
+      const refreshMembers = async (now: number): Promise<void> => {
+        try {
+          // A describe is answered by the server alone; the query, which a worker answers, only when they changed.
+          const described = await watcher.describe();
+          if (version !== undefined && described.memo?.[MEMBERS_VERSION_MEMO] === version) return;
+          const answer = await watcher.query(watcherMembersQuery, version);
+          if (answer.members) tracker.setMembers(answer.members, now);
+          version = answer.version;
+        } catch (error) {
+          // A worker that died holding the watcher workflow delays queries to it: check the members known.
+          log.warn('could not read the watcher members; checking the ones known', { error: messageOf(error) });
+        }
+      };
+
       while (Date.now() < deadline) {
         const now = Date.now();
         if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
-          try {
-            const answer = await watcher.query(watcherMembersQuery, version);
-            if (answer.members) tracker.setMembers(answer.members, now);
-            version = answer.version;
-          } catch (error) {
-            // A worker that died holding the watcher workflow delays queries to it: check the members known.
-            log.warn('could not read the watcher members; checking the ones known', { error: messageOf(error) });
-          }
           membersReadAt = now;
+          await refreshMembers(now);
         }
         const due = tracker.due(now);
         if (due.length > 0) {

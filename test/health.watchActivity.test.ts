@@ -65,9 +65,11 @@ function fakeTemporal(options: { members?: WatchedPrimary[]; refuse?: string; ru
           return options.refuse ? Promise.reject(new Error(options.refuse)) : Promise.resolve({});
         },
         describe: () =>
-          options.running?.[workflowId] === undefined
-            ? Promise.reject(new WorkflowNotFoundError('gone', workflowId, undefined))
-            : Promise.resolve({ status: { name: options.running[workflowId] ? 'RUNNING' : 'COMPLETED' } }),
+          workflowId.startsWith('health-watch:')
+            ? Promise.resolve({ memo: { membersVersion: 1 } })
+            : options.running?.[workflowId] === undefined
+              ? Promise.reject(new WorkflowNotFoundError('gone', workflowId, undefined))
+              : Promise.resolve({ status: { name: options.running[workflowId] ? 'RUNNING' : 'COMPLETED' } }),
       }),
     },
   } as unknown as Client;

@@ -2,7 +2,7 @@
  * healthWatcherWorkflow (id `health-watch:<taskQueue>:<shard>:<lane>`): holds one lane's members of one shard and
  * runs the lane's watch loop (activities/healthWatch.ts) for as long as it exists. Pairs join and leave with the
  * `watchChange` signal; the loop starts with the members it was scheduled with and reads changes with the `members`
- * query. The whole membership is what continues
+ * query when the version in the workflow's memo moved. The whole membership is what continues
  * as new, when the server suggests it or after many changes.
  */
 import {
@@ -14,10 +14,12 @@ import {
   proxyActivities,
   setHandler,
   sleep,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import {
+  MEMBERS_VERSION_MEMO,
   type WatcherInput,
   type WatchedPrimary,
   watchChangeProblem,
@@ -47,6 +49,8 @@ export async function healthWatcherWorkflow(input: WatcherInput): Promise<never>
     else delete members[change.pairId];
     version += 1;
     changes += 1;
+    // Read by the watch loop with a describe (no worker involved): it queries the members only when this moved.
+    upsertMemo({ [MEMBERS_VERSION_MEMO]: version });
   });
   setHandler(watcherMembersQuery, (sinceVersion) =>
     sinceVersion === version ? { version } : { version, members: Object.values(members) },

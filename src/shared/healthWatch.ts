@@ -99,6 +99,9 @@ export function watchChangeProblem(change: unknown): string | undefined {
   return undefined;
 }
 
+/** The memo key where a watcher workflow keeps its members' version. */
+export const MEMBERS_VERSION_MEMO = 'membersVersion';
+
 export const watchChangeSignal = defineSignal<[WatchChange]>('watchChange');
 export const watcherMembersQuery = defineQuery<WatcherMembers, [number?]>('members');
 
