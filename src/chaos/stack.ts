@@ -141,6 +141,10 @@ export async function chaosStackUp(options: ChaosStackOptions, log: WriteStream)
   const paths = chaosPaths(options);
   mkdirSync(paths.stateDir, { recursive: true });
   await startInflux(config, paths);
+  // Each campaign starts from an empty Temporal: workflows an earlier campaign left running would replay through
+  // workflow code that did not write them. (A Temporal restart within the campaign keeps the file.)
+  await stopTemporal(paths);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${paths.temporalDb}${suffix}`, { force: true });
   await startTemporal(config, paths);
   rmSync(simulatorStateDir(paths), { recursive: true, force: true });
   await startSimulatorService(config, paths);
