@@ -5,11 +5,13 @@
  * played by in-process activities that deliver the message at exactly that moment.
  */
 import type { Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FleetHealthActivities } from '../activities/fleetHealth.js';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
+import { watchChangeSignal, watcherMembersQuery, type WatchedPrimary } from '../src/shared/healthWatch.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import { placeShadows } from '../src/policy/placement.js';
 import type { Host, ReplicationStatus } from '../src/provider/types.js';
@@ -26,6 +28,7 @@ import {
   type HostRef,
 } from '../src/shared/pair.js';
 import type { fleetWorkflow } from '../workflows/fleet.js';
+import type { healthWatcherWorkflow } from '../workflows/healthWatcher.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
 import { threeRegionTopology } from './helpers/fleet.js';
 import { FAST_POLICY, HOST_SIZE } from './helpers/pair.js';
@@ -249,6 +252,57 @@ describe('continue-as-new carries pending requests', () => {
       const state = await pair().query(stateQuery);
       expect(state.recentActions.filter((a) => a.kind === 'swap')).toHaveLength(1);
       expect(state.answeredUpdates?.map((a) => a.id)).toEqual(['rollout-r1:swap']);
+    });
+  });
+
+  it("carries a health watcher's members and their version across continue-as-new", async () => {
+    const taskQueue = uniqueTaskQueue('watcher-can');
+    const workflowId = `health-watch:${taskQueue}:0:a`;
+    started.push(workflowId);
+    const runs: { members?: WatchedPrimary[]; version?: number }[] = [];
+    const activities: FakeActivities = {
+      // Runs until the watcher moves on, as the real loop does.
+      watchPrimaries: async (input) => {
+        runs.push({ members: input.members, version: input.version });
+        for (;;) {
+          Context.current().heartbeat();
+          await Context.current().sleep(100);
+        }
+      },
+    };
+    const member = (n: number): WatchedPrimary => ({
+      pairId: `p${n}`,
+      primaryHostId: `h${n}`,
+      generation: 0,
+      intervalSeconds: 5,
+      failuresBeforeFailover: 3,
+    });
+    await runWorker(taskQueue, activities, async () => {
+      const handle = await client.workflow.start<typeof healthWatcherWorkflow>('healthWatcherWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ taskQueue, shard: 0, lane: 'a', changesPerRun: 2 }],
+      });
+      for (const n of [1, 2, 3]) await handle.signal(watchChangeSignal, { pairId: `p${n}`, member: member(n) });
+      await handle.signal(watchChangeSignal, { pairId: 'p1' });
+      const answer = await pollUntil(
+        () => handle.query(watcherMembersQuery),
+        (a) => a.version === 4,
+        'all four changes taken',
+        30_000,
+      );
+      expect(answer.members?.map((m) => m.pairId).sort()).toEqual(['p2', 'p3']);
+      // Two changes per run: the changes were taken across runs, each run starting its loop with what it held.
+      const description = await handle.describe();
+      expect(description.runId).not.toBe(handle.firstExecutionRunId);
+      expect(description.memo?.membersVersion).toBe(4);
+      await pollUntil(
+        () => Promise.resolve(runs.at(-1)),
+        (r) => r?.version !== undefined && r.version >= 2,
+        'a watch run started by a later run',
+        30_000,
+      );
+      expect(runs[0]).toMatchObject({ members: [], version: 0 });
     });
   });
 

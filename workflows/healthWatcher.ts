@@ -8,9 +8,9 @@
 import {
   CancellationScope,
   condition,
-  continueAsNew,
   isCancellation,
   log,
+  makeContinueAsNewFunc,
   proxyActivities,
   setHandler,
   sleep,
@@ -56,7 +56,8 @@ export async function healthWatcherWorkflow(input: WatcherInput): Promise<never>
     sinceVersion === version ? { version } : { version, members: Object.values(members) },
   );
 
-  const moveOn = (): boolean => workflowInfo().continueAsNewSuggested || changes >= CHANGES_PER_RUN;
+  const moveOn = (): boolean =>
+    workflowInfo().continueAsNewSuggested || changes >= (input.changesPerRun ?? CHANGES_PER_RUN);
   while (!moveOn()) {
     const scope = new CancellationScope();
     const run = scope.run(() =>
@@ -84,5 +85,11 @@ export async function healthWatcherWorkflow(input: WatcherInput): Promise<never>
     // Only a non-retryable failure ends the activity for good: do not spin on it.
     if (failed) await sleep('1 second');
   }
-  return continueAsNew<typeof healthWatcherWorkflow>({ ...input, members, version, carried });
+  // The next run's first loop compares against this version: it starts with it in its memo.
+  return makeContinueAsNewFunc<typeof healthWatcherWorkflow>({ memo: { [MEMBERS_VERSION_MEMO]: version } })({
+    ...input,
+    members,
+    version,
+    carried,
+  });
 }

@@ -195,6 +195,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     state.shadow = shadow;
     if (state.phase === 'unprotected') setPhase('steady');
     else publish();
+    wake = true; // protected again: the primary is enrolled with the watchers at once, not at the next tick
     remember({
       kind: 'config-sync',
       at: state.providerTime ?? 0,

@@ -73,6 +73,8 @@ export interface WatcherInput {
   /** Carried across continue-as-new. */
   members?: Record<string, WatchedPrimary>;
   version?: number;
+  /** Membership changes before continue-as-new (default 1,000); lower in tests. */
+  changesPerRun?: number;
   /** Members with failed checks not reported yet, handed from one watch run to the next. */
   carried?: Record<string, { primaryHostId: string; failedChecksAt: number[] }>;
 }
