@@ -7,12 +7,13 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
-import { WatchTracker, type CarriedFailures, type FailureToReport } from '../src/health/watchTracker.js';
+import { WatchTracker, type FailureToReport } from '../src/health/watchTracker.js';
 import { MAX_HEALTH_CHECK_BATCH, type FleetProvider, type HealthReport } from '../src/provider/types.js';
 import {
   HEALTH_SHARDS,
   MEMBERS_VERSION_MEMO,
   WATCH_LANES,
+  type CarriedFailures,
   type PrimaryFailureReport,
   type WatchChange,
   type WatchLane,

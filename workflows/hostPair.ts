@@ -207,17 +207,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   setHandler(
     failoverUpdate,
     (request) =>
-      answerOnce(() =>
-        exclusively(async () => {
-          const result = await failOver(`operator: ${request.reason}`, state.providerTime ?? 0);
-          if (!result)
-            throw ApplicationFailure.nonRetryable(
-              `pair ${state.pairId} could not fail over`,
-              FailureType.PreCheckFailed,
-            );
-          return result;
-        }),
-      ),
+      answerOnce(() => exclusively(() => failOverOrRefuse(`operator: ${request.reason}`, state.providerTime ?? 0))),
     {
       validator: (request: unknown) => {
         if (earlierAnswer()) return;
@@ -243,16 +233,10 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
           const lastCheckAt = Math.max(state.providerTime ?? 0, ...report.failedChecksAt);
           state.providerTime = lastCheckAt;
           state.health.lastFailureReport = report;
-          const result = await failOver(
+          return failOverOrRefuse(
             `automatic: ${report.failedChecksAt.length} consecutive failed health checks (${report.status})`,
             lastCheckAt,
           );
-          if (!result)
-            throw ApplicationFailure.nonRetryable(
-              `pair ${state.pairId} could not fail over`,
-              FailureType.PreCheckFailed,
-            );
-          return result;
         }),
       ),
     {
@@ -324,6 +308,14 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     if (!state.shadow) return `pair ${state.pairId} has no shadow to fail over to (phase ${state.phase})`;
     if (state.phase === 'failing-over') return `pair ${state.pairId} is already failing over`;
     return undefined;
+  }
+
+  /** An update's failover: a failed one fails the update, so its caller learns it. */
+  async function failOverOrRefuse(reason: string, at: number): Promise<FailoverResult> {
+    const result = await failOver(reason, at);
+    if (!result)
+      throw ApplicationFailure.nonRetryable(`pair ${state.pairId} could not fail over`, FailureType.PreCheckFailed);
+    return result;
   }
 
   async function failOver(reason: string, at: number): Promise<FailoverResult | undefined> {

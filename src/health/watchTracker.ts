@@ -8,7 +8,7 @@
  * interval later, until `failuresBeforeFailover` checks in a row have failed; then it is reported once, and again
  * only after the pair refused that report or the member changed.
  */
-import { CONFIRMATION_DELAY_MS, type WatchedPrimary } from '../shared/healthWatch.js';
+import { CONFIRMATION_DELAY_MS, type CarriedFailures, type WatchedPrimary } from '../shared/healthWatch.js';
 
 export interface CheckAnswer {
   healthy: boolean;
@@ -27,12 +27,8 @@ interface Entry {
   member: WatchedPrimary;
   nextDueAt: number;
   failedChecksAt: number[];
-  status?: string;
   reported: boolean;
 }
-
-/** Failing members carried into the watcher's next activity run, so a restart does not forget what it saw. */
-export type CarriedFailures = Record<string, { primaryHostId: string; failedChecksAt: number[] }>;
 
 const sameMember = (a: WatchedPrimary, b: WatchedPrimary): boolean =>
   a.primaryHostId === b.primaryHostId &&
@@ -108,7 +104,6 @@ export class WatchTracker {
       entry.nextDueAt = this.gridAfter(now, intervalMs);
       return undefined;
     }
-    entry.status = answer.status;
     if (answer.healthy) {
       entry.failedChecksAt = [];
       entry.reported = false;

@@ -60,6 +60,9 @@ export interface WatchedPrimary {
   failuresBeforeFailover: number;
 }
 
+/** Failing members not reported yet, by pair id: carried from one watch run to the next, so a restart keeps them. */
+export type CarriedFailures = Record<string, { primaryHostId: string; failedChecksAt: number[] }>;
+
 /** A pair joins (or updates its entry with) `member`, or leaves its shard (`member` absent). */
 export interface WatchChange {
   pairId: string;
@@ -76,7 +79,7 @@ export interface WatcherInput {
   /** Membership changes before continue-as-new (default 1,000); lower in tests. */
   changesPerRun?: number;
   /** Members with failed checks not reported yet, handed from one watch run to the next. */
-  carried?: Record<string, { primaryHostId: string; failedChecksAt: number[] }>;
+  carried?: CarriedFailures;
 }
 
 /** The watcher's members, or nothing when the caller already has `sinceVersion`. */
