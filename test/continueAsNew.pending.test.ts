@@ -186,17 +186,23 @@ describe('continue-as-new carries pending requests', () => {
     return { activities, schedules, shadowChecks: () => checks };
   }
 
-  const pairHosts = (tag: string): { primary: HostRef; shadow: HostRef } => ({
-    primary: { hostId: `${tag}-a`, region: 'us-east-1', zone: 'us-east-1a', capacity: HOST_SIZE },
-    shadow: { hostId: `${tag}-b`, region: 'eu-west-1', zone: 'eu-west-1a', capacity: HOST_SIZE },
-  });
+  /** A pair of this test's own: its task queue, id, hosts and handle (terminated when the file ends). */
+  function testPair(name: string) {
+    const taskQueue = uniqueTaskQueue(`pair-can-${name}`);
+    const pairId = `can-${name}-${taskQueue.slice(-8)}`;
+    started.push(pairWorkflowId(pairId));
+    return {
+      taskQueue,
+      pairId,
+      primary: { hostId: `${pairId}-a`, region: 'us-east-1', zone: 'us-east-1a', capacity: HOST_SIZE },
+      shadow: { hostId: `${pairId}-b`, region: 'eu-west-1', zone: 'eu-west-1a', capacity: HOST_SIZE },
+      pair: () => client.workflow.getHandle(pairWorkflowId(pairId)),
+    };
+  }
 
   it("applies an off-peak change that arrives during a pair's last iteration", async () => {
-    const taskQueue = uniqueTaskQueue('pair-can-offpeak');
-    const pairId = `can-offpeak-${taskQueue.slice(-8)}`;
-    const { primary, shadow } = pairHosts(pairId);
+    const { taskQueue, pairId, primary, shadow } = testPair('offpeak');
     const changed: OffPeakSpec = { kind: 'cron', cron: '30 4 * * *', timeZone: 'Europe/Berlin' };
-    started.push(pairWorkflowId(pairId));
     const { activities, schedules } = pairActivities(primary, shadow, async (call, n) => {
       if (call !== 'observe' || n !== 1) return;
       // After this run's schedule was applied, before it continues as new.
@@ -224,11 +230,7 @@ describe('continue-as-new carries pending requests', () => {
   });
 
   it('answers an update id repeated in a later run with its first answer, acting once', async () => {
-    const taskQueue = uniqueTaskQueue('pair-can-update-id');
-    const pairId = `can-update-${taskQueue.slice(-8)}`;
-    const { primary, shadow } = pairHosts(pairId);
-    started.push(pairWorkflowId(pairId));
-    const pair = () => client.workflow.getHandle(pairWorkflowId(pairId));
+    const { taskQueue, pairId, primary, shadow, pair } = testPair('update-id');
     const { activities, shadowChecks } = pairActivities(primary, shadow, () => Promise.resolve());
     await runWorker(taskQueue, activities, async () => {
       await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
@@ -309,11 +311,7 @@ describe('continue-as-new carries pending requests', () => {
   });
 
   it("swaps for a forceSwap that arrives while the last iteration's swap runs", async () => {
-    const taskQueue = uniqueTaskQueue('pair-can-swap');
-    const pairId = `can-swap-${taskQueue.slice(-8)}`;
-    const { primary, shadow } = pairHosts(pairId);
-    started.push(pairWorkflowId(pairId));
-    const pair = () => client.workflow.getHandle(pairWorkflowId(pairId));
+    const { taskQueue, pairId, primary, shadow, pair } = testPair('swap');
     const { activities, shadowChecks } = pairActivities(primary, shadow, async (call, n) => {
       if (n !== 1) return;
       // The first request comes before this run's swap step; the second while that swap's pre-check runs.
