@@ -72,7 +72,7 @@ if [[ "$(cat "$TS_DIR/version" 2>/dev/null)" != "$TEST_SERVER_VERSION" ]]; then
   mkdir -p "$TS_DIR"
   mvn -q -B -f "$ROOT/scripts/test-server/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$TS_DIR/lib" -DincludeScope=runtime
-  # The SDK's `existing-path` option runs this file as `<path> <port> --enable-time-skipping`.
+  # Run as `<path> <port>` (test/helpers/timeSkipping.ts), as the SDK runs a test server: time locked until a client unlocks it.
   cat >"$TS_DIR/temporal-test-server" <<'LAUNCHER'
 #!/usr/bin/env bash
 exec java -Xms64m -Xmx512m -cp "$(dirname "$0")/lib/*" io.temporal.testserver.TestServer "$@"

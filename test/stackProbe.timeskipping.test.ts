@@ -1,30 +1,26 @@
-import { existsSync } from 'node:fs';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { influxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { loadOnnxModel } from '../src/forecast/onnxModel.js';
-import { stackPaths } from '../src/stack/index.js';
 import { BASELINES_MODEL_DIR } from '../src/worker.js';
 import type { stackProbeWorkflow } from '../workflows/stackProbe.js';
 import { testConfig, uniqueTaskQueue } from './helpers/temporal.js';
+import { startTimeSkippingServer, type TimeSkippingServer } from './helpers/timeSkipping.js';
 
-// Temporal's Java time-skipping test server, launched through the SDK's `existing-path` option: a day of
-// hourly timers completes in seconds, while the activities still hit the real InfluxDB and ONNX Runtime.
+// Temporal's Java time-skipping test server: a day of hourly timers completes in seconds, while the activities
+// still hit the real InfluxDB and ONNX Runtime.
+let server: TimeSkippingServer;
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
-  const launcher = stackPaths(testConfig().config).testServerLauncher;
-  if (!existsSync(launcher))
-    throw new Error(`the time-skipping test server is not installed at ${launcher}; run npm run setup`);
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: launcher } },
-  });
+  server = await startTimeSkippingServer();
+  env = server.env;
 });
 
 afterAll(async () => {
-  await env?.teardown();
+  await server?.stop();
 });
 
 it('runs a day of hourly probes in seconds on the time-skipping test server', async () => {
