@@ -11,7 +11,6 @@ import { WatchTracker, type FailureToReport } from '../src/health/watchTracker.j
 import { MAX_HEALTH_CHECK_BATCH, type FleetProvider, type HealthReport } from '../src/provider/types.js';
 import {
   HEALTH_SHARDS,
-  MEMBERS_VERSION_MEMO,
   WATCH_LANES,
   type CarriedFailures,
   type PrimaryFailureReport,
@@ -26,6 +25,7 @@ import {
   watcherWorkflowId,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
+import { shardMemberReader } from './shardMembers.js';
 import { messageOf } from '../src/shared/failures.js';
 
 export interface HealthWatchDependencies {
@@ -106,7 +106,12 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const reports = new Set<Promise<void>>();
       const goneChecks = new Map<string, number>();
       // An attempt scheduled without members (by an older watcher) reads them all first.
-      let version: number | undefined = input.members ? input.version : undefined;
+      const reader = shardMemberReader(
+        temporal,
+        input.watcherWorkflowId,
+        watcherMembersQuery,
+        input.members ? input.version : undefined,
+      );
       tracker.setMembers(input.members ?? [], Date.now());
       let membersReadAt = Date.now();
       let rounds = 0;
@@ -156,17 +161,8 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       };
 
       const refreshMembers = async (now: number): Promise<void> => {
-        try {
-          // A describe is answered by the server alone; the query, which a worker answers, only when they changed.
-          const described = await watcher.describe();
-          if (version !== undefined && described.memo?.[MEMBERS_VERSION_MEMO] === version) return;
-          const answer = await watcher.query(watcherMembersQuery, version);
-          if (answer.members) tracker.setMembers(answer.members, now);
-          version = answer.version;
-        } catch (error) {
-          // A worker that died holding the watcher workflow delays queries to it: check the members known.
-          log.warn('could not read the watcher members; checking the ones known', { error: messageOf(error) });
-        }
+        const members = await reader.changed();
+        if (members) tracker.setMembers(members, now);
       };
 
       while (Date.now() < deadline) {

@@ -16,6 +16,7 @@ import { anomalyEvents } from '../src/shared/anomaly.js';
 import { pairForecastRequests, summarisePairForecast, type ResourceForecast } from '../src/forecast/pairForecast.js';
 import type {
   FleetProvider,
+  FleetSnapshot,
   Host,
   HostRole,
   InvariantReport,
@@ -303,59 +304,22 @@ async function writeForecastPeaks(metrics: MetricsStore, hostId: string, forecas
   );
 }
 
-export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
-  // Every pair's tick reads its hosts' windows: concurrent ticks on this worker share one read per 100 hosts.
+/**
+ * How a pair is observed: its hosts as the provider reports them, its utilisation windows and recorded demand
+ * (reads of concurrent observations batched into one per 100 hosts), and its forecast (concurrent forecasts batched
+ * into one model run; a forecast whose input has not changed since the pair's last one is reused).
+ */
+export function createPairObservation({
+  metrics,
+  forecaster,
+}: Pick<OrchestrationDependencies, 'metrics' | 'forecaster'>) {
   const readUtilisation = batchUtilisationReads(metrics);
   const readPairDemand = batchPairDemandReads(metrics);
   const forecastMemo = new ForecastMemo();
-  /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
-  async function runOperation<K extends OperationKind>(
-    what: string,
-    start: () => Promise<Operation<K>>,
-  ): Promise<Operation<K>> {
-    const context = Context.current();
-    try {
-      // A retried attempt resumes waiting on the operation the previous attempt started.
-      const resumed = context.info.heartbeatDetails as { operationId?: string } | undefined;
-      const operation = resumed?.operationId ? await provider.getOperation<K>(resumed.operationId) : await start();
-      heartbeat({ operationId: operation.id, progress: operation.progress });
-      return await provider.waitForOperation(operation, {
-        // Polled often: a failover's fence and activation wait on it, and each poll is one cheap GET.
-        pollIntervalMs: OPERATION_POLL_INTERVAL_MS,
-        onProgress: (op) => heartbeat({ operationId: op.id, progress: op.progress }),
-        signal: context.cancellationSignal,
-      });
-    } catch (error) {
-      throw asActivityFailure(error, what);
-    }
-  }
-
-  const hostOf = (operation: Operation): Host => operation.result as Host;
-
   return {
-    /** `afterMs`: a check confirming a failed one waits this long first (a workflow timer would round it up). */
-    async checkHealth(
-      hostId: string,
-      options?: { afterMs?: number },
-    ): Promise<{ healthy: boolean; status: string; checkedAt: number }> {
-      if (options?.afterMs) await Context.current().sleep(options.afterMs);
-      try {
-        const report = await provider.healthCheck(hostId);
-        return { healthy: report.healthy, status: report.status, checkedAt: Date.parse(report.checkedAt) };
-      } catch (error) {
-        throw asActivityFailure(error, `health check of ${hostId}`);
-      }
-    },
-
-    async observePair(input: ObservePairInput): Promise<PairObservation> {
+    /** Observes one pair in a fleet view that holds its hosts. */
+    async observe(input: ObservePairInput, fleet: FleetSnapshot): Promise<PairObservation> {
       const { primary: primaryRef, shadowHostId } = input;
-      let fleet;
-      try {
-        // Only the pair's own hosts: the whole fleet on every tick of every pair grew as pairs × fleet.
-        fleet = await provider.describeFleet({ hostIds: [primaryRef.hostId, ...(shadowHostId ? [shadowHostId] : [])] });
-      } catch (error) {
-        throw asActivityFailure(error, 'describe fleet');
-      }
       const now = Date.parse(fleet.now);
       const primaryHost = fleet.hosts.find((h) => h.id === primaryRef.hostId);
       if (!primaryHost) {
@@ -470,6 +434,65 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
         },
         issues,
       };
+    },
+  };
+}
+
+export type PairObservationSource = ReturnType<typeof createPairObservation>;
+
+export function createOrchestrationActivities({ provider, metrics, forecaster, temporal }: OrchestrationDependencies) {
+  const observation = createPairObservation({ metrics, forecaster });
+  /** Starts (or finds, by its key) an operation and waits for it, heartbeating its id and progress. */
+  async function runOperation<K extends OperationKind>(
+    what: string,
+    start: () => Promise<Operation<K>>,
+  ): Promise<Operation<K>> {
+    const context = Context.current();
+    try {
+      // A retried attempt resumes waiting on the operation the previous attempt started.
+      const resumed = context.info.heartbeatDetails as { operationId?: string } | undefined;
+      const operation = resumed?.operationId ? await provider.getOperation<K>(resumed.operationId) : await start();
+      heartbeat({ operationId: operation.id, progress: operation.progress });
+      return await provider.waitForOperation(operation, {
+        // Polled often: a failover's fence and activation wait on it, and each poll is one cheap GET.
+        pollIntervalMs: OPERATION_POLL_INTERVAL_MS,
+        onProgress: (op) => heartbeat({ operationId: op.id, progress: op.progress }),
+        signal: context.cancellationSignal,
+      });
+    } catch (error) {
+      throw asActivityFailure(error, what);
+    }
+  }
+
+  const hostOf = (operation: Operation): Host => operation.result as Host;
+
+  return {
+    /** `afterMs`: a check confirming a failed one waits this long first (a workflow timer would round it up). */
+    async checkHealth(
+      hostId: string,
+      options?: { afterMs?: number },
+    ): Promise<{ healthy: boolean; status: string; checkedAt: number }> {
+      if (options?.afterMs) await Context.current().sleep(options.afterMs);
+      try {
+        const report = await provider.healthCheck(hostId);
+        return { healthy: report.healthy, status: report.status, checkedAt: Date.parse(report.checkedAt) };
+      } catch (error) {
+        throw asActivityFailure(error, `health check of ${hostId}`);
+      }
+    },
+
+    /** One pair's observation now: its two hosts, its metrics, its forecast. */
+    async observePair(input: ObservePairInput): Promise<PairObservation> {
+      let fleet: FleetSnapshot;
+      try {
+        // Only the pair's own hosts: the whole fleet for every pair grows as pairs × fleet.
+        fleet = await provider.describeFleet({
+          hostIds: [input.primary.hostId, ...(input.shadowHostId ? [input.shadowHostId] : [])],
+        });
+      } catch (error) {
+        throw asActivityFailure(error, 'describe fleet');
+      }
+      return observation.observe(input, fleet);
     },
 
     async activateShadow(input: { hostId: string; allocationFraction: number; idempotencyKey: string }): Promise<Host> {

@@ -149,7 +149,12 @@ try {
     }
     for (const deadline = Date.now() + 120_000; ;) {
       const batchStates = await queryStates(batch);
-      if (batchStates.every((s) => s !== undefined && s.health.watch !== undefined && s.counters.ticks >= 1)) break;
+      if (
+        batchStates.every(
+          (s) => s !== undefined && s.health.watch !== undefined && s.observation?.observer !== undefined,
+        )
+      )
+        break;
       if (Date.now() > deadline) throw new Error('the pairs were not all enrolled with their watchers within 120 s');
       await sleep(1_000);
     }

@@ -17,6 +17,7 @@ import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
 import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
+import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { SimulatorControl } from '../src/simulator/control.js';
 import { stackPaths } from '../src/stack/index.js';
 import { spawnSimulator } from '../src/stack/simulator.js';
@@ -210,7 +211,7 @@ export async function startBenchStack(options: {
     cleanups.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
     cleanups.unshift(() =>
-      inBatches(allWatcherWorkflowIds(taskQueue), 8, (id) =>
+      inBatches([...allWatcherWorkflowIds(taskQueue), ...allObserverWorkflowIds(taskQueue)], 8, (id) =>
         client.workflow
           .getHandle(id)
           .terminate('benchmark finished')

@@ -21,6 +21,7 @@ import { createFleetHealthActivities } from '../activities/fleetHealth.js';
 import { createHealthWatchActivities } from '../activities/healthWatch.js';
 import { createForecastingActivities } from '../activities/forecasting.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { createPairObserverActivities } from '../activities/pairObserver.js';
 import { createRolloutActivities } from '../activities/rollout.js';
 import { createForecaster } from './forecast/forecaster.js';
 import { ARTIFACTS_DIR, modelFolders } from './forecast/trainer.js';
@@ -139,6 +140,7 @@ export async function createWorker({
     ...createRolloutActivities({ provider, temporal }),
     ...createFleetHealthActivities({ provider, temporal }),
     ...createHealthWatchActivities({ provider, temporal }),
+    ...createPairObserverActivities({ provider, metrics, forecaster, temporal }),
   };
   return Worker.create({
     connection,

@@ -6,13 +6,13 @@
  */
 import type { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FleetHealthActivities } from '../activities/fleetHealth.js';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import { watchChangeSignal, watcherMembersQuery, type WatchedPrimary } from '../src/shared/healthWatch.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
+import type { PairObserverActivities } from '../activities/pairObserver.js';
 import { placeShadows } from '../src/policy/placement.js';
 import type { Host, ReplicationStatus } from '../src/provider/types.js';
 import type { OffPeakSpec } from '../src/policy/types.js';
@@ -53,7 +53,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-type FakeActivities = Partial<OrchestrationActivities & FleetHealthActivities & HealthWatchActivities>;
+type FakeActivities = Partial<
+  OrchestrationActivities & FleetHealthActivities & HealthWatchActivities & PairObserverActivities
+>;
 
 async function runWorker<T>(taskQueue: string, activities: FakeActivities, work: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
@@ -154,8 +156,8 @@ describe('continue-as-new carries pending requests', () => {
   });
 
   /**
-   * A pair of one iteration per run on fake activities; `onCall` runs inside each observation (the tick, between
-   * the swap schedule and the swap step) and each health check (the swap's pre-check of the shadow).
+   * A pair of one iteration per run on fake activities; `onCall` runs inside each enrolment with its observer
+   * (between the swap schedule and the swap step) and each health check (the swap's pre-check of the shadow).
    */
   function pairActivities(
     primary: HostRef,
@@ -173,10 +175,10 @@ describe('continue-as-new carries pending requests', () => {
         return { healthy: hostId === primary.hostId, status: 'active', checkedAt: Date.now() };
       },
       enrolPrimary: () => Promise.resolve(['watcher-a', 'watcher-b']),
-      observePair: async () => {
+      enrolObserved: async () => {
         observations += 1;
         await onCall('observe', observations);
-        throw ApplicationFailure.nonRetryable('no observations in this test', 'TestOnly');
+        return 'observer';
       },
       ensureSwapSchedule: (input) => {
         schedules.push(input.offPeak);

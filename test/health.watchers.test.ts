@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   primaryFailedUpdate,
   primaryFailedUpdateId,
+  watcherMembersQuery,
   watcherWorkflowIds,
   type PrimaryFailureReport,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId, pauseSignal, resumeSignal } from '../src/shared/pair.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { FAST_POLICY, createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
 import { pollUntil } from './helpers/poll.js';
 import { expectUpdateRejected } from './helpers/temporal.js';
 
@@ -23,7 +24,7 @@ function watchedPair(name: string): () => PairFixture {
     f = await createPairFixture(name);
     await f.startWorker();
     await f.startPair();
-    await f.waitForState((s) => s.health.watch !== undefined && s.counters.ticks >= 1, 'enrolled with its watchers');
+    await f.waitForState((s) => s.health.watch !== undefined && isObserved(s), 'enrolled with its watchers');
   });
   afterAll(async () => {
     await f?.close();
@@ -134,10 +135,19 @@ describe('health watchers: a held failover', () => {
     const f = pairOf();
     const pair = f.client.workflow.getHandle(pairWorkflowId(f.pairId));
     await pair.signal(pauseSignal, { disableFailover: true, reason: 'test' });
-    const out = await f.waitForState((s) => s.health.watch === undefined && !s.failoverEnabled, 'out of its watchers');
+    await f.waitForState((s) => s.health.watch === undefined && !s.failoverEnabled, 'out of its watchers');
+    // Both lanes have taken the pair's leaving: neither checks its primary any more.
+    for (const watcherId of watcherWorkflowIds(f.taskQueue, f.pairId))
+      await pollUntil(
+        () => f.client.workflow.getHandle(watcherId).query(watcherMembersQuery),
+        (answer) => !(answer.members ?? []).some((m) => m.pairId === f.pairId),
+        `the pair gone from ${watcherId}`,
+      );
     await f.sim.control.failHost(f.primary.hostId);
-    // Held: the dead primary is not reported while the pair is out of its watchers.
-    await f.waitForState((s) => s.counters.ticks >= out.counters.ticks + 3, 'three more ticks');
+    // Held: the dead primary is not reported while the pair is out of its watchers. Three failure counts' worth of
+    // health intervals pass (the watchers would have reported it within them), and the pair is still where it was.
+    const held = FAST_POLICY.healthCheckIntervalSeconds * (FAST_POLICY.failuresBeforeFailover + 1) * 1000;
+    await new Promise((resolve) => setTimeout(resolve, held));
     expect((await f.state()).counters.failovers).toBe(0);
     await pair.signal(resumeSignal);
     const state = await f.waitForState((s) => s.counters.failovers === 1 && s.phase === 'unprotected', 'failed over');

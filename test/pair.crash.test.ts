@@ -1,7 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
 
 // A worker killed with SIGKILL in the middle of a live migration: a new worker resumes the very operation the
 // dead one started (from the activity's last heartbeat) and the swap completes with each workload moved once.
@@ -23,7 +23,7 @@ describe('hostPairWorkflow: a worker crash mid-migration', () => {
   it('completes the swap after the worker dies mid-migration, each migration running once', async () => {
     const doomed = await f.startWorkerProcess();
     await f.startPair();
-    await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
+    await f.waitForState(isObserved, 'observed');
     await f.client.workflow.getHandle(pairWorkflowId(f.pairId)).signal(forceSwapSignal, { reason: 'crash drill' });
 
     const deadline = Date.now() + 30_000;

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../src/stack/index.js';
 import { failoverUpdate, forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
 import { expectUpdateRejected } from './helpers/temporal.js';
 
 const run = promisify(execFile);
@@ -23,7 +23,7 @@ describe('hostPairWorkflow: automatic failover', () => {
   });
 
   it('starts steady, with the shadow on standby', async () => {
-    const state = await f.waitForState((s) => s.counters.ticks >= 2 && s.health.watch !== undefined, 'two ticks');
+    const state = await f.waitForState((s) => isObserved(s) && s.health.watch !== undefined, 'observed and watched');
     expect(state.phase).toBe('steady');
     expect(state.primary.hostId).toBe(f.primary.hostId);
     expect(state.shadow?.hostId).toBe(f.shadow.hostId);
@@ -110,7 +110,7 @@ describe('hostPairWorkflow: a swap that fails mid-way is rolled back', () => {
     f = await createPairFixture('rollback');
     await f.startWorker();
     await f.startPair();
-    await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
+    await f.waitForState(isObserved, 'observed');
   });
   afterAll(async () => {
     await f?.close();

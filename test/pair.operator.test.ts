@@ -12,7 +12,8 @@ import {
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import { stackPaths } from '../src/stack/index.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
+import { pollUntil } from './helpers/poll.js';
 import { expectUpdateRejected, testConfig } from './helpers/temporal.js';
 
 const run = promisify(execFile);
@@ -31,7 +32,7 @@ describe('hostPairWorkflow: operator control', () => {
     f = await createPairFixture('operator', { historyHours: 1 });
     await f.startWorker();
     firstRunId = (await f.startPair({ iterationsPerRun: 8 })).firstExecutionRunId;
-    await f.waitForState((s) => s.counters.ticks >= 1, 'a first tick');
+    await f.waitForState(isObserved, 'observed');
   });
   afterAll(async () => {
     await f?.close();
@@ -61,9 +62,14 @@ describe('hostPairWorkflow: operator control', () => {
     expect(skipped.lastAction).toMatchObject({ kind: 'swap', outcome: 'failed' });
     expect(skipped.lastAction?.detail).toMatch(/skipped, the pair is paused/);
     expect(skipped.primary.hostId).toBe(f.primary.hostId);
-    // Paused, it still forecasts and mirrors: ticks go on.
-    const ticks = skipped.counters.ticks;
-    await f.waitForState((s) => s.counters.ticks > ticks, 'ticks while paused');
+    // Paused, it is still observed: its observer goes on recording decisions, none of them taken.
+    const recordedBefore = (await f.decisions()).length;
+    const whilePaused = await pollUntil(
+      () => f.decisions(),
+      (decisions) => decisions.length > recordedBefore,
+      'a decision recorded while paused',
+    );
+    expect(whilePaused.slice(recordedBefore).every((d) => !d.executed)).toBe(true);
 
     await handle().signal(resumeSignal);
     await f.waitForState((s) => !s.paused, 'resumed');
@@ -87,15 +93,18 @@ describe('hostPairWorkflow: operator control', () => {
 
   it("keeps forecasting the pair's demand across the swap: its record follows the workloads", async () => {
     const swappedAt = (await f.state()).lastAction!.at;
-    // A forecast issued two steps after the swap, so the new primary's own series holds a complete step of load.
-    const after = await f.waitForState(
-      (s) => (s.lastForecast?.issuedAt ?? 0) > swappedAt + 10 * 60_000,
-      'a forecast two steps after the swap',
+    // A decision on a forecast issued two steps after the swap, so the new primary's own series holds a complete
+    // step of load.
+    const decisions = await pollUntil(
+      () => f.decisions(),
+      (ds) => ds.some((d) => d.hostId === f.shadow.hostId && d.issuedAt.getTime() > swappedAt + 10 * 60_000),
+      'a decision two steps after the swap',
     );
+    const issuedAt = decisions.find((d) => d.issuedAt.getTime() > swappedAt + 10 * 60_000)!.issuedAt.getTime();
     const recorded = await f.metrics.readPairDemand({
       pairIds: [f.pairId],
       start: new Date(0),
-      end: new Date(after.lastForecast!.issuedAt + 3_600_000),
+      end: new Date(issuedAt + 3_600_000),
     });
     const cpu = recorded.filter((p) => p.resource === 'cpu');
     const carriedBy = (hostId: string) => cpu.filter((p) => p.primaryHostId === hostId).map((p) => p.demand);
@@ -108,10 +117,19 @@ describe('hostPairWorkflow: operator control', () => {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     expect(median(since) / median(before)).toBeGreaterThan(0.8);
     expect(median(since) / median(before)).toBeLessThan(1.25);
-    // And the forecast is of that demand, not of the new primary's standby past.
-    const peak = after.lastForecast!.pairPeaks!.find((p) => p.resource === 'cpu' && p.horizonMinutes === 15)!;
+    // And the forecast is of that demand, not of the new primary's standby past: its peaks, written beside the new
+    // primary's actuals, are the pair's (every workload runs on the primary, so the two are one).
+    const peak = (
+      await f.metrics.readForecasts({
+        hostIds: [f.shadow.hostId],
+        resource: 'cpu',
+        start: new Date(issuedAt),
+        end: new Date(issuedAt + 2 * 3_600_000),
+      })
+    ).find((p) => p.issuedAt.getTime() === issuedAt && p.horizonMinutes === 15);
+    expect(peak).toBeDefined();
     const carriedPercent = (median(before) / f.shadow.capacity.cpuCores) * 100;
-    expect(peak.peakPercent).toBeGreaterThan(0.8 * carriedPercent);
+    expect(peak!.yhat).toBeGreaterThan(0.8 * carriedPercent);
   });
 
   it('setPolicy validates the merged policy and names the bad field; nothing changes on refusal', async () => {
@@ -138,7 +156,16 @@ describe('hostPairWorkflow: operator control', () => {
 
   it('keeps its whole state across continue-as-new', async () => {
     const before = await f.state();
-    const after = await f.waitForState((s) => s.counters.runs > before.counters.runs, 'a continue-as-new', 60_000);
+    // A pair sleeps between messages: each resume (a no-op here) wakes it once, and eight wakes end a run.
+    const after = await pollUntil(
+      async () => {
+        await handle().signal(resumeSignal);
+        return f.state();
+      },
+      (s) => s.counters.runs > before.counters.runs,
+      'a continue-as-new',
+      60_000,
+    );
     expect(after.counters.swaps).toBe(1);
     expect(after.policy.thresholdPercent).toBe(70);
     expect(after.primary.hostId).toBe(f.shadow.hostId);
@@ -169,7 +196,7 @@ describe('hostPairWorkflow: operator control', () => {
     const { stdout } = await run(temporal, ['workflow', 'query', ...common, '--type', 'state', '--output', 'json']);
     const answer = JSON.parse(stdout) as { queryResult: PairState[] };
     expect(answer.queryResult[0]).toMatchObject({ pairId: f.pairId, paused: true });
-    expect(answer.queryResult[0]).toHaveProperty('lastForecast');
+    expect(answer.queryResult[0]).toHaveProperty('observation.observer');
     expect(answer.queryResult[0]).toHaveProperty('phase', 'steady');
 
     await run(temporal, ['workflow', 'signal', ...common, '--name', 'resume']);

@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { watcherWorkflowIds } from '../src/shared/healthWatch.js';
+import { shardOf, watcherWorkflowIds } from '../src/shared/healthWatch.js';
+import { observerWorkflowId } from '../src/shared/observation.js';
 import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { HISTORIES_DIR, replayAndRecord } from './helpers/histories.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
 
 // Determinism: the current workflow code must replay recorded histories exactly. The committed histories were
 // recorded from real runs (here, and in the fleet, rollout and scaling tests); a change to a workflow that would
@@ -23,6 +24,7 @@ const RECORDED = [
   'rollout-completed',
   'maintenance-drain',
   'health-watcher',
+  'pair-observer',
 ];
 
 describe('replaying recorded histories', () => {
@@ -31,7 +33,7 @@ describe('replaying recorded histories', () => {
     f = await createPairFixture('replay');
     await f.startWorker();
     await f.startPair();
-    await f.waitForState((s) => s.counters.ticks >= 2, 'two ticks');
+    await f.waitForState(isObserved, 'observed');
     await f.client.workflow.getHandle(pairWorkflowId(f.pairId)).signal(forceSwapSignal, { reason: 'replay fixture' });
     await f.waitForState((s) => s.counters.swaps === 1 && s.phase === 'steady', 'a swap');
     // After the swap the fixture's shadow host is the primary: it is the one that fails.
@@ -55,11 +57,17 @@ describe('replaying recorded histories', () => {
     await replayAndRecord('failover-child', childOf('failover'));
     // The pair's shard watcher (lane a): the pair joined it, changed its primary by the swap, left it at the failover.
     await replayAndRecord('health-watcher', f.client.workflow.getHandle(watcherWorkflowIds(f.taskQueue, f.pairId)[0]!));
+    // The pair's shard observer: the pair joined it and changed its entry at the swap and the failover.
+    await replayAndRecord(
+      'pair-observer',
+      f.client.workflow.getHandle(observerWorkflowId(f.taskQueue, shardOf(f.pairId))),
+    );
   });
 
   it('replays every committed history', async () => {
     const files = readdirSync(HISTORIES_DIR).filter((file) => file.endsWith('.json'));
-    // The entity workflows (pair, fleet, rollout, maintenance, health watcher) and every action child a pair starts.
+    // The entity workflows (pair, fleet, rollout, maintenance, health watcher, observer) and every action child a
+    // pair starts.
     expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual([...RECORDED].sort());
     for (const file of files) {
       const { workflowId, history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as {

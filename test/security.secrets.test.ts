@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { forceSwapSignal, pairWorkflowId } from '../src/shared/pair.js';
 import { PROJECT_ROOT } from '../src/stack/paths.js';
-import { createPairFixture, type PairFixture } from './helpers/pair.js';
+import { createPairFixture, isObserved, type PairFixture } from './helpers/pair.js';
 import { pollUntil } from './helpers/poll.js';
 import { INFLUX_URL } from './helpers/simulator.js';
 
@@ -131,10 +131,12 @@ describe('secrets never reach logs, CLI output or workflow histories', () => {
   it('the worker reads the provider token and the InfluxDB credentials from the environment and uses them', async () => {
     // Health checks and the fleet view need the token (the simulator answers 401 without it); forecasts need
     // the metrics read through the store built with the credentials.
-    await f.waitForState(
-      (s) => s.health.watch !== undefined && s.lastForecast !== undefined && s.counters.ticks >= 2,
-      'watched, with a forecast',
-      90_000,
+    await f.waitForState((s) => s.health.watch !== undefined && isObserved(s), 'watched and observed', 90_000);
+    // The observer read the pair's metrics, forecast and recorded its decision through the same store.
+    await pollUntil(
+      () => f.decisions(),
+      (decisions) => decisions.length > 0,
+      'a decision recorded for the pair',
     );
     // The watchers' batched checks reach the simulator only with the token: it counts the checks it answered.
     await pollUntil(

@@ -1,11 +1,12 @@
 /**
  * hostPairWorkflow (id `pair:<pairId>`): owns one primary and its shadow for as long as the pair exists. It does not
  * poll its primary: it enrols it with its shard's health watchers, which report a failed primary with the
- * `primaryFailed` update, and the pair fails over when the report still holds. Every tick it observes the pair
- * (fleet view, the primary's utilisation stream as mirrored for the shadow, a forecast), asks the pure policy what
- * to do, and runs the action as a child workflow. Operators steer it with signals (pause, resume, forceSwap), read
- * it with the `state` query, and use updates for what needs an answer (failover, setPolicy). History stays bounded
- * through continue-as-new, which carries the whole state.
+ * `primaryFailed` update, and the pair fails over when the report still holds. It does not tick either: it enrols
+ * with its shard's observer, which forecasts and decides for every pair of the shard in batches, records each
+ * decision, and sends the pair an `act` update only when it must act; the pair runs the action as a child workflow.
+ * Between messages it sleeps. Operators steer it with signals (pause, resume, forceSwap), read it with the `state`
+ * query, and use updates for what needs an answer (failover, setPolicy). History stays bounded through
+ * continue-as-new, which carries the whole state.
  */
 import {
   ApplicationFailure,
@@ -22,10 +23,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
-import type { OrchestrationActivities, PairObservation } from '../activities/orchestration.js';
+import type { OrchestrationActivities } from '../activities/orchestration.js';
+import type { PairObserverActivities } from '../activities/pairObserver.js';
 import { policySchema } from '../src/config/schema.js';
-import { decideScaling } from '../src/policy/scaling.js';
-import type { PairView, ScalingAction } from '../src/policy/types.js';
+import type { ScalingAction } from '../src/policy/types.js';
 import { FailureType, messageOf } from '../src/shared/failures.js';
 import {
   MAX_FAILURE_REPORT_AGE_MS,
@@ -33,6 +34,13 @@ import {
   type WatchedPrimary,
   primaryFailedUpdate,
 } from '../src/shared/healthWatch.js';
+import {
+  type ActResult,
+  type ObservedPair,
+  type ScalingOrder,
+  actUpdate,
+  scalingOrderProblem,
+} from '../src/shared/observation.js';
 import {
   type ActionRecord,
   type FailoverResult,
@@ -57,24 +65,23 @@ import {
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
-import { OBSERVATION, QUICK_LOCAL_CALL } from './profiles.js';
+import { QUICK_LOCAL_CALL } from './profiles.js';
 
 const watchers = proxyActivities<HealthWatchActivities>(QUICK_LOCAL_CALL);
-const observe = proxyActivities<OrchestrationActivities>(OBSERVATION);
+const observers = proxyActivities<PairObserverActivities>(QUICK_LOCAL_CALL);
 const record = proxyActivities<OrchestrationActivities>(QUICK_LOCAL_CALL);
 
 /** Kept in the state for the operator; older actions are in the workflow histories of the children. */
 const RECENT_ACTIONS_KEPT = 20;
 /**
- * Continue-as-new after this many loop iterations (about one per tick: half an hour at the defaults) even when the
- * server does not suggest it: a short run is a short replay for a worker that takes the pair over.
+ * Continue-as-new after this many loop iterations (one per wake: an action, an operator's message, a new shadow) even
+ * when the server does not suggest it: a short run is a short replay for a worker that takes the pair over.
  */
 const DEFAULT_ITERATIONS_PER_RUN = 120;
+/** A pair with nothing to do still wakes this often, so a quiet pair's run ends and its history stays short. */
+const IDLE_WAKE = '1 day';
 /** Answered update ids kept across continue-as-new (the server de-duplicates ids only within one run). */
 const ANSWERED_UPDATES_KEPT = 20;
-/** Forecast history handed to the forecaster: two days, a season to forecast from and one to check it against. */
-const HISTORY_MINUTES = 2 * 24 * 60;
-const STEP_SECONDS = 300;
 /** The swap pre-check accepts a shadow this far behind. */
 const MAX_SWAP_REPLICATION_LAG_SECONDS = 30;
 
@@ -89,10 +96,11 @@ function initialState(input: HostPairInput): PairState {
     policy: input.policy,
     recentActions: [],
     health: {},
+    observation: {},
     mirror: { dataIssues: [] },
     movedToShadow: [],
     scaling: {},
-    counters: { ticks: 0, failovers: 0, swaps: 0, scaleOuts: 0, scaleBacks: 0, runs: 0 },
+    counters: { orders: 0, failovers: 0, swaps: 0, scaleOuts: 0, scaleBacks: 0, runs: 0 },
   };
 }
 
@@ -195,7 +203,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     state.shadow = shadow;
     if (state.phase === 'unprotected') setPhase('steady');
     else publish();
-    wake = true; // protected again: the primary is enrolled with the watchers at once, not at the next tick
+    wake = true; // protected again: the primary is enrolled with the watchers (and the observer) at once
     remember({
       kind: 'config-sync',
       at: state.providerTime ?? 0,
@@ -250,6 +258,18 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     },
   );
 
+  // The shard observer's order: the validator refuses one that no longer holds (another primary, an action running,
+  // paused) without a trace in the history, and the observer decides again at the pair's next turn.
+  setHandler(actUpdate, (order) => answerOnce(() => exclusively(() => act(order))), {
+    validator: (order: unknown) => {
+      if (earlierAnswer()) return;
+      const problem = scalingOrderProblem(order) ?? orderProblem(order as ScalingOrder);
+      if (problem !== undefined) throw new Error(problem);
+      // Checked here, not again under the lock the handler takes: an order waits for no other action.
+      if (acting) throw new Error(`pair ${state.pairId} is already acting`);
+    },
+  });
+
   setHandler(swapNowUpdate, (request) => answerOnce(() => exclusively(() => swap(`requested: ${request.reason}`))), {
     validator: (request: unknown) => {
       if (earlierAnswer()) return;
@@ -287,7 +307,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   // activities derive their idempotency keys from it.
   const usedChildIds: string[] = [];
   const childId = (kind: string): string => {
-    const base = `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.ticks}`;
+    const base = `${info.workflowId}:${kind}:${state.counters.runs}.${state.counters.orders}`;
     const repeats = usedChildIds.filter((id) => id === base).length;
     usedChildIds.push(base);
     return repeats > 0 ? `${base}.${repeats + 1}` : base;
@@ -308,6 +328,48 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     if (!state.shadow) return `pair ${state.pairId} has no shadow to fail over to (phase ${state.phase})`;
     if (state.phase === 'failing-over') return `pair ${state.pairId} is already failing over`;
     return undefined;
+  }
+
+  /** Why an observer's order does not (or no longer) hold for this pair, or undefined. */
+  function orderProblem(order: ScalingOrder): string | undefined {
+    if (order.primaryHostId !== state.primary.hostId)
+      return `${order.primaryHostId} is not the primary of pair ${state.pairId} (${state.primary.hostId} is)`;
+    if (order.generation !== roleGeneration())
+      return `the order is for role generation ${order.generation}, the pair is at ${roleGeneration()}`;
+    if (state.phase !== 'steady' && state.phase !== 'scaled-out')
+      return `pair ${state.pairId} is ${state.phase}, not steady or scaled-out`;
+    if (state.paused) return `pair ${state.pairId} is paused`;
+    return undefined;
+  }
+
+  /** Takes an observer's order: the evidence goes into the state, and the action runs (or is recorded only). */
+  async function act(order: ScalingOrder): Promise<ActResult> {
+    const problem = orderProblem(order);
+    if (problem !== undefined) throw ApplicationFailure.nonRetryable(problem, FailureType.PreCheckFailed);
+    state.providerTime = Math.max(state.providerTime ?? 0, order.at);
+    state.lastForecast = order.forecast;
+    state.mirror = order.mirror;
+    state.scaling = order.memory;
+    state.counters.orders += 1;
+    state.lastDecision = {
+      action: order.action.kind,
+      reason: order.reason,
+      executed: order.execute,
+      at: order.at,
+      ...(order.actualPercent !== undefined ? { actualPercent: order.actualPercent } : {}),
+    };
+    // Either way the pair wakes when done: the observer hears of the new memory (and of what moved).
+    if (!order.execute) {
+      remember({ kind: 'scale-out', at: order.at, outcome: 'recorded-only', detail: `forecast-only: ${order.reason}` });
+      wake = true;
+      return { outcome: 'recorded-only', phase: state.phase };
+    }
+    // The action's summary (the child's in the Web UI, the pair's recent actions) names the model behind it.
+    const model = order.forecast.model;
+    const byModel = model ? ` [forecast: ${model.modelType}${model.version ? ` v${model.version}` : ''}]` : '';
+    const succeeded = await scale(order.action, `${order.reason}${byModel}`, order.at, order.actualPercent);
+    wake = true;
+    return { outcome: succeeded ? 'succeeded' : 'failed', phase: state.phase };
   }
 
   /** An update's failover: a failed one fails the update, so its caller learns it. */
@@ -430,13 +492,14 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       : { swapped: false, rolledBack: result.rolledBack, reason: result.reason };
   }
 
-  async function scale(action: ScalingAction, reason: string, at: number, actualPercent?: number): Promise<void> {
-    if (action.kind === 'none') return;
+  async function scale(action: ScalingAction, reason: string, at: number, actualPercent?: number): Promise<boolean> {
+    if (action.kind === 'none') return false;
     if (action.kind === 'scale-back') {
       const shadow = state.shadow;
-      if (!shadow) return;
+      if (!shadow) return false;
       setPhase('scaling-back');
       const workflowId = childId('scale-back');
+      let succeeded = false;
       try {
         await executeChild<(i: ScaleBackInput) => Promise<{ movedHome: string[] }>>('scaleBackWorkflow', {
           workflowId,
@@ -454,6 +517,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         state.movedToShadow = state.movedToShadow.filter((id) => !action.workloadIds.includes(id));
         state.counters.scaleBacks += 1;
         remember({ kind: 'scale-back', at, outcome: 'succeeded', workflowId, detail: reason, actualPercent });
+        succeeded = true;
       } catch (error) {
         remember({
           kind: 'scale-back',
@@ -464,7 +528,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         });
       }
       setPhase(state.movedToShadow.length > 0 ? 'scaled-out' : 'steady');
-      return;
+      return succeeded;
     }
     setPhase('scaling-out');
     const kind =
@@ -474,6 +538,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
           ? 'provision-primary'
           : 'scale-out';
     const workflowId = childId(kind);
+    let succeeded = false;
     try {
       const result = await executeChild<(i: ScaleOutInput) => Promise<ScaleOutResult>>('scaleOutWorkflow', {
         workflowId,
@@ -483,10 +548,12 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       if (result.targetHostId === state.shadow?.hostId) state.movedToShadow.push(...result.moved);
       state.counters.scaleOuts += 1;
       remember({ kind, at, outcome: 'succeeded', workflowId, detail: reason, actualPercent });
+      succeeded = true;
     } catch (error) {
       remember({ kind, at, outcome: 'failed', workflowId, detail: `${reason}: ${(error as Error).message}` });
     }
     setPhase(state.movedToShadow.length > 0 ? 'scaled-out' : 'steady');
+    return succeeded;
   }
 
   // ---- the loop -------------------------------------------------------------------------------------------------------
@@ -528,9 +595,47 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     }
   }
 
-  let nextTickAt = Date.now();
+  // What the observer should decide with: the pair's hosts, policy, moves, phase and memory.
+  function wantedObservation(): ObservedPair {
+    return {
+      pairId: state.pairId,
+      primary: state.primary,
+      ...(state.shadow ? { shadowHostId: state.shadow.hostId } : {}),
+      policy: state.policy,
+      movedToShadow: [...state.movedToShadow],
+      ...(state.rolesSince !== undefined ? { rolesSince: state.rolesSince } : {}),
+      generation: roleGeneration(),
+      paused: state.paused,
+      phase: state.phase,
+      scaling: state.scaling,
+    };
+  }
+  // Enrols the pair with its observer whenever what it decides with changed (and on the pair's first run).
+  async function reconcileObservation(): Promise<void> {
+    const wanted = wantedObservation();
+    const observation = (state.observation ??= {});
+    const enrolled = observation.observer !== undefined && observation.error === undefined;
+    if (enrolled && JSON.stringify(wanted) === JSON.stringify(observation.member)) return;
+    try {
+      observation.observer = await observers.enrolObserved.executeWithOptions(
+        { ...QUICK_LOCAL_CALL, summary: `observe ${wanted.primary.hostId}: forecast and decide every tick` },
+        [{ taskQueue: info.taskQueue, pairId: state.pairId, member: wanted }],
+      );
+      observation.member = wanted;
+      observation.error = undefined;
+    } catch (error) {
+      observation.error = messageOf(error);
+      log.warn('could not enrol with the observer; trying again next iteration', {
+        pairId: state.pairId,
+        error: observation.error,
+      });
+    }
+  }
+
   for (let iteration = 0; ; iteration++) {
-    await reconcileWatch();
+    // Cleared before the iteration's work, so whatever wakes the pair during it (a swap that changed the primary, an
+    // order taken) brings the next iteration at once.
+    wake = false;
     if (pending.swapScheduleOutdated) {
       pending.swapScheduleOutdated = undefined;
       state.swapSchedule = await record.ensureSwapSchedule
@@ -549,15 +654,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
         }));
     }
 
-    // Ticks keep a fixed cadence (each is due a tick after the previous one was due), so the loop's own work does
-    // not stretch it; a pair that fell behind (a long action) starts the cadence again from now.
-    const tickMs = state.policy.tickSeconds * 1000;
-    if (Date.now() >= nextTickAt) {
-      state.counters.ticks += 1;
-      await tick();
-      nextTickAt += tickMs;
-      if (nextTickAt <= Date.now()) nextTickAt = Date.now() + tickMs;
-    }
+    await reconcileWatch();
+    await reconcileObservation();
 
     if (pending.swapRequest !== undefined && !state.paused) {
       const reason = pending.swapRequest;
@@ -578,9 +676,8 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       iteration + 1 >= (input.iterationsPerRun ?? DEFAULT_ITERATIONS_PER_RUN)
     )
       break;
-    wake = false;
-    const waitMs = nextTickAt - Date.now();
-    if (waitMs > 0) await condition(() => wake, waitMs, { summary: `next tick of ${state.pairId}` });
+    // Asleep until a message, an order or a finished action wakes it; a whole quiet day ends the run.
+    if (!(await condition(() => wake, IDLE_WAKE, { summary: `${state.pairId} waits for its next message` }))) break;
   }
 
   await condition(allHandlersFinished);
@@ -591,81 +688,4 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     policy: state.policy,
     state,
   });
-
-  async function tick(): Promise<void> {
-    // The observation also writes its forecast beside the actuals: one activity per tick.
-    let observation: PairObservation;
-    try {
-      observation = await observe.observePair.executeWithOptions(
-        { ...OBSERVATION, summary: `observe ${state.primary.hostId}: utilisation, forecast` },
-        [
-          {
-            pairId: state.pairId,
-            primary: state.primary,
-            shadowHostId: state.shadow?.hostId,
-            horizonsMinutes: state.policy.horizonsMinutes,
-            historyMinutes: HISTORY_MINUTES,
-            stepSeconds: STEP_SECONDS,
-            ...(state.rolesSince !== undefined ? { rolesSince: state.rolesSince } : {}),
-          },
-        ],
-      );
-    } catch (error) {
-      log.warn('observation failed; no decision this tick', { pairId: state.pairId, error: (error as Error).message });
-      state.mirror.dataIssues = [`observation failed: ${(error as Error).message}`];
-      return;
-    }
-    state.providerTime = Math.max(state.providerTime ?? 0, observation.now);
-    state.mirror = {
-      lastSampleAt: observation.mirror.lastSampleAt,
-      lagSeconds: observation.mirror.lagSeconds,
-      dataIssues: observation.issues,
-    };
-    const forecast = observation.forecast;
-    if (!forecast) return; // missing data: never act on it
-    state.lastForecast = forecast;
-
-    if (state.phase !== 'steady' && state.phase !== 'scaled-out') return;
-    const view: PairView = {
-      pairId: state.pairId,
-      primary: observation.primary,
-      shadow: observation.shadow,
-      workloads: observation.workloads,
-      movedToShadow: state.movedToShadow,
-    };
-    const decision = decideScaling({
-      pair: view,
-      forecast,
-      policy: state.policy,
-      memory: state.scaling,
-      now: observation.now,
-    });
-    state.scaling = decision.memory;
-    const actualPercent = decision.bindingResource
-      ? observation.primary.utilisation?.[decision.bindingResource]
-      : undefined;
-    state.lastDecision = {
-      actualPercent,
-      action: decision.action.kind,
-      reason: decision.reason,
-      executed: decision.execute && !state.paused,
-      at: observation.now,
-    };
-    if (decision.action.kind === 'none') return;
-    if (!decision.execute || state.paused) {
-      if (state.policy.forecastOnly && decision.execute === false) {
-        remember({
-          kind: 'scale-out',
-          at: observation.now,
-          outcome: 'recorded-only',
-          detail: `forecast-only: ${decision.reason}`,
-        });
-      }
-      return;
-    }
-    // The action's summary (the child's in the Web UI, the pair's recent actions) names the model behind it.
-    const model = forecast.model;
-    const byModel = model ? ` [forecast: ${model.modelType}${model.version ? ` v${model.version}` : ''}]` : '';
-    await exclusively(() => scale(decision.action, `${decision.reason}${byModel}`, observation.now, actualPercent));
-  }
 }

@@ -1,6 +1,7 @@
 /** Every workflow type the Understudy worker registers; the bundler starts here. */
 export { stackProbeWorkflow } from './stackProbe.js';
 export { healthWatcherWorkflow } from './healthWatcher.js';
+export { pairObserverWorkflow } from './pairObserver.js';
 export { hostPairWorkflow } from './hostPair.js';
 export { fleetWorkflow } from './fleet.js';
 export { scaleOutWorkflow, scaleBackWorkflow, failoverWorkflow, swapWorkflow } from './actions.js';

@@ -72,3 +72,19 @@ export const HEALTH_WATCH: ActivityOptions = {
     nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
   },
 };
+
+/**
+ * A shard observer's long-running loop (activities/pairObserver.ts): it heartbeats every round, so after 20 silent
+ * seconds (a round forecasts the whole shard, longer than a health round) another worker takes it up. Retried
+ * without end: a shard must never stay undecided.
+ */
+export const SHARD_OBSERVATION: ActivityOptions = {
+  startToCloseTimeout: '40 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '5 seconds',
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  },
+};

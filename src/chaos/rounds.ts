@@ -12,6 +12,7 @@ import {
 import { forceSwapSignal, pairWorkflowId, stateQuery, swapScheduleId } from '../shared/pair.js';
 import type { PairState } from '../shared/pair.js';
 import { configSchema } from '../config/schema.js';
+import { InfluxV1MetricsStore } from '../metrics/influxV1Store.js';
 import { threeRegionTopology } from '../demo/topology.js';
 import type { Capacity } from '../provider/types.js';
 import type { Topology } from '../policy/types.js';
@@ -152,13 +153,21 @@ async function buildFleet(stack: ChaosStack, spec: RoundSpec, runTag: string): P
   await until(
     async () => {
       const states = await pairStates(stack, fleet);
-      return states.every((s) => s && s.phase === 'steady' && s.shadow && s.counters.ticks >= 1) ? true : undefined;
+      return states.every((s) => s && s.phase === 'steady' && s.shadow && s.observation?.observer) ? true : undefined;
     },
     SETUP_TIMEOUT_MS,
     `round ${spec.round}: the fleet's ${PAIRS_PER_ROUND} pairs steady`,
     500,
   );
   return fleet;
+}
+
+/** The decisions the round's pairs' observers recorded, read from the campaign's InfluxDB. */
+async function recordedDecisions(stack: ChaosStack, fleet: RoundFleet, start: Date, end: Date) {
+  const { influx } = stack.config;
+  if (influx.version !== 1) throw new Error('the fault campaign runs on InfluxDB 1.x');
+  const metrics = new InfluxV1MetricsStore({ url: influx.url, database: influx.database });
+  return metrics.readDecisions({ pairIds: fleet.pairIds, start, end });
 }
 
 const pairStates = (stack: ChaosStack, fleet: RoundFleet): Promise<(PairState | undefined)[]> =>
@@ -320,7 +329,12 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
     case 'influx-outage': {
       // Pairs must be deciding before the outage, or "no action without data" would say nothing.
       await until(
-        async () => ((await pairStates(stack, fleet)).every((s) => s?.lastDecision) ? true : undefined),
+        async () => {
+          const decided = new Set(
+            (await recordedDecisions(stack, fleet, new Date(0), new Date(Date.UTC(2100, 0, 1)))).map((d) => d.pairId),
+          );
+          return fleet.pairIds.every((id) => decided.has(id)) ? true : undefined;
+        },
         SETUP_TIMEOUT_MS,
         'every pair deciding on its forecast before the outage',
         500,
@@ -338,9 +352,10 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
         after: after[i]?.recentActions ?? [],
       }));
       violations.push(...checkNoActionDuringOutage(recorded));
-      const noticed = after.filter((s) => s && s.mirror.dataIssues.length > 0).length;
+      // Without data the observers forecast nothing, so they decide (and record) nothing for the outage.
+      const decidedDuring = await recordedDecisions(stack, fleet, new Date(outage.startMs), new Date(outage.endMs));
       notes.push(
-        `InfluxDB down ${spec.faultDurationMs / 1000} s; ${noticed}/${fleet.pairIds.length} pairs reported missing data`,
+        `InfluxDB down ${spec.faultDurationMs / 1000} s; decisions recorded for that window: ${decidedDuring.length}`,
       );
       break;
     }

@@ -14,6 +14,8 @@ import { runDemo } from '../demo/demo.js';
 import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
+import { metricsStoreFor } from '../metrics/store.js';
+import { messageOf } from '../shared/failures.js';
 import {
   PairCommandError,
   checkFailoverReason,
@@ -41,7 +43,7 @@ commands:
   up [--demo]   start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C;
                 with --demo (what \`npm start\` runs) a 12-primary fleet and a scenario to watch
   down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator)
-  status [PAIR] the services and the running pairs; with a pair id, that pair's state as JSON
+  status [PAIR] the services and the running pairs; with a pair id, that pair's state and latest decision as JSON
   pause PAIR [--no-failover] [--reason R]   the pair keeps mirroring and forecasting but takes no action
                                             (failover still runs unless --no-failover)
   resume PAIR   undo pause
@@ -275,7 +277,15 @@ async function main(argv: string[]): Promise<void> {
     case 'status':
       if (sub !== undefined) {
         noMoreArguments(2);
-        return withClient(loaded, async (client) => print(JSON.stringify(await pairState(client, sub), null, 2)));
+        return withClient(loaded, async (client) => {
+          const state = await pairState(client, sub);
+          // Pairs record every decision ("none" included) in the metrics store, not in their state: the newest one.
+          const latestDecision = await metricsStoreFor(loaded)
+            .readDecisions({ pairIds: [sub], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) })
+            .then((decisions) => decisions.at(-1) ?? null)
+            .catch((error: unknown) => ({ unavailable: messageOf(error) }));
+          print(JSON.stringify({ ...state, latestDecision }, null, 2));
+        });
       }
       noMoreArguments(1);
       return status(loaded);

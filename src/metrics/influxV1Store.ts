@@ -8,9 +8,11 @@ import type { LoadedConfig } from '../config/load.js';
 import { RESOURCES } from '../provider/types.js';
 import {
   ANOMALY_MEASUREMENT,
+  DECISION_MEASUREMENT,
   FORECAST_MEASUREMENT,
   PAIR_DEMAND_MEASUREMENT,
   type AnomalyEvent,
+  type DecisionPoint,
   type ForecastPoint,
   type ForecastQuery,
   type MetricsStore,
@@ -23,6 +25,8 @@ import {
 import {
   COUNTER_LOOKBACK_MS,
   anomalyLines,
+  decisionFromFields,
+  decisionLines,
   buildWindows,
   forecastLines,
   stepGrid,
@@ -272,6 +276,26 @@ export class InfluxV1MetricsStore implements MetricsStore {
           demand,
           primaryHostId: typeof primaryHost === 'string' ? primaryHost : '',
         });
+      }
+    }
+    return points.sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+
+  async writeDecisions(points: DecisionPoint[]): Promise<void> {
+    await this.write(decisionLines(points));
+  }
+
+  async readDecisions(query: PairDemandQuery): Promise<DecisionPoint[]> {
+    if (query.pairIds.length === 0) return [];
+    const [result] = await this.query([
+      `SELECT * FROM "${DECISION_MEASUREMENT}" WHERE ${this.tagFilter('pair', query.pairIds)} ` +
+        `AND time >= ${query.start.getTime()}ms AND time < ${query.end.getTime()}ms GROUP BY "pair"`,
+    ]);
+    const points: DecisionPoint[] = [];
+    for (const series of result?.series ?? []) {
+      for (const row of series.values) {
+        const fields = Object.fromEntries(series.columns.map((column, i) => [column, row[i]]));
+        points.push(decisionFromFields(series.tags?.pair ?? '', new Date(row[0] as number), fields));
       }
     }
     return points.sort((a, b) => a.time.getTime() - b.time.getTime());

@@ -11,9 +11,11 @@ import type { LoadedConfig } from '../config/load.js';
 import { RESOURCES } from '../provider/types.js';
 import {
   ANOMALY_MEASUREMENT,
+  DECISION_MEASUREMENT,
   FORECAST_MEASUREMENT,
   PAIR_DEMAND_MEASUREMENT,
   type AnomalyEvent,
+  type DecisionPoint,
   type ForecastPoint,
   type ForecastQuery,
   type MetricsStore,
@@ -26,6 +28,8 @@ import {
 import {
   COUNTER_LOOKBACK_MS,
   anomalyLines,
+  decisionFromFields,
+  decisionLines,
   buildWindows,
   forecastLines,
   stepGrid,
@@ -261,6 +265,22 @@ export class InfluxV2MetricsStore implements MetricsStore {
         demand: r.demand as number,
         primaryHostId: typeof r.primary_host === 'string' ? r.primary_host : '',
       }))
+      .sort((a, b) => a.time.getTime() - b.time.getTime());
+  }
+
+  writeDecisions(points: DecisionPoint[]): Promise<void> {
+    return this.write(decisionLines(points));
+  }
+
+  async readDecisions(query: PairDemandQuery): Promise<DecisionPoint[]> {
+    if (query.pairIds.length === 0) return [];
+    const rows = await this.rows(
+      `${this.from(query.start.getTime(), query.end.getTime())}\n` +
+        `  |> filter(fn: (r) => r._measurement == ${fluxString(DECISION_MEASUREMENT)})\n` +
+        `  |> filter(fn: (r) => ${this.tagPredicate('pair', query.pairIds)})`,
+    );
+    return [...foldFields(rows, ['pair']).values()]
+      .map((r) => decisionFromFields(String(r.pair), new Date(Date.parse(String(r._time))), r))
       .sort((a, b) => a.time.getTime() - b.time.getTime());
   }
 }

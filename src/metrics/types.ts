@@ -90,6 +90,30 @@ export interface AnomalyEvent {
 export const FORECAST_MEASUREMENT = 'understudy_forecast';
 export const ANOMALY_MEASUREMENT = 'understudy_anomaly';
 export const PAIR_DEMAND_MEASUREMENT = 'understudy_pair_demand';
+export const DECISION_MEASUREMENT = 'understudy_decision';
+
+/**
+ * One scaling decision of one pair, "none" included, written to `understudy_decision` beside the forecasts it was
+ * taken on: the audit of what the policy saw and chose at each data step, whether or not the pair acted.
+ */
+export interface DecisionPoint {
+  pairId: string;
+  /** The pair's primary when it was decided. */
+  hostId: string;
+  /** Data time (provider clock) of the decision. */
+  time: Date;
+  action: string;
+  /** Whether the pair took it: false for "none", in forecast-only mode, in cooldown, paused, or refused. */
+  executed: boolean;
+  reason: string;
+  bindingResource?: Resource;
+  peakPercent?: number;
+  actualPercent?: number;
+  /** Data time of the newest sample the forecast saw. */
+  issuedAt: Date;
+  model?: string;
+  modelVersion?: string;
+}
 
 /**
  * One step of a pair's whole demand of one resource, in the resource's own units (cores, GiB, IOPS, Mbps): what the
@@ -130,4 +154,7 @@ export interface MetricsStore {
   readAnomalies(query: ForecastQuery): Promise<AnomalyEvent[]>;
   writePairDemand(points: PairDemandPoint[]): Promise<void>;
   readPairDemand(query: PairDemandQuery): Promise<PairDemandPoint[]>;
+  writeDecisions(points: DecisionPoint[]): Promise<void>;
+  /** The pairs' decisions in the range, oldest first. */
+  readDecisions(query: PairDemandQuery): Promise<DecisionPoint[]>;
 }

@@ -6,9 +6,11 @@
 import { RESOURCES } from '../provider/types.js';
 import {
   ANOMALY_MEASUREMENT,
+  DECISION_MEASUREMENT,
   FORECAST_MEASUREMENT,
   type AnomalyEvent,
   type DataIssue,
+  type DecisionPoint,
   type ForecastPoint,
   type Resource,
   type UtilisationQuery,
@@ -370,6 +372,50 @@ export function anomalyLines(events: AnomalyEvent[]): string[] {
     ];
     return `${ANOMALY_MEASUREMENT},host=${escapeTag(e.hostId)},resource=${e.resource},kind=${e.kind} ${fields.join(',')} ${e.time.getTime()}`;
   });
+}
+
+/** Scaling decisions as line protocol (ms precision), one point per pair and decision time. */
+export function decisionLines(points: DecisionPoint[]): string[] {
+  return points.map((d) => {
+    const fields = [
+      `host=${escapeFieldString(d.hostId)}`,
+      `action=${escapeFieldString(d.action)}`,
+      `executed=${d.executed}`,
+      `reason=${escapeFieldString(d.reason)}`,
+      `issued_at=${d.issuedAt.getTime()}i`,
+      ...(d.bindingResource !== undefined ? [`binding_resource=${escapeFieldString(d.bindingResource)}`] : []),
+      ...(d.peakPercent !== undefined ? [`peak_percent=${d.peakPercent}`] : []),
+      ...(d.actualPercent !== undefined ? [`actual_percent=${d.actualPercent}`] : []),
+      ...(d.model !== undefined ? [`model=${escapeFieldString(d.model)}`] : []),
+      ...(d.modelVersion !== undefined ? [`model_version=${escapeFieldString(d.modelVersion)}`] : []),
+    ];
+    return `${DECISION_MEASUREMENT},pair=${escapeTag(d.pairId)} ${fields.join(',')} ${d.time.getTime()}`;
+  });
+}
+
+/** A decision read back from its fields (the InfluxDB 1.x and 2.x stores fold rows into such a record). */
+export function decisionFromFields(pairId: string, time: Date, f: Record<string, unknown>): DecisionPoint {
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+  const bindingResource = text(f.binding_resource) as Resource | undefined;
+  const peakPercent = num(f.peak_percent);
+  const actualPercent = num(f.actual_percent);
+  const model = text(f.model);
+  const modelVersion = text(f.model_version);
+  return {
+    pairId,
+    hostId: text(f.host) ?? '',
+    time,
+    action: text(f.action) ?? '',
+    executed: f.executed === true,
+    reason: text(f.reason) ?? '',
+    issuedAt: new Date(Number(f.issued_at)),
+    ...(bindingResource !== undefined ? { bindingResource } : {}),
+    ...(peakPercent !== undefined ? { peakPercent } : {}),
+    ...(actualPercent !== undefined ? { actualPercent } : {}),
+    ...(model !== undefined ? { model } : {}),
+    ...(modelVersion !== undefined ? { modelVersion } : {}),
+  };
 }
 
 /** A window's non-null steps as a forecaster history: each value at the start of its step, oldest first. */

@@ -8,6 +8,7 @@ import type { PolicyConfig } from '../config/schema.js';
 import type { Capacity } from '../provider/types.js';
 import type { ForecastSummary, RegionSpec, ScalingAction } from '../policy/types.js';
 import type { PrimaryFailureReport, WatchedPrimary } from './healthWatch.js';
+import type { ObservedPair } from './observation.js';
 import type { PairsUnderRollout } from './rollout.js';
 
 /** Readable workflow ids: the Web UI and `temporal workflow …` find a pair by its id. */
@@ -64,7 +65,10 @@ export interface PairState {
   /** When false, even automatic failover waits for the operator (a `failover` update still works). */
   failoverEnabled: boolean;
   policy: PairPolicy;
-  /** The forecast the last decision was taken on, and the decision (also recorded in forecast-only mode). */
+  /**
+   * The forecast of the last order the pair took from its observer, and that decision (also in forecast-only mode).
+   * Every decision, "none" included, is in the metrics store's `understudy_decision` measurement.
+   */
   lastForecast?: ForecastSummary;
   lastDecision?: {
     action: ScalingAction['kind'];
@@ -92,11 +96,23 @@ export interface PairState {
     lastFailureReport?: PrimaryFailureReport;
   };
   /**
-   * The newest provider-clock time (epoch ms) the pair has seen, from its observations and failure reports: the
+   * The pair does not tick: its shard's observer forecasts and decides for it (src/shared/observation.ts) and sends
+   * an `act` update when it must act.
+   */
+  observation?: {
+    /** What the observer decides with, as last enrolled. */
+    member?: ObservedPair;
+    /** The observer workflow the pair is enrolled with. */
+    observer?: string;
+    /** Why the last enrolment failed; it is tried again every iteration. */
+    error?: string;
+  };
+  /**
+   * The newest provider-clock time (epoch ms) the pair has seen, from its orders and failure reports: the
    * time an action without one of its own is recorded at.
    */
   providerTime?: number;
-  /** The shadow's mirror of the primary's utilisation stream: how far it trails the primary's newest sample. */
+  /** The primary's utilisation stream as the last order saw it: how far it trailed the provider's clock. */
   mirror: { lastSampleAt?: number; lagSeconds?: number; dataIssues: string[] };
   /** Workloads moved from the primary onto the activated shadow by scale-out (moved home by scale-back). */
   movedToShadow: string[];
@@ -106,7 +122,8 @@ export interface PairState {
    */
   rolesSince?: number;
   scaling: { lastActionAt?: number; lowSince?: number; highSince?: number };
-  counters: { ticks: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
+  /** Orders taken from the observer (actions and forecast-only records). */
+  counters: { orders: number; failovers: number; swaps: number; scaleOuts: number; scaleBacks: number; runs: number };
   /** The off-peak swap schedule as last applied (cron and zone), or why it could not be. */
   swapSchedule?: { scheduleId: string; cronExpressions: string[]; timezone: string } | { error: string };
   /** The latest updates answered (failover, swapNow, primaryFailed), by id: a repeat in a later run gets the same answer. */
@@ -131,8 +148,8 @@ export interface HostPairInput {
   /** The fleet workflow to tell when the shadow is consumed; absent for a pair started on its own. */
   fleetWorkflowId?: string;
   /**
-   * Loop iterations per run before continue-as-new (default 120: half an hour of ticks at the default policy).
-   * Lower bounds each run's history further; the state carries over whole.
+   * Loop iterations (wakes) per run before continue-as-new (default 120). Lower bounds each run's history further;
+   * the state carries over whole.
    */
   iterationsPerRun?: number;
   /** Carried across continue-as-new; absent on the first run. */

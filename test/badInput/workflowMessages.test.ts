@@ -15,7 +15,13 @@ import { rolloutStateQuery, type RolloutInput, type RolloutTarget } from '../../
 import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
 import { createPrimaries, threeRegionTopology } from '../helpers/fleet.js';
-import { FAST_POLICY, HOST_SIZE, createOrchestrationHarness, type OrchestrationHarness } from '../helpers/pair.js';
+import {
+  FAST_POLICY,
+  HOST_SIZE,
+  createOrchestrationHarness,
+  isObserved,
+  type OrchestrationHarness,
+} from '../helpers/pair.js';
 import { pollUntil } from '../helpers/poll.js';
 import { expectUpdateRejected } from '../helpers/temporal.js';
 
@@ -113,7 +119,7 @@ describe('bad input: signals and updates to running workflows', () => {
     rollout: () => h.client.workflow.getHandle(rolloutId),
   };
 
-  /** What the message must not change: everything but the fields that move with time (ticks, health, forecasts). */
+  /** What the message must not change: everything but the fields that move with time (health, forecasts). */
   const stable: Record<Target, () => Promise<unknown>> = {
     async pair() {
       const s: PairState = await handles.pair().query(stateQuery);
@@ -181,8 +187,8 @@ describe('bad input: signals and updates to running workflows', () => {
     });
     await pollUntil(
       () => handles.pair().query(stateQuery),
-      (s) => s.counters.ticks >= 1 && s.swapSchedule !== undefined,
-      'the first pair ticking',
+      (s) => isObserved(s) && s.swapSchedule !== undefined,
+      'the first pair observed',
     );
     // A rollout of the second pair whose only window opens twelve hours from now: it waits, ready for messages.
     const hour = (new Date().getUTCHours() + 12) % 24;
@@ -223,12 +229,11 @@ describe('bad input: signals and updates to running workflows', () => {
     await handle.signal(name, ...(payload === undefined ? [] : [payload]));
     await settled(handle, name, sent);
     if (target === 'pair') {
-      // Two more loop iterations: an action the signal would have started (a swap) shows in the state by then.
-      const ticks = (await handles.pair().query(stateQuery)).counters.ticks;
+      // Until nothing runs: an action the signal would have started (a swap) shows in the state by then.
       await pollUntil(
-        () => handles.pair().query(stateQuery),
-        (s) => s.counters.ticks >= ticks + 2,
-        'two more ticks',
+        () => handle.describe(),
+        (d) => (d.raw.pendingActivities?.length ?? 0) === 0 && (d.raw.pendingChildren?.length ?? 0) === 0,
+        'the pair idle after the signal',
       );
     }
     expect(await stable[target]()).toEqual(before);
@@ -246,13 +251,11 @@ describe('bad input: signals and updates to running workflows', () => {
   });
 
   it('after the whole corpus, every workflow still makes progress', async () => {
-    const ticks = (await handles.pair().query(stateQuery)).counters.ticks;
-    await pollUntil(
-      () => handles.pair().query(stateQuery),
-      (s) => s.counters.ticks > ticks + 1,
-      'the pair ticking on',
-      30_000,
-    );
+    // The pair is still observed: its observer records new decisions for it.
+    const decisions = () =>
+      h.metrics.readDecisions({ pairIds: [pairIds[0]!], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) });
+    const recorded = (await decisions()).length;
+    await pollUntil(decisions, (ds) => ds.length > recorded + 1, 'the pair observed on', 30_000);
     // Good messages still work: the rollout pauses, the fleet answers, the pair pauses.
     await handles.rollout().signal('pauseRollout');
     await pollUntil(

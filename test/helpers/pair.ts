@@ -10,6 +10,7 @@ import { expect, inject } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createForecaster } from '../../src/forecast/forecaster.js';
 import { InfluxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
+import type { DecisionPoint } from '../../src/metrics/types.js';
 import type { Capacity, DemandProfile } from '../../src/provider/types.js';
 import {
   pairWorkflowId,
@@ -21,6 +22,7 @@ import {
 } from '../../src/shared/pair.js';
 import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
 import { allWatcherWorkflowIds } from '../../src/shared/healthWatch.js';
+import { allObserverWorkflowIds } from '../../src/shared/observation.js';
 import { createWorker } from '../../src/worker.js';
 import { spawnWorkerProcess } from '../../src/workerProcess.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
@@ -33,9 +35,13 @@ import {
 } from './simulator.js';
 import { testConfig, uniqueTaskQueue } from './temporal.js';
 
+/** The pair is enrolled with its shard's observer, which forecasts and decides for it (pairs do not tick). */
+export const isObserved = (s: PairState): boolean =>
+  s.observation?.observer !== undefined && s.observation.error === undefined;
+
 export const HOST_SIZE: Capacity = { cpuCores: 16, memoryGiB: 64, storageIops: 20_000, networkMbps: 10_000 };
 
-/** Fast loops for tests: a health check and a tick every second of workflow time. */
+/** Fast loops for tests: a health check and an observation every second. */
 export const FAST_POLICY: PairPolicy = configSchema.parse({
   policy: {
     tickSeconds: 1,
@@ -129,9 +135,9 @@ export async function createOrchestrationHarness(
         if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
         await w.running.catch(() => undefined);
       }
-      // The queue's health watchers would otherwise wait for a worker for as long as the dev server runs.
+      // The queue's watchers and observers would otherwise wait for a worker for as long as the dev server runs.
       await Promise.all(
-        allWatcherWorkflowIds(taskQueue).map((id) =>
+        [...allWatcherWorkflowIds(taskQueue), ...allObserverWorkflowIds(taskQueue)].map((id) =>
           client.workflow
             .getHandle(id)
             .terminate('test finished')
@@ -156,6 +162,8 @@ export interface PairFixture extends OrchestrationHarness {
     overrides?: Partial<HostPairInput>,
   ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof hostPairWorkflow>>;
   state(): Promise<PairState>;
+  /** Every decision the observer recorded for the pair in the metrics store, oldest first. */
+  decisions(): Promise<DecisionPoint[]>;
   /** Polls the pair's state until `predicate` holds; fails with the last state when it never does. */
   waitForState(predicate: (state: PairState) => boolean, what: string, timeoutMs?: number): Promise<PairState>;
 }
@@ -255,6 +263,8 @@ export async function createPairFixture(name: string, options: PairFixtureOption
       });
     },
     state: () => client.workflow.getHandle(pairWorkflowId(pairId)).query(stateQuery),
+    decisions: () =>
+      harness.metrics.readDecisions({ pairIds: [pairId], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) }),
     async waitForState(predicate, what, timeoutMs = 45_000) {
       const deadline = Date.now() + timeoutMs;
       let last: PairState | undefined;

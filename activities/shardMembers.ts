@@ -1,0 +1,43 @@
+/**
+ * How a shard's long-running activity (a health watcher lane, an observer) keeps up with its members: a describe,
+ * answered by the server alone, tells whether the version in the shard workflow's memo moved; only then does a
+ * query, which a worker answers, read the members.
+ */
+import { log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
+import { MEMBERS_VERSION_MEMO } from '../src/shared/healthWatch.js';
+import { messageOf } from '../src/shared/failures.js';
+
+export interface ShardMemberReader<M> {
+  /** The members when they changed since the last read (or on the first read), otherwise undefined. */
+  changed(): Promise<M[] | undefined>;
+}
+
+/** `version`: the version of the members the activity was scheduled with; absent, the first read reads them all. */
+export function shardMemberReader<M>(
+  temporal: Client,
+  workflowId: string,
+  query: QueryDefinition<{ version: number; members?: M[] }, [number?]>,
+  version: number | undefined,
+): ShardMemberReader<M> {
+  const handle = temporal.workflow.getHandle(workflowId);
+  return {
+    async changed() {
+      try {
+        const described = await handle.describe();
+        if (version !== undefined && described.memo?.[MEMBERS_VERSION_MEMO] === version) return undefined;
+        const answer = await handle.query(query, version);
+        version = answer.version;
+        return answer.members;
+      } catch (error) {
+        // A worker that died holding the shard workflow delays queries to it: go on with the members known.
+        log.warn('could not read the shard members; going on with the ones known', {
+          workflowId,
+          error: messageOf(error),
+        });
+        return undefined;
+      }
+    },
+  };
+}

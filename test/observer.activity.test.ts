@@ -1,0 +1,151 @@
+/**
+ * The shard observer's loop with the real ONNX forecaster over crafted windows and typed fakes for the provider, the
+ * metrics store and the Temporal client (the real stack runs it in pair.scaling.test.ts and the pair tests): one
+ * decision per pair and data step recorded, "none" included; an order, with its update id, only to a pair that must
+ * act and may; a refused order leaves the pair's memory where it was; data that did not move is not read again.
+ */
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createPairObserverActivities,
+  type ObservePairsInput,
+  type ObservePairsResult,
+} from '../activities/pairObserver.js';
+import { configSchema } from '../src/config/schema.js';
+import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
+import type { FleetSnapshot } from '../src/provider/types.js';
+import type { ObservedPair, ScalingOrder } from '../src/shared/observation.js';
+import type { PairPolicy } from '../src/shared/pair.js';
+import { PROJECT_ROOT } from '../src/stack/paths.js';
+import { CAPACITY, NOW, host, observeWith, windowsFor, workload } from './helpers/observation.js';
+
+/** Two pairs: `hot` carries a sustained burst (it must scale out), `quiet` idles at 30%. */
+const FLEET: FleetSnapshot = {
+  now: new Date(NOW).toISOString(),
+  hosts: [
+    host('hot-a', 'primary', 'active', 1, ['w-hot-1', 'w-hot-2'], 'hot'),
+    host('hot-b', 'shadow', 'inactive', 0.15, [], 'hot'),
+    host('quiet-a', 'primary', 'active', 1, ['w-quiet-1', 'w-quiet-2'], 'quiet'),
+    host('quiet-b', 'shadow', 'inactive', 0.15, [], 'quiet'),
+  ],
+  workloads: [
+    workload('w-hot-1', 'hot-a'),
+    workload('w-hot-2', 'hot-a'),
+    workload('w-quiet-1', 'quiet-a'),
+    workload('w-quiet-2', 'quiet-a'),
+  ],
+};
+const WINDOWS = { 'hot-a': windowsFor('hot-a', 40, [95, 95, 95]), 'quiet-a': windowsFor('quiet-a', 30) };
+
+/** The default policy with a turn every second, so a short run sees several turns on the same data. */
+const PAIR_POLICY: PairPolicy = { ...configSchema.parse({}).policy, tickSeconds: 1 };
+
+const member = (pairId: string, overrides: Partial<ObservedPair> = {}): ObservedPair => ({
+  pairId,
+  primary: { hostId: `${pairId}-a`, region: 'eu-west', zone: 'eu-west-a', capacity: CAPACITY },
+  shadowHostId: `${pairId}-b`,
+  policy: PAIR_POLICY,
+  movedToShadow: [],
+  generation: 3,
+  paused: false,
+  phase: 'steady',
+  scaling: {},
+  ...overrides,
+});
+
+/** A client whose pairs accept (or refuse) orders; records the orders it was sent. */
+function fakeTemporal(refuse?: string) {
+  const orders: { workflowId: string; updateId: string; order: ScalingOrder }[] = [];
+  const client = {
+    workflow: {
+      getHandle: (workflowId: string) => ({
+        // The observer's members never change in these runs.
+        describe: () => Promise.resolve({ memo: { membersVersion: 1 }, status: { name: 'RUNNING' } }),
+        query: () => Promise.resolve({ version: 1 }),
+        signal: () => Promise.resolve(),
+        startUpdate: (_def: unknown, options: { args: [ScalingOrder]; updateId: string }) => {
+          orders.push({ workflowId, updateId: options.updateId, order: options.args[0] });
+          return refuse ? Promise.reject(new Error(refuse)) : Promise.resolve({});
+        },
+      }),
+    },
+  } as unknown as Client;
+  return { client, orders };
+}
+
+describe('observePairs', () => {
+  let forecaster: OnnxForecaster;
+  beforeAll(async () => {
+    forecaster = await createForecaster({ artifactsDir: join(PROJECT_ROOT, 'models', 'artifacts'), pollIntervalMs: 0 });
+  });
+  afterAll(() => forecaster.close());
+
+  async function observe(members: ObservedPair[], refuse?: string) {
+    const fakes = observeWith(FLEET, WINDOWS);
+    const temporal = fakeTemporal(refuse);
+    const activities = createPairObserverActivities({
+      provider: fakes.provider,
+      metrics: fakes.metrics,
+      forecaster,
+      temporal: temporal.client,
+    });
+    const input: ObservePairsInput = {
+      taskQueue: 'test',
+      shard: 0,
+      observerWorkflowId: 'observe:test:0',
+      members,
+      version: 1,
+      runForMs: 2_500,
+    };
+    const result = await new MockActivityEnvironment().run<
+      [ObservePairsInput],
+      ObservePairsResult,
+      (i: ObservePairsInput) => Promise<ObservePairsResult>
+    >((i) => activities.observePairs(i), input);
+    return { result, ...fakes, orders: temporal.orders };
+  }
+
+  it('records one decision per pair and data step, and orders only the pair that must act', async () => {
+    const { result, decisions, orders, utilisationReads } = await observe([member('hot'), member('quiet')]);
+    expect(result.rounds).toBeGreaterThan(1);
+    // Several turns on unchanged data: each pair observed (and its decision recorded) once.
+    expect(utilisationReads()).toBe(1);
+    expect(decisions.map((d) => [d.pairId, d.action, d.executed]).sort()).toEqual([
+      ['hot', 'activate-shadow-and-migrate', true],
+      ['quiet', 'none', false],
+    ]);
+    const hot = decisions.find((d) => d.pairId === 'hot')!;
+    expect(hot).toMatchObject({ hostId: 'hot-a', bindingResource: 'cpu', time: new Date(NOW) });
+    expect(hot.model).toBeTruthy();
+    expect(orders).toHaveLength(1);
+    expect(orders[0]).toMatchObject({ workflowId: 'pair:hot', updateId: `act:hot:3:${NOW}` });
+    expect(orders[0]!.order).toMatchObject({ primaryHostId: 'hot-a', generation: 3, execute: true });
+    expect(orders[0]!.order.action.kind).toBe('activate-shadow-and-migrate');
+    // The taken order moved the pair's memory (its cooldown starts), and the result carries it on.
+    expect(result.memories.hot?.lastActionAt).toBe(NOW);
+    expect(result.orders).toBe(1);
+  });
+
+  it('leaves the memory where it was when the pair refuses the order, and records it as not executed', async () => {
+    const { result, decisions, orders } = await observe([member('hot')], 'pair hot is already acting');
+    expect(orders).toHaveLength(1);
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({ action: 'activate-shadow-and-migrate', executed: false });
+    expect(result.memories.hot?.lastActionAt).toBeUndefined();
+    expect(result.orders).toBe(0);
+  });
+
+  it('sends a paused pair no order, and still records its decision', async () => {
+    const { decisions, orders } = await observe([member('hot', { paused: true })]);
+    expect(orders).toEqual([]);
+    expect(decisions.map((d) => [d.action, d.executed])).toEqual([['activate-shadow-and-migrate', false]]);
+  });
+
+  it('in forecast-only mode sends the order to be recorded, not executed', async () => {
+    const { orders } = await observe([member('hot', { policy: { ...PAIR_POLICY, forecastOnly: true } })]);
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.order.execute).toBe(false);
+  });
+});
