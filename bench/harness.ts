@@ -16,6 +16,7 @@ import type { UnderstudyConfig } from '../src/config/schema.js';
 import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
+import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { SimulatorControl } from '../src/simulator/control.js';
@@ -155,6 +156,8 @@ export interface BenchStack {
   workerPid: number;
   provider: HttpFleetProvider;
   control: SimulatorControl;
+  /** The run's own InfluxDB database: the simulator's metrics and the observers' decisions. */
+  metrics: InfluxV1MetricsStore;
   client: Client;
   taskQueue: string;
   /** Pairs to terminate (with their swap schedules) when the run ends. */
@@ -246,6 +249,7 @@ export async function startBenchStack(options: {
       },
       provider: new HttpFleetProvider({ url, requestTimeoutMs: 30_000 }),
       control: new SimulatorControl({ url, requestTimeoutMs: 600_000 }),
+      metrics: new InfluxV1MetricsStore({ url: config.influx.url, database: database.name }),
       client,
       taskQueue,
       pairIds,
@@ -283,8 +287,8 @@ const BENCH_REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west']
 /**
  * Seeds `count` primaries (one synthetic workload each, far below the scaling threshold, so no pair acts) and as
  * many shadows on the stack's simulator, gives every host BENCH_HISTORY_SECONDS of history, and starts a pair per
- * primary, the starts spread over one tick as a fleet started over time would be (so the pairs do not all tick in
- * the same second). Pairs are named `<prefix>-<n>` and added to `stack.pairIds`.
+ * primary, the starts spread over one observer turn as a fleet started over time would be (so the pairs do not all
+ * enrol in the same second). Pairs are named `<prefix>-<n>` and added to `stack.pairIds`.
  */
 export async function seedAndStartPairs(
   stack: BenchStack,

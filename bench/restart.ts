@@ -1,6 +1,6 @@
 /**
  * bench:restart — what a worker restart costs the pairs. For each step, that many pairs run at the default policy
- * (a tick every 15 s, a health check every 5 s) for `--warm-seconds`, so their runs hold a history; then the worker
+ * (an observer turn every 15 s, a health check every 5 s) for `--warm-seconds`, so their runs hold a history; then the worker
  * process is killed (SIGKILL, as a crash would) and a new one started on the same task queue. A worker that has
  * not cached a pair replays the pair's whole run before the pair does anything, and the new worker has cached none.
  * Measured:
@@ -46,7 +46,7 @@ const stack = await startBenchStack({ config, label: 'restart', speed: 1, metric
 try {
   const { client, taskQueue, tag } = stack;
   log(
-    `bench:restart: task queue ${taskQueue}; tick ${policy.tickSeconds} s, health check every ` +
+    `bench:restart: task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
       `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${WARM_SECONDS} s before each restart`,
   );
   const steps: Record<string, unknown>[] = [];
