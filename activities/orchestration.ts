@@ -148,7 +148,7 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
  */
 /**
  * Each pair's last forecast and a digest of what it was made from. Metrics change once a sample (at 1× with samples
- * every 5 min, 19 ticks in 20 saw the same data): a tick whose forecast input is unchanged reuses the forecast, and
+ * every 5 min, 19 turns in 20 saw the same data): an observation whose forecast input is unchanged reuses the forecast, and
  * its writes (anomaly flags, forecast points) are the ones already made.
  */
 export class ForecastMemo {
@@ -279,7 +279,7 @@ async function forecastPairDemand(args: {
   const anomalies: AnomalyEvent[] = assessments.flatMap(({ resource, assessment }) =>
     anomalyEvents(primary.id, resource, assessment),
   );
-  // Flags are keyed by host, resource and time: writing the same ones again on the next tick overwrites them.
+  // Flags are keyed by host, resource and time: writing the same ones again on the next observation overwrites them.
   if (anomalies.length > 0)
     await args.metrics.writeAnomalies(anomalies).catch((error: unknown) => {
       issues.push(`anomalies not recorded: ${(error as Error).message}`);
@@ -377,7 +377,7 @@ export function createPairObservation({
           if (issue.kind !== 'gap') issues.push(`${window.resource}: ${issue.kind} — ${issue.detail}`);
       }
       // Data that trails the provider's clock by more than two steps describes the past, not now: deciding on it
-      // would scale on a load that may be gone (or miss one that came). Such a tick takes no decision.
+      // would scale on a load that may be gone (or miss one that came). Such an observation takes no decision.
       const staleAfterMs = 2 * input.stepSeconds * 1000;
       const stale = lastSampleAt !== undefined && now - lastSampleAt > staleAfterMs;
       if (stale)
@@ -408,10 +408,10 @@ export function createPairObservation({
         forecast = made?.summary;
         reused = made?.reused ?? false;
       } else if (windows.length > 0 && !stale) {
-        issues.push('no recent samples for every resource: no forecast this tick');
+        issues.push('no recent samples for every resource: no forecast this time');
       }
       if (forecast && !reused) {
-        // A lost chart point must not cost the pair its decision: the failure is reported, the tick goes on.
+        // A lost chart point must not cost the pair its decision: the failure is reported, the observation goes on.
         await writeForecastPeaks(metrics, primaryHost.id, forecast).catch((error: unknown) =>
           issues.push(`forecast not recorded: ${(error as Error).message}`),
         );

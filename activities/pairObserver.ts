@@ -153,7 +153,10 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       const dueAt = new Map<string, number>();
       /** The forecast time of each pair's last recorded decision: a decision on the same data is not recorded again. */
       const recordedIssuedAt = new Map<string, number>();
-      /** The newest sample time each pair was last observed at: it is observed again once newer data has come. */
+      /**
+       * The newest sample of its own primary each pair was observed with: it is observed again once the shard has
+       * newer data (a host whose newest step was not written yet at one turn is looked at again at the next).
+       */
       const observedAtSample = new Map<string, number>();
       /** Pairs that joined or changed since they were last observed: observed at their next turn whatever the data. */
       const fresh = new Set<string>();
@@ -223,6 +226,8 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
         member: ObservedPair,
         fleet: FleetSnapshot,
         now: number,
+        newest: number | undefined,
+        fleetReadAt: number,
       ): Promise<DecisionPoint | undefined> => {
         const { pairId, policy } = member;
         let observed: PairObservation;
@@ -244,6 +249,9 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
           else log.warn('observation failed; no decision this turn', { pairId, error: messageOf(error) });
           return undefined;
         }
+        // A pair with no data at all waits for the shard's next step, not for its own.
+        const seen = observed.mirror.lastSampleAt ?? newest;
+        if (seen !== undefined) observedAtSample.set(pairId, seen);
         const forecast = observed.forecast;
         if (!forecast) return undefined; // missing data: never act on it
         const before = memories[pairId] ?? member.scaling;
@@ -305,6 +313,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
           executed,
           reason: decision.reason,
           issuedAt: new Date(forecast.issuedAt),
+          decidedAfterMs: Date.now() - fleetReadAt,
           ...(decision.bindingResource !== undefined ? { bindingResource: decision.bindingResource } : {}),
           ...(decision.peakPercent !== undefined ? { peakPercent: decision.peakPercent } : {}),
           ...(actualPercent !== undefined ? { actualPercent } : {}),
@@ -339,13 +348,11 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
               newest === undefined ||
               newest > (observedAtSample.get(m.pairId) ?? Number.NEGATIVE_INFINITY),
           );
+          const fleetReadAt = Date.now();
           const fleet = observing.length > 0 ? await describeHosts(observing) : undefined;
           if (fleet) {
-            for (const m of observing) {
-              fresh.delete(m.pairId);
-              if (newest !== undefined) observedAtSample.set(m.pairId, newest);
-            }
-            const made = await Promise.all(observing.map((m) => decide(m, fleet, now)));
+            for (const m of observing) fresh.delete(m.pairId);
+            const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
             const records = made.filter((d): d is DecisionPoint => d !== undefined);
             if (records.length > 0) {
               // A lost audit point must not stop the decisions: it is logged, the loop goes on.

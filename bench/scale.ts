@@ -8,7 +8,8 @@
  * turn), gives every host 4.5 h of history so the forecaster runs its ONNX models, lets the pairs settle, then
  * measures over a window that holds at least one data step:
  *   - decision lag: how long after a data step's sample the observer's decision on it came (a decision's data time
- *     minus the newest sample it forecast from), from the decisions recorded in InfluxDB for a sample of pairs;
+ *     minus the newest sample it forecast from, plus the time its turn spent forecasting), from the decisions
+ *     recorded in InfluxDB for a sample of pairs;
  *   - the gap between two health checks of one primary, from the simulator's record of the watchers' batched checks
  *     it answered, and activity queueing (schedule-to-start) and run time per activity type;
  *   - workflow tasks and history events per second: the sampled pairs' histories scaled to every pair, plus every
@@ -119,7 +120,7 @@ try {
   }
 
   log(
-    `bench:scale: one worker process, task queue ${taskQueue}; tick ${policy.tickSeconds} s, health check every ` +
+    `bench:scale: one worker process, task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
       `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${STEP_SECONDS} s each`,
   );
   const idle = await measureProcesses(20);
@@ -159,7 +160,10 @@ try {
         ),
       )
     ).flat();
-    const decisionLags = decisions.map((d) => (d.time.getTime() - d.issuedAt.getTime()) / 1000);
+    // From the sample to the fleet read of the turn that decided (data time, 1×), plus that turn's forecasting.
+    const decisionLags = decisions.map(
+      (d) => (d.time.getTime() - d.issuedAt.getTime() + (d.decidedAfterMs ?? 0)) / 1000,
+    );
     const decidedPairs = new Set(decisions.map((d) => d.pairId)).size;
 
     // ---- workflow tasks and events: the sampled pairs (scaled), the shard workflows (whole) -------------------------

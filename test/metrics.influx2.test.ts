@@ -175,6 +175,41 @@ describe('metrics: the InfluxDB 2.x adapter on a server that speaks the v2 API',
     expect(await v1.readPairDemand({ pairIds: ['pair-v2'], ...window })).toEqual(read);
   });
 
+  it('records scaling decisions through the v2 API and reads the same ones as the 1.x adapter', async () => {
+    const decisions = [
+      {
+        pairId: 'pair-v2',
+        hostId: 'v2-a',
+        time: new Date(START),
+        action: 'none',
+        executed: false,
+        reason: 'cpu peaks at 41% (threshold 80%): "no" action',
+        issuedAt: new Date(START - MINUTE),
+        decidedAfterMs: 12,
+      },
+      {
+        pairId: 'pair-v2',
+        hostId: 'v2-a',
+        time: new Date(START + 5 * MINUTE),
+        action: 'activate-shadow-and-migrate',
+        executed: true,
+        reason: 'cpu forecast may reach 86%',
+        issuedAt: new Date(START + 4 * MINUTE),
+        bindingResource: 'cpu' as const,
+        peakPercent: 86.5,
+        actualPercent: 71.25,
+        model: 'prophet',
+        modelVersion: '2',
+      },
+    ];
+    await v2.writeDecisions(decisions);
+    await v2.writeDecisions([{ ...decisions[0]!, pairId: 'pair-v2-other' }]);
+    const window = { start: new Date(START), end: new Date(START + 15 * MINUTE) };
+    const read = await v2.readDecisions({ pairIds: ['pair-v2'], ...window });
+    expect(read).toEqual(decisions);
+    expect(await v1.readDecisions({ pairIds: ['pair-v2'], ...window })).toEqual(read);
+  });
+
   it('reports a bad query range and an unreachable server clearly', async () => {
     await expect(
       v2.readUtilisation({

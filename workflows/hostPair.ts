@@ -303,7 +303,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
   );
 
   // ---- actions ----------------------------------------------------------------------------------------------------
-  // Two actions of one kind within a tick (a rollout's swap right after another) need distinct ids: the child's
+  // Two actions of one kind between two orders (a rollout's swap right after another) need distinct ids: the child's
   // activities derive their idempotency keys from it.
   const usedChildIds: string[] = [];
   const childId = (kind: string): string => {
@@ -618,7 +618,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     if (enrolled && JSON.stringify(wanted) === JSON.stringify(observation.member)) return;
     try {
       observation.observer = await observers.enrolObserved.executeWithOptions(
-        { ...QUICK_LOCAL_CALL, summary: `observe ${wanted.primary.hostId}: forecast and decide every tick` },
+        { ...QUICK_LOCAL_CALL, summary: `observe ${wanted.primary.hostId}: decide on every new data step` },
         [{ taskQueue: info.taskQueue, pairId: state.pairId, member: wanted }],
       );
       observation.member = wanted;

@@ -27,7 +27,7 @@ export const HEALTH_CHECK: ActivityOptions = {
   },
 };
 
-/** One tick's observation: fleet view, metrics window and forecast. */
+/** A read of the provider's view (the fleet, the workloads left on a host): short, retried a few times. */
 export const OBSERVATION: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: {

@@ -111,6 +111,8 @@ export interface DecisionPoint {
   actualPercent?: number;
   /** Data time of the newest sample the forecast saw. */
   issuedAt: Date;
+  /** Wall-clock milliseconds from the observer's read of the fleet (`time`) to the decision: its forecasting time. */
+  decidedAfterMs?: number;
   model?: string;
   modelVersion?: string;
 }

@@ -386,6 +386,7 @@ export function decisionLines(points: DecisionPoint[]): string[] {
       ...(d.bindingResource !== undefined ? [`binding_resource=${escapeFieldString(d.bindingResource)}`] : []),
       ...(d.peakPercent !== undefined ? [`peak_percent=${d.peakPercent}`] : []),
       ...(d.actualPercent !== undefined ? [`actual_percent=${d.actualPercent}`] : []),
+      ...(d.decidedAfterMs !== undefined ? [`decided_after_ms=${d.decidedAfterMs}`] : []),
       ...(d.model !== undefined ? [`model=${escapeFieldString(d.model)}`] : []),
       ...(d.modelVersion !== undefined ? [`model_version=${escapeFieldString(d.modelVersion)}`] : []),
     ];
@@ -400,6 +401,7 @@ export function decisionFromFields(pairId: string, time: Date, f: Record<string,
   const bindingResource = text(f.binding_resource) as Resource | undefined;
   const peakPercent = num(f.peak_percent);
   const actualPercent = num(f.actual_percent);
+  const decidedAfterMs = num(f.decided_after_ms);
   const model = text(f.model);
   const modelVersion = text(f.model_version);
   return {
@@ -413,6 +415,7 @@ export function decisionFromFields(pairId: string, time: Date, f: Record<string,
     ...(bindingResource !== undefined ? { bindingResource } : {}),
     ...(peakPercent !== undefined ? { peakPercent } : {}),
     ...(actualPercent !== undefined ? { actualPercent } : {}),
+    ...(decidedAfterMs !== undefined ? { decidedAfterMs } : {}),
     ...(model !== undefined ? { model } : {}),
     ...(modelVersion !== undefined ? { modelVersion } : {}),
   };
