@@ -3,8 +3,8 @@
  * observer; `observePairs` is the observer's long-running loop. Every round it observes the shard's due pairs (one
  * fleet read per 200 hosts, their metrics and forecasts batched by the observation source), takes each pair's
  * scaling decision with the pure policy, records the decisions whose data is new, and sends a pair that must act
- * the `act` update. It heartbeats the pairs' scaling memories every round, so a retry on another worker goes on
- * from them.
+ * the `act` update. It heartbeats the pairs' scaling memories and what it recorded, every round and every few seconds
+ * while a turn reads and forecasts, so a retry on another worker goes on from them.
  */
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
@@ -46,6 +46,8 @@ const MEMBERS_REFRESH_MS = 2_000;
 const DEFAULT_RUN_FOR_MS = 30 * 60_000;
 /** Hosts per fleet read or newest-sample query: the host ids travel in the request. */
 const MAX_DESCRIBED_HOSTS = 200;
+/** How often a long turn heartbeats (the SDK throttles heartbeats to a share of the timeout anyway). */
+const TURN_HEARTBEAT_MS = 3_000;
 /** A member whose primary the provider does not know is checked for a finished pair at most this often. */
 const GONE_PAIR_RECHECK_MS = 60_000;
 
@@ -75,6 +77,14 @@ export interface ObservePairsResult {
   /** Orders the pairs accepted. */
   orders: number;
   memories: Record<string, ScalingMemory>;
+}
+
+/** What an observer heartbeats: enough for a retried attempt to go on where this one was. */
+interface ObserverProgress {
+  rounds: number;
+  memories: Record<string, ScalingMemory>;
+  /** Per pair, the forecast time of its last recorded decision. */
+  recorded: Record<string, number>;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -139,7 +149,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
 
     async observePairs(input: ObservePairsInput): Promise<ObservePairsResult> {
       const context = Context.current();
-      const resumed = context.info.heartbeatDetails as { memories?: Record<string, ScalingMemory> } | undefined;
+      const resumed = context.info.heartbeatDetails as ObserverProgress | undefined;
       const memories: Record<string, ScalingMemory> = { ...(resumed?.memories ?? input.memories) };
       const reader = shardMemberReader(
         temporal,
@@ -152,18 +162,22 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       const members = new Map<string, ObservedPair>();
       const dueAt = new Map<string, number>();
       /** The forecast time of each pair's last recorded decision: a decision on the same data is not recorded again. */
-      const recordedIssuedAt = new Map<string, number>();
+      const recordedIssuedAt = new Map<string, number>(Object.entries(resumed?.recorded ?? {}));
       /**
        * The newest sample of its own primary each pair was observed with: it is observed again once the shard has
        * newer data (a host whose newest step was not written yet at one turn is looked at again at the next).
        */
-      const observedAtSample = new Map<string, number>();
+      const observedAtSample = new Map<string, number>(Object.entries(resumed?.recorded ?? {}));
       /** Pairs that joined or changed since they were last observed: observed at their next turn whatever the data. */
       const fresh = new Set<string>();
       const goneChecks = new Map<string, number>();
       let rounds = 0;
       let decisions = 0;
       let orders = 0;
+
+      // A retried attempt (its worker died, or a turn outlasted the heartbeat timeout) goes on from here: the same
+      // memories, and no decision recorded twice.
+      const progress = (): ObserverProgress => ({ rounds, memories, recorded: Object.fromEntries(recordedIssuedAt) });
 
       const setMembers = (list: ObservedPair[], now: number): void => {
         const ids = new Set(list.map((m) => m.pairId));
@@ -352,7 +366,11 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
           const fleet = observing.length > 0 ? await describeHosts(observing) : undefined;
           if (fleet) {
             for (const m of observing) fresh.delete(m.pairId);
-            const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
+            // A turn that reads and forecasts a whole shard takes a while: it must not look like a dead worker.
+            const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
+            const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt))).finally(
+              () => clearInterval(beating),
+            );
             const records = made.filter((d): d is DecisionPoint => d !== undefined);
             if (records.length > 0) {
               // A lost audit point must not stop the decisions: it is logged, the loop goes on.
@@ -366,7 +384,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
           }
         }
         rounds += 1;
-        context.heartbeat({ rounds, memories });
+        context.heartbeat(progress());
         const nextDue = Math.min(...dueAt.values());
         const wakeAt = Math.min(nextDue, membersReadAt + MEMBERS_REFRESH_MS, deadline);
         // Rejects with a CancelledFailure when the observer workflow moves on or the worker shuts down.

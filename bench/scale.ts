@@ -229,6 +229,21 @@ try {
       measuredSeconds: round(windowSeconds),
       sampledPairs,
       decisionLagSeconds: { ...lag, decisions: decisions.length, pairsDecided: decidedPairs },
+      // The slowest decisions, to say where the lag comes from: the data step, the turn's fleet read, its forecasting.
+      slowestDecisions: decisions
+        .map((d, i) => ({ d, lag: decisionLags[i]! }))
+        .sort((a, b) => b.lag - a.lag)
+        .slice(0, 5)
+        .map(({ d, lag: seconds }) => ({
+          pairId: d.pairId,
+          sampleAt: d.issuedAt.toISOString(),
+          fleetReadAt: d.time.toISOString(),
+          forecastingMs: d.decidedAfterMs,
+          lagSeconds: round(seconds, 2),
+          pairDecisions: decisions
+            .filter((other) => other.pairId === d.pairId)
+            .map((other) => `${other.issuedAt.toISOString()}@${other.time.toISOString()}`),
+        })),
       healthGapSeconds: healthGap,
       shardWorkflows: { workflowTasksPerSecond: round(shardTasks / windowSeconds, 2), count: shardWorkflowIds.length },
       activityQueueingMs: Object.fromEntries(Object.entries(queueing).map(([k, v]) => [k, spread(v, 0)])),
@@ -250,6 +265,11 @@ try {
         `${decidedPairs} of ${sample.length} sampled pairs); health-check gap p50 ${healthGap.p50} s, p99 ` +
         `${healthGap.p99} s, max ${healthGap.max} s (${healthGap.n} gaps of ${healthGap.hostsChecked} hosts)`,
     );
+    for (const slow of step.slowestDecisions)
+      log(
+        `    slow: ${slow.pairId} sample ${slow.sampleAt}, fleet read ${slow.fleetReadAt}, forecasting ` +
+          `${slow.forecastingMs} ms: ${slow.lagSeconds} s; its decisions (sample@read): ${slow.pairDecisions.join(', ')}`,
+      );
     log(
       `  workflow tasks ${step.workflowTasksPerSecond}/s, history events ${step.historyEventsPerSecond}/s ` +
         `(pairs' histories scaled from ${sampledPairs}, plus ${shardWorkflowIds.length} shard workflows)`,
