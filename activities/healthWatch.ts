@@ -25,7 +25,7 @@ import {
   watcherWorkflowId,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
-import { shardMemberReader } from './shardMembers.js';
+import { pairStillRunning, shardMemberReader } from './shardMembers.js';
 import { messageOf } from '../src/shared/failures.js';
 
 export interface HealthWatchDependencies {
@@ -152,12 +152,7 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const checkGone = async (member: WatchedPrimary, now: number): Promise<void> => {
         if (now - (goneChecks.get(member.pairId) ?? Number.NEGATIVE_INFINITY) < GONE_PAIR_RECHECK_MS) return;
         goneChecks.set(member.pairId, now);
-        const running = await temporal.workflow
-          .getHandle(pairWorkflowId(member.pairId))
-          .describe()
-          .then((d) => d.status.name === 'RUNNING')
-          .catch((error: unknown) => !(error instanceof WorkflowNotFoundError));
-        if (!running) await leave(member.pairId);
+        if (!(await pairStillRunning(temporal, member.pairId))) await leave(member.pairId);
       };
 
       const refreshMembers = async (now: number): Promise<void> => {

@@ -27,7 +27,7 @@ import {
 } from '../src/shared/observation.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
 import { createPairObservation, type PairObservation } from './orchestration.js';
-import { shardMemberReader } from './shardMembers.js';
+import { pairStillRunning, shardMemberReader } from './shardMembers.js';
 
 export interface PairObserverDependencies {
   provider: FleetProvider;
@@ -211,12 +211,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       const checkGone = async (pairId: string, now: number): Promise<void> => {
         if (now - (goneChecks.get(pairId) ?? Number.NEGATIVE_INFINITY) < GONE_PAIR_RECHECK_MS) return;
         goneChecks.set(pairId, now);
-        const running = await temporal.workflow
-          .getHandle(pairWorkflowId(pairId))
-          .describe()
-          .then((d) => d.status.name === 'RUNNING')
-          .catch((error: unknown) => !(error instanceof WorkflowNotFoundError));
-        if (!running) await leave(pairId);
+        if (!(await pairStillRunning(temporal, pairId))) await leave(pairId);
       };
 
       /** Sends the pair its order; true when the pair took it. */

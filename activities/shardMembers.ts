@@ -4,10 +4,11 @@
  * query, which a worker answers, read the members.
  */
 import { log } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';
 import { MEMBERS_VERSION_MEMO } from '../src/shared/healthWatch.js';
 import { messageOf } from '../src/shared/failures.js';
+import { pairWorkflowId } from '../src/shared/pair.js';
 
 export interface ShardMemberReader<M> {
   /** The members when they changed since the last read (or on the first read), otherwise undefined. */
@@ -40,4 +41,16 @@ export function shardMemberReader<M>(
       }
     },
   };
+}
+
+/**
+ * Whether the pair's workflow still runs (a member whose host is gone may belong to a pair that ended); an error other
+ * than "not found" counts as running, so a member is never dropped on a failed look.
+ */
+export function pairStillRunning(temporal: Client, pairId: string): Promise<boolean> {
+  return temporal.workflow
+    .getHandle(pairWorkflowId(pairId))
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch((error: unknown) => !(error instanceof WorkflowNotFoundError));
 }
