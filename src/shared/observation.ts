@@ -1,8 +1,8 @@
 /**
  * Observation, defined once: pairs do not tick. Each shard of pairs (the same shards as health watching) has one
- * observer workflow running one long-lived activity that, every tick, reads the fleet for all its pairs in one
- * provider call, their metrics in batched reads and their forecasts in batched model runs, and takes each pair's
- * scaling decision with the same pure policy the pair used to call. Every decision, "none" included, is recorded in
+ * observer workflow running one long-lived activity that, when a pair's data has a new step, reads the fleet for the
+ * shard's pairs in a few provider calls, their metrics in batched reads and their forecasts in batched model runs,
+ * and takes each pair's scaling decision with the pure policy (`decideScaling`). Every decision, "none" included, is recorded in
  * the metrics store (`understudy_decision`) when its data is new. Only a decision to act wakes the pair, with the
  * `act` update; the pair's validator refuses an order that no longer holds (another primary, a pair already acting,
  * paused) without a trace in its history, and runs an accepted one as a child workflow, as before.
