@@ -148,8 +148,8 @@ function apportionHostUtilisation(hostId: string, hostWindows: UtilisationWindow
  */
 /**
  * Each pair's last forecast and a digest of what it was made from. Metrics change once a sample (at 1× with samples
- * every 5 min, 19 turns in 20 saw the same data): an observation whose forecast input is unchanged reuses the forecast, and
- * its writes (anomaly flags, forecast points) are the ones already made.
+ * every 5 min, 19 turns in 20 saw the same data): an observation whose forecast input is unchanged reuses the
+ * forecast, and its writes (anomaly flags, forecast points) are the ones already made.
  */
 export class ForecastMemo {
   private readonly entries = new Map<string, { digest: string; summary: ForecastSummary }>();
