@@ -25,7 +25,7 @@ import {
   watcherWorkflowId,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
-import { pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { chunks, pairStillRunning, shardMemberReader } from './shardMembers.js';
 import { messageOf } from '../src/shared/failures.js';
 
 export interface HealthWatchDependencies {
@@ -69,12 +69,6 @@ export interface WatchPrimariesResult {
 /** Lane b checks half an interval after lane a, and shards are spread across the first half. */
 const gridOffset = (shard: number, lane: WatchLane): number =>
   (lane === 'b' ? 0.5 : 0) + (shard % HEALTH_SHARDS) / (2 * HEALTH_SHARDS);
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 export function createHealthWatchActivities({ provider, temporal }: HealthWatchDependencies) {
   return {

@@ -27,7 +27,7 @@ import {
 } from '../src/shared/observation.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
 import { createPairObservation, type PairObservation } from './orchestration.js';
-import { pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { chunks, pairStillRunning, shardMemberReader } from './shardMembers.js';
 
 export interface PairObserverDependencies {
   provider: FleetProvider;
@@ -85,12 +85,6 @@ interface ObserverProgress {
   memories: Record<string, ScalingMemory>;
   /** Per pair, the forecast time of its last recorded decision. */
   recorded: Record<string, number>;
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 export function createPairObserverActivities({ provider, metrics, forecaster, temporal }: PairObserverDependencies) {
@@ -179,16 +173,20 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       // memories, and no decision recorded twice.
       const progress = (): ObserverProgress => ({ rounds, memories, recorded: Object.fromEntries(recordedIssuedAt) });
 
+      /** Everything kept for a pair that left, so neither the loop nor the heartbeat carries it on. */
+      const forget = (pairId: string): void => {
+        members.delete(pairId);
+        dueAt.delete(pairId);
+        fresh.delete(pairId);
+        observedAtSample.delete(pairId);
+        recordedIssuedAt.delete(pairId);
+        goneChecks.delete(pairId);
+        delete memories[pairId];
+      };
+
       const setMembers = (list: ObservedPair[], now: number): void => {
         const ids = new Set(list.map((m) => m.pairId));
-        for (const pairId of members.keys()) {
-          if (ids.has(pairId)) continue;
-          members.delete(pairId);
-          dueAt.delete(pairId);
-          fresh.delete(pairId);
-          observedAtSample.delete(pairId);
-          delete memories[pairId];
-        }
+        for (const pairId of members.keys()) if (!ids.has(pairId)) forget(pairId);
         for (const member of list) {
           const known = members.get(member.pairId);
           members.set(member.pairId, member);
@@ -202,8 +200,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       };
 
       const leave = async (pairId: string): Promise<void> => {
-        members.delete(pairId);
-        dueAt.delete(pairId);
+        forget(pairId);
         await observer.signal(observationChangeSignal, { pairId }).catch(() => undefined);
       };
 

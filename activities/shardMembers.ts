@@ -54,3 +54,10 @@ export function pairStillRunning(temporal: Client, pairId: string): Promise<bool
     .then((d) => d.status.name === 'RUNNING')
     .catch((error: unknown) => !(error instanceof WorkflowNotFoundError));
 }
+
+/** `items` in runs of at most `size`: a shard's host ids travel in requests of bounded length. */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
