@@ -13,6 +13,7 @@ import { forceSwapSignal, pairWorkflowId, stateQuery, swapScheduleId } from '../
 import type { PairState } from '../shared/pair.js';
 import { configSchema } from '../config/schema.js';
 import { InfluxV1MetricsStore } from '../metrics/influxV1Store.js';
+import { WHOLE_RECORD } from '../metrics/types.js';
 import { threeRegionTopology } from '../demo/topology.js';
 import type { Capacity } from '../provider/types.js';
 import type { Topology } from '../policy/types.js';
@@ -331,7 +332,7 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
       await until(
         async () => {
           const decided = new Set(
-            (await recordedDecisions(stack, fleet, new Date(0), new Date(Date.UTC(2100, 0, 1)))).map((d) => d.pairId),
+            (await recordedDecisions(stack, fleet, WHOLE_RECORD.start, WHOLE_RECORD.end)).map((d) => d.pairId),
           );
           return fleet.pairIds.every((id) => decided.has(id)) ? true : undefined;
         },

@@ -15,6 +15,7 @@ import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
 import { metricsStoreFor } from '../metrics/store.js';
+import { WHOLE_RECORD } from '../metrics/types.js';
 import { messageOf } from '../shared/failures.js';
 import {
   PairCommandError,
@@ -281,7 +282,7 @@ async function main(argv: string[]): Promise<void> {
           const state = await pairState(client, sub);
           // Pairs record every decision ("none" included) in the metrics store, not in their state: the newest one.
           const latestDecision = await metricsStoreFor(loaded)
-            .readDecisions({ pairIds: [sub], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) })
+            .readDecisions({ pairIds: [sub], ...WHOLE_RECORD })
             .then((decisions) => decisions.at(-1) ?? null)
             .catch((error: unknown) => ({ unavailable: messageOf(error) }));
           print(JSON.stringify({ ...state, latestDecision }, null, 2));

@@ -132,6 +132,9 @@ export interface PairDemandPoint {
   primaryHostId: string;
 }
 
+/** A read of a pair's whole record, whatever its data clock (a simulator's may run years ahead or behind). */
+export const WHOLE_RECORD = { start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) } as const;
+
 export interface PairDemandQuery {
   pairIds: string[];
   start: Date;

@@ -11,6 +11,7 @@ import {
   stateQuery,
   type PairState,
 } from '../../src/shared/pair.js';
+import { WHOLE_RECORD } from '../../src/metrics/types.js';
 import { rolloutStateQuery, type RolloutInput, type RolloutTarget } from '../../src/shared/rollout.js';
 import type { fleetWorkflow } from '../../workflows/fleet.js';
 import type { rolloutWorkflow } from '../../workflows/rollout.js';
@@ -252,8 +253,7 @@ describe('bad input: signals and updates to running workflows', () => {
 
   it('after the whole corpus, every workflow still makes progress', async () => {
     // The pair is still observed: its observer records new decisions for it.
-    const decisions = () =>
-      h.metrics.readDecisions({ pairIds: [pairIds[0]!], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) });
+    const decisions = () => h.metrics.readDecisions({ pairIds: [pairIds[0]!], ...WHOLE_RECORD });
     const recorded = (await decisions()).length;
     await pollUntil(decisions, (ds) => ds.length > recorded + 1, 'the pair observed on', 30_000);
     // Good messages still work: the rollout pauses, the fleet answers, the pair pauses.

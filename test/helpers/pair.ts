@@ -10,7 +10,7 @@ import { expect, inject } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createForecaster } from '../../src/forecast/forecaster.js';
 import { InfluxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
-import type { DecisionPoint } from '../../src/metrics/types.js';
+import { WHOLE_RECORD, type DecisionPoint } from '../../src/metrics/types.js';
 import type { Capacity, DemandProfile } from '../../src/provider/types.js';
 import {
   pairWorkflowId,
@@ -263,8 +263,7 @@ export async function createPairFixture(name: string, options: PairFixtureOption
       });
     },
     state: () => client.workflow.getHandle(pairWorkflowId(pairId)).query(stateQuery),
-    decisions: () =>
-      harness.metrics.readDecisions({ pairIds: [pairId], start: new Date(0), end: new Date(Date.UTC(2100, 0, 1)) }),
+    decisions: () => harness.metrics.readDecisions({ pairIds: [pairId], ...WHOLE_RECORD }),
     async waitForState(predicate, what, timeoutMs = 45_000) {
       const deadline = Date.now() + timeoutMs;
       let last: PairState | undefined;
