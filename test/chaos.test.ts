@@ -160,13 +160,15 @@ describe('fault campaign: the plan', () => {
   });
 });
 
-// Ports and a folder apart from both the shared embedded stack and a campaign that may be running beside.
+// Ports and a folder apart from both the shared embedded stack and a campaign that may be running beside. The ports
+// sit below the kernel's ephemeral range (32768 and up), where another test's outgoing connection or a server started
+// on a port the OS picked could already hold them.
 const TEST_STACK: ChaosStackOptions = {
   name: 'chaos-test',
-  temporalPort: 37233,
-  temporalUiPort: 38233,
-  influxPort: 38086,
-  simulatorPort: 38090,
+  temporalPort: 26233,
+  temporalUiPort: 26234,
+  influxPort: 26086,
+  simulatorPort: 26090,
 };
 
 describe('fault campaign: rounds on a stack of its own', () => {

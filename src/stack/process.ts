@@ -71,8 +71,17 @@ export async function stopProcess(p: ManagedProcess, graceMs = 10_000): Promise<
   return true;
 }
 
+/** The last lines of a service's log, quoted in a start-up error so that a CI transcript shows the cause. */
+export function logTail(p: ManagedProcess, lines = 12): string {
+  const file = logFile(p);
+  if (!existsSync(file)) return '';
+  const tail = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
+  return tail.length === 0 || tail[0] === '' ? '' : `\n${tail.map((line) => `  | ${line.slice(0, 400)}`).join('\n')}`;
+}
+
 /**
- * Polls `probe` until it returns true. Gives up early when the process it waits for has exited, naming its log.
+ * Polls `probe` until it returns true. Gives up early when the process it waits for has exited, naming its log and
+ * quoting its end.
  */
 export async function waitUntilHealthy(
   p: ManagedProcess,
@@ -85,10 +94,12 @@ export async function waitUntilHealthy(
   for (;;) {
     if (await probe().catch(() => false)) return;
     if (pid !== undefined && !isAlive(pid)) {
-      throw new ServiceError(`${what} exited during start-up; see ${logFile(p)}`);
+      throw new ServiceError(`${what} exited during start-up; see ${logFile(p)}${logTail(p)}`);
     }
     if (Date.now() > deadline) {
-      throw new ServiceError(`${what} did not become healthy within ${timeoutMs / 1000} s; see ${logFile(p)}`);
+      throw new ServiceError(
+        `${what} did not become healthy within ${timeoutMs / 1000} s; see ${logFile(p)}${logTail(p)}`,
+      );
     }
     await sleep(200);
   }
