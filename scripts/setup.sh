@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything Understudy needs on a fresh machine, into the project-local .understudy/ folder where it can:
 # the Temporal CLI dev server (built from its Go module), Temporal's time-skipping test server (Maven Central),
-# InfluxDB 1.x and docker-compose (Debian packages), and the Python venv of the model trainer.
+# InfluxDB 1.x and docker-compose (Debian packages), the Python venv of the model trainer, and the Kubernetes test bed
+# (etcd, the control plane and kwok, built from their Go modules by scripts/install-kubernetes.sh).
 # Idempotent: each step checks a stamp or the tool itself and does nothing when it is already in place.
-# Usage: scripts/setup.sh [--quiet]
+# Usage: scripts/setup.sh [--quiet] [--without-kubernetes]
+#   --without-kubernetes: leave out the Kubernetes test bed (the simulator demo does not use it; the tests do).
 set -euo pipefail
 
 QUIET=0
-[[ "${1:-}" == "--quiet" ]] && QUIET=1
+KUBERNETES=1
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) QUIET=1 ;;
+    --without-kubernetes) KUBERNETES=0 ;;
+    *) echo "setup: error: unknown option $arg (usage: scripts/setup.sh [--quiet] [--without-kubernetes])" >&2; exit 2 ;;
+  esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${UNDERSTUDY_STATE_DIR:-$ROOT/.understudy}"
@@ -28,6 +37,7 @@ need go "Go 1.24 or newer, to build the Temporal CLI"
 need java "Java 17 or newer, for Temporal's time-skipping test server"
 need mvn "Maven, to fetch Temporal's time-skipping test server"
 need python3 "Python 3.11, for the model trainer"
+need openssl "OpenSSL, for the Kubernetes test bed's certificates"
 
 # --- Node dependencies ---------------------------------------------------------------------------------------
 if [[ ! -d "$ROOT/node_modules/@temporalio/worker" ]]; then
@@ -59,6 +69,11 @@ if [[ ! -x "$TEMPORAL_BIN" || "$(cat "$STATE/bin/temporal.version" 2>/dev/null)"
   act "building the Temporal CLI $TEMPORAL_CLI_VERSION from its Go module (a few minutes on a fresh machine)"
   GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
   echo "$TEMPORAL_CLI_VERSION" >"$STATE/bin/temporal.version"
+fi
+
+# --- Kubernetes test bed -------------------------------------------------------------------------------------------
+if [[ $KUBERNETES == 1 ]]; then
+  if [[ $QUIET == 1 ]]; then bash "$ROOT/scripts/install-kubernetes.sh" --quiet; else bash "$ROOT/scripts/install-kubernetes.sh"; fi
 fi
 
 # --- InfluxDB 1.8 (speaks the v2 API): the server the InfluxDB 2.x metrics adapter is tested against ----------------

@@ -1,0 +1,11 @@
+//go:build tools
+
+// Package controlplane pins the Kubernetes control-plane commands the test bed builds
+// (scripts/install-kubernetes.sh builds each with `go build k8s.io/kubernetes/cmd/<name>`).
+package controlplane
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
