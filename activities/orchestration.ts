@@ -449,9 +449,17 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
   ): Promise<Operation<K>> {
     const context = Context.current();
     try {
-      // A retried attempt resumes waiting on the operation the previous attempt started.
+      // A retried attempt resumes waiting on the operation the previous attempt started. A provider that keeps its
+      // operations in memory (Kubernetes) forgets them when its worker dies: the same idempotency key starts it again,
+      // and the provider finds in the cluster's state what the first attempt already did.
       const resumed = context.info.heartbeatDetails as { operationId?: string } | undefined;
-      const operation = resumed?.operationId ? await provider.getOperation<K>(resumed.operationId) : await start();
+      const operation =
+        (resumed?.operationId
+          ? await provider.getOperation<K>(resumed.operationId).catch((error: unknown) => {
+              if (isProviderError(error) && error.code === 'not_found') return undefined;
+              throw error;
+            })
+          : undefined) ?? (await start());
       heartbeat({ operationId: operation.id, progress: operation.progress });
       return await provider.waitForOperation(operation, {
         // Polled often: a failover's fence and activation wait on it, and each poll is one cheap GET.

@@ -28,7 +28,7 @@ import { ARTIFACTS_DIR, modelFolders } from './forecast/trainer.js';
 import type { Forecaster } from './forecast/types.js';
 import { metricsStoreFor } from './metrics/store.js';
 import type { MetricsStore } from './metrics/types.js';
-import { HttpFleetProvider } from './provider/client.js';
+import { providerFromConfig } from './provider/fromConfig.js';
 import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
@@ -113,15 +113,9 @@ export async function createWorker({
   workflowBundle,
   dependencies = {},
 }: WorkerOptions): Promise<Worker> {
-  const { config, secrets } = loaded;
+  const { config } = loaded;
   const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
-  const provider =
-    dependencies.provider ??
-    new HttpFleetProvider({
-      url: config.provider.url,
-      token: secrets.providerToken,
-      requestTimeoutMs: config.provider.requestTimeoutMs,
-    });
+  const provider = dependencies.provider ?? providerFromConfig(loaded);
   const temporal =
     dependencies.temporal ??
     new Client({

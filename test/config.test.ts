@@ -48,7 +48,11 @@ describe('configuration', () => {
       'influx.version: must be 1 (InfluxDB 1.x, the embedded default) or 2 (InfluxDB 2.x, 3.x or Cloud)',
     ],
     ['influx:\n  version: 1\n  url: ftp://db\n', 'influx.url: must be an http:// or https:// URL'],
-    ['provider:\n  kind: aws\n', 'provider.kind: must be "simulator" (the embedded fleet simulator)'],
+    ['provider:\n  kind: aws\n', 'provider.kind: must be "simulator" (the embedded fleet simulator) or "kubernetes"'],
+    [
+      'provider:\n  kind: kubernetes\n  namespace: Under_Study\n',
+      'provider.namespace: must be a Kubernetes namespace name (lower-case letters, digits, -)',
+    ],
     ['embedded:\n  temporalPort: 80\n', 'embedded.temporalPort: must be 1024 or above'],
     [
       'embedded:\n  influxPort: 17233\n',

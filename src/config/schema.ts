@@ -62,9 +62,14 @@ export const influxSchema = z.discriminatedUnion(
   { error: 'must be 1 (InfluxDB 1.x, the embedded default) or 2 (InfluxDB 2.x, 3.x or Cloud)' },
 );
 
+export const PROVIDER_KINDS = ['simulator', 'kubernetes'] as const;
+
 export const providerSchema = z.strictObject({
-  /** Only the embedded fleet simulator ships today; a platform adapter adds its own kind. */
-  kind: z.literal('simulator', { error: 'must be "simulator" (the embedded fleet simulator)' }).default('simulator'),
+  /** The embedded fleet simulator, or a Kubernetes cluster (docs/kubernetes.md). */
+  kind: z
+    .enum(PROVIDER_KINDS, { error: 'must be "simulator" (the embedded fleet simulator) or "kubernetes"' })
+    .default('simulator'),
+  /** simulator: its base URL. */
   url: httpUrl.default('http://127.0.0.1:18090'),
   tokenEnv: envVarName.default('UNDERSTUDY_PROVIDER_TOKEN'),
   requestTimeoutMs: z
@@ -73,6 +78,16 @@ export const providerSchema = z.strictObject({
     .min(100, 'must be at least 100')
     .max(120_000, 'must be at most 120000')
     .default(5_000),
+  /**
+   * kubernetes: the kubeconfig file (relative to the project root), `in-cluster` for the pod's service account;
+   * absent: the embedded test bed's, which `understudy stack up` starts.
+   */
+  kubeconfig: z.string().min(1, 'must not be empty').optional(),
+  /** kubernetes: the namespace of the workloads' Deployments. */
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (lower-case letters, digits, -)')
+    .default('understudy'),
 });
 
 export const offPeakSchema = z

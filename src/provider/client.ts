@@ -69,7 +69,7 @@ function codeForStatus(status: number): ProviderErrorCode {
  * Waits `ms`, or rejects as soon as `signal` aborts. The abort listener goes when the wait ends: one wait for an
  * operation sleeps hundreds of times on the same activity's signal, and listeners left behind piled up on it.
  */
-const sleep = (ms: number, signal?: AbortSignal) =>
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const aborted = () => reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     if (signal?.aborted) return aborted();
@@ -83,6 +83,40 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/**
+ * `FleetProvider.waitForOperation` over any provider's `getOperation`: polls until the operation leaves `running`,
+ * reporting each state to `onProgress`.
+ */
+export async function pollOperation<K extends OperationKind>(
+  getOperation: (id: string) => Promise<Operation<K>>,
+  operation: Operation<K> | string,
+  options: WaitOptions = {},
+): Promise<Operation<K>> {
+  const id = typeof operation === 'string' ? operation : operation.id;
+  const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+  let current = typeof operation === 'string' ? await getOperation(id) : operation;
+  for (;;) {
+    options.onProgress?.(current);
+    if (current.status === 'succeeded') return current;
+    if (current.status === 'failed') {
+      throw new ProviderError(
+        'operation_failed',
+        `operation ${id} (${current.kind}) failed: ${current.error?.message ?? 'no reason given'}`,
+        undefined,
+        current.error,
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new ProviderError(
+        'timeout',
+        `operation ${id} (${current.kind}) still running after ${options.timeoutMs} ms`,
+      );
+    }
+    await sleep(options.pollIntervalMs ?? 250, options.signal);
+    current = await getOperation(id);
+  }
+}
 
 export class HttpFleetProvider implements FleetProvider {
   private readonly base: string;
@@ -193,33 +227,8 @@ export class HttpFleetProvider implements FleetProvider {
     return this.request<Operation<K>>('GET', `/v1/operations/${encodeURIComponent(operationId)}`);
   }
 
-  async waitForOperation<K extends OperationKind>(
-    operation: Operation<K> | string,
-    options: WaitOptions = {},
-  ): Promise<Operation<K>> {
-    const id = typeof operation === 'string' ? operation : operation.id;
-    const deadline = options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
-    let current = typeof operation === 'string' ? await this.getOperation<K>(id) : operation;
-    for (;;) {
-      options.onProgress?.(current);
-      if (current.status === 'succeeded') return current;
-      if (current.status === 'failed') {
-        throw new ProviderError(
-          'operation_failed',
-          `operation ${id} (${current.kind}) failed: ${current.error?.message ?? 'no reason given'}`,
-          undefined,
-          current.error,
-        );
-      }
-      if (Date.now() > deadline) {
-        throw new ProviderError(
-          'timeout',
-          `operation ${id} (${current.kind}) still running after ${options.timeoutMs} ms`,
-        );
-      }
-      await sleep(options.pollIntervalMs ?? 250, options.signal);
-      current = await this.getOperation<K>(id);
-    }
+  waitForOperation<K extends OperationKind>(operation: Operation<K> | string, options: WaitOptions = {}) {
+    return pollOperation((id) => this.getOperation<K>(id), operation, options);
   }
 
   verifyReplication({ sourceHostId, targetHostId }: ReplicationRequest) {

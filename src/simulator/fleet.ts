@@ -7,7 +7,7 @@
  * Operations take effect when they finish; one that fails part-way (its host failed, an injected failure) undoes
  * what it had reserved and releases its idempotency key.
  */
-import { createHash } from 'node:crypto';
+import { canonicalJson, configurationHash } from '../provider/canonical.js';
 import type {
   ActivateShadowRequest,
   AppliedConfiguration,
@@ -199,18 +199,6 @@ const MAX_FINISHED_OPERATIONS = 20_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** JSON with object keys sorted, so equal values always serialise (and hash) the same. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-export const configurationHash = (values: Record<string, unknown>): string =>
-  createHash('sha256').update(canonicalJson(values)).digest('hex');
 
 export interface UtilisationSample {
   /** Percent of allocated capacity, 0..100. */

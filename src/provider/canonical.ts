@@ -1,0 +1,16 @@
+/** Canonical JSON and the configuration hash, shared by every provider so equal configurations hash alike. */
+import { createHash } from 'node:crypto';
+
+/** JSON with object keys sorted, so equal values always serialise (and hash) the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** `AppliedConfiguration.hash`: sha256 (hex) of the values' canonical JSON. */
+export const configurationHash = (values: Record<string, unknown>): string =>
+  createHash('sha256').update(canonicalJson(values)).digest('hex');
