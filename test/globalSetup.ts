@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config/load.js';
 import { stackDown, stackPaths, stackUp } from '../src/stack/index.js';
+import { kubernetesBedUp } from '../src/stack/kubernetesBed.js';
 import { bundleWorkflows } from '../src/worker.js';
+import { testBedOptions } from './helpers/kubernetes.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,6 +20,8 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const { config } = loadConfig(undefined, {});
   const stack = await stackUp(config);
+  // The Kubernetes tests' bed, shared by their files like the stack.
+  const bed = await kubernetesBedUp(testBedOptions());
   const bundle = await bundleWorkflows();
   if (!('code' in bundle)) throw new Error('expected an in-memory workflow bundle');
   const dir = join(stackPaths(config).stateDir, 'test');
@@ -32,6 +36,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const startedHere = stack.services.filter((s) => !s.reused).map((s) => s.name);
   return async () => {
     rmSync(workflowBundlePath, { force: true });
-    if (startedHere.length > 0 && process.env.UNDERSTUDY_KEEP_STACK !== '1') await stackDown(config, startedHere);
+    if (process.env.UNDERSTUDY_KEEP_STACK === '1') return;
+    if (startedHere.length > 0) await stackDown(config, startedHere);
+    if (!bed.reused) await bed.down();
   };
 }

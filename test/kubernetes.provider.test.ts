@@ -25,7 +25,6 @@ describe('Kubernetes provider on the kwok test bed', () => {
   }, 150_000);
   afterAll(async () => {
     if (t && pairs.length > 0) await t.control.removePairs(pairs);
-    await t?.bed.down();
   }, 60_000);
 
   const done = <K extends OperationKind>(operation: Promise<Operation<K>>) =>

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { BedControl, bedClient, kwokNodeFactory, statusPatchSizer } from '../../src/provider/kubernetes/bed.js';
 import { KubernetesFleetProvider } from '../../src/provider/kubernetes/provider.js';
 import { stackPaths } from '../../src/stack/index.js';
-import { kubernetesBedUp, kubernetesBinDir, type KubernetesBed } from '../../src/stack/kubernetesBed.js';
+import {
+  kubernetesBedUp,
+  kubernetesBinDir,
+  type KubernetesBed,
+  type KubernetesBedOptions,
+} from '../../src/stack/kubernetesBed.js';
 import { testConfig } from './temporal.js';
 
 export interface TestBed {
@@ -28,13 +33,15 @@ const TEST_BED_PORTS = {
   scheduler: 20359,
 };
 
-export async function startTestBed(namespace = 'understudy-test'): Promise<TestBed> {
+/** The tests' bed: started once per run by the global setup, shared by every test file (names keep them apart). */
+export function testBedOptions(): KubernetesBedOptions {
   const stateDir = stackPaths(testConfig().config).stateDir;
-  const bed = await kubernetesBedUp({
-    dir: join(stateDir, 'kubernetes-test'),
-    binDir: kubernetesBinDir(stateDir),
-    ports: TEST_BED_PORTS,
-  });
+  return { dir: join(stateDir, 'kubernetes-test'), binDir: kubernetesBinDir(stateDir), ports: TEST_BED_PORTS };
+}
+
+/** Connects to the tests' bed (starting it, when a file runs outside the global setup). */
+export async function startTestBed(namespace = 'understudy-test'): Promise<TestBed> {
+  const bed = await kubernetesBedUp(testBedOptions());
   const client = bedClient(bed.kubeconfig);
   const control = new BedControl(client, namespace);
   await control.ensureNamespace();

@@ -11,7 +11,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { createForecaster } from '../../src/forecast/forecaster.js';
 import { InfluxV1MetricsStore } from '../../src/metrics/influxV1Store.js';
 import { WHOLE_RECORD, type DecisionPoint } from '../../src/metrics/types.js';
-import type { Capacity, DemandProfile } from '../../src/provider/types.js';
+import type { Capacity, DemandProfile, FleetProvider } from '../../src/provider/types.js';
 import {
   pairWorkflowId,
   stateQuery,
@@ -73,6 +73,8 @@ export interface OrchestrationHarness {
 export async function createOrchestrationHarness(
   name: string,
   simulator: SimulatorProcessOptions = {},
+  /** The provider the workers act through; the harness's simulator when absent. */
+  provider?: FleetProvider,
 ): Promise<OrchestrationHarness> {
   const database = await createTestDatabase(`orch_${name.replace(/\W/g, '_')}`);
   const sim = await startTestSimulator({
@@ -123,7 +125,7 @@ export async function createOrchestrationHarness(
         connection: nativeConnection,
         taskQueue,
         workflowBundle: { codePath: inject('workflowBundlePath') },
-        dependencies: { provider: sim.provider, metrics, forecaster, temporal: client },
+        dependencies: { provider: provider ?? sim.provider, metrics, forecaster, temporal: client },
       });
       const entry = { worker, running: worker.run() };
       workers.push(entry);
@@ -249,12 +251,19 @@ export async function createPairFixture(name: string, options: PairFixtureOption
     await harness.waitForMetrics(primary.hostId);
   }
 
+  return pairFixtureOn(harness, { pairId, primary, shadow, workloadIds });
+}
+
+/** The pair's handles on a harness whose hosts and workloads exist: start it, read its state, wait on it. */
+export function pairFixtureOn(
+  harness: OrchestrationHarness,
+  pair: { pairId: string; primary: HostRef; shadow: HostRef; workloadIds: string[] },
+): PairFixture {
+  const { client, taskQueue } = harness;
+  const { pairId, primary, shadow } = pair;
   const fixture: PairFixture = {
     ...harness,
-    pairId,
-    primary,
-    shadow,
-    workloadIds,
+    ...pair,
     async startPair(overrides = {}) {
       return client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
         taskQueue,
