@@ -86,7 +86,10 @@ export const providerSchema = z.strictObject({
   /** kubernetes: the namespace of the workloads' Deployments. */
   namespace: z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name (lower-case letters, digits, -)')
+    .regex(
+      /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+      'must be a Kubernetes namespace name (lower-case letters, digits, -)',
+    )
     .default('understudy'),
 });
 

@@ -41,7 +41,16 @@ import type {
 import { HEALTHY_STATUSES } from '../provider/types.js';
 import { syntheticDemand, traceDemand, type Trace } from './demand.js';
 import { SimulatorError, conflict, notFound } from './errors.js';
+import {
+  advanceCounters,
+  hostUtilisation,
+  zeroCounters,
+  type HostCounters,
+  type UtilisationSample,
+} from './utilisation.js';
 import { History, emptyHistory, type HistoryState } from './history.js';
+
+export { zeroCounters, type HostCounters, type UtilisationSample } from './utilisation.js';
 
 export interface Delays {
   provisionSeconds: number;
@@ -83,17 +92,6 @@ export interface ReplicationSettings {
   writesPerSecond: number;
   /** How far (simulated seconds) a replica trails its source. */
   lagSeconds: number;
-}
-
-/** Telegraf-style cumulative counters; they restart from zero when a host comes back from a failure (a reboot). */
-export interface HostCounters {
-  ioTimeMs: number;
-  reads: number;
-  writes: number;
-  readBytes: number;
-  writeBytes: number;
-  bytesRecv: number;
-  bytesSent: number;
 }
 
 type FailureCause = 'host' | 'zone' | 'region' | 'flap' | 'configuration';
@@ -198,18 +196,6 @@ const CAPACITY_EPSILON = 1e-9;
 const MAX_FINISHED_OPERATIONS = 20_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-
-export interface UtilisationSample {
-  /** Percent of allocated capacity, 0..100. */
-  cpu: number;
-  memory: number;
-  storage: number;
-  network: number;
-}
-
-/** Baseline use of an idle host (operating system, agents), in percent of its allocation. */
-const IDLE_PERCENT: UtilisationSample = { cpu: 2, memory: 8, storage: 1, network: 0.5 };
 
 export interface MetricsSink {
   /** Called at every metrics boundary with the hosts that report (active or inactive). */
@@ -316,26 +302,11 @@ export class Fleet {
   }
 
   utilisationOf(host: HostRecord, timeMs: number): UtilisationSample {
-    const sample = { ...IDLE_PERCENT };
-    if (this.state.replication[host.id] !== undefined) sample.storage += 3; // applying the replication stream
-    const f = host.allocationFraction;
-    for (const workloadId of host.workloadIds) {
+    const load = host.workloadIds.flatMap((workloadId) => {
       const workload = this.state.workloads[workloadId];
-      if (!workload) continue;
-      const d = this.demandOf(workload, timeMs);
-      const r = workload.requirements;
-      sample.cpu += (100 * r.cpuCores * d) / (host.capacity.cpuCores * f);
-      // Memory is sticky: half of it stays resident whatever the load.
-      sample.memory += (100 * r.memoryGiB * (0.5 + 0.5 * d)) / (host.capacity.memoryGiB * f);
-      sample.storage += (100 * r.storageIops * d) / (host.capacity.storageIops * f);
-      sample.network += (100 * r.networkMbps * d) / (host.capacity.networkMbps * f);
-    }
-    return {
-      cpu: Math.min(100, sample.cpu),
-      memory: Math.min(100, sample.memory),
-      storage: Math.min(100, sample.storage),
-      network: Math.min(100, sample.network),
-    };
+      return workload ? [{ requirements: workload.requirements, demand: this.demandOf(workload, timeMs) }] : [];
+    });
+    return hostUtilisation(host, load, this.state.replication[host.id] !== undefined);
   }
 
   private emitMetrics(timeMs: number): void {
@@ -1258,34 +1229,3 @@ export function isHealthy(status: HostStatus): boolean {
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
-
-export const zeroCounters = (): HostCounters => ({
-  ioTimeMs: 0,
-  reads: 0,
-  writes: 0,
-  readBytes: 0,
-  writeBytes: 0,
-  bytesRecv: 0,
-  bytesSent: 0,
-});
-
-const IO_BLOCK_BYTES = 16_384;
-
-/** Counters grow by what the utilisation means over the interval: busy disk time, operations, bytes on the wire. */
-function advanceCounters(host: HostRecord, u: UtilisationSample, intervalMs: number): void {
-  const c = host.counters;
-  const seconds = intervalMs / 1000;
-  const f = host.allocationFraction;
-  c.ioTimeMs += Math.round((u.storage / 100) * intervalMs);
-  const ops = (u.storage / 100) * host.capacity.storageIops * f * seconds;
-  const reads = Math.round(ops * 0.6);
-  const writes = Math.round(ops * 0.4);
-  c.reads += reads;
-  c.writes += writes;
-  c.readBytes += reads * IO_BLOCK_BYTES;
-  c.writeBytes += writes * IO_BLOCK_BYTES;
-  // The busier direction carries the utilisation; the other runs at 60% of it.
-  const bytes = Math.round(((u.network / 100) * host.capacity.networkMbps * f * 1e6 * seconds) / 8);
-  c.bytesRecv += bytes;
-  c.bytesSent += Math.round(bytes * 0.6);
-}

@@ -3,7 +3,14 @@
  * tagged `host`), stamped with the simulated clock, as line protocol over HTTP (the v1 `/write` endpoint) in batches.
  * Writes run behind the simulation: a slow or absent InfluxDB delays metrics, never the fleet's API.
  */
-import type { HostRecord, MetricsSink, UtilisationSample } from './fleet.js';
+import type { MetricsSink } from './fleet.js';
+import type { HostCounters, UtilisationSample } from './utilisation.js';
+
+/** What a host's Telegraf lines name: the host, and its cumulative counters. */
+export interface ReportingHost {
+  id: string;
+  counters: HostCounters;
+}
 
 export interface InfluxTarget {
   /** e.g. http://127.0.0.1:18086 */
@@ -32,7 +39,7 @@ const fixed = (n: number): string => (Math.round(n * 1000) / 1000).toString();
  * written, named, tagged and typed as Telegraf's defaults (floats for percentages, integer counters): the other
  * default fields would double what InfluxDB has to ingest for a 10,000-host fleet and nobody reads them.
  */
-export function telegrafLines(host: HostRecord, u: UtilisationSample, timeSeconds: number): string {
+export function telegrafLines(host: ReportingHost, u: UtilisationSample, timeSeconds: number): string {
   const tag = `host=${host.id}`;
   const c = host.counters;
   return (
@@ -64,7 +71,7 @@ export class TelegrafWriter implements MetricsSink {
 
   constructor(private readonly target: InfluxTarget) {}
 
-  emit(timeMs: number, _intervalMs: number, hosts: { host: HostRecord; utilisation: UtilisationSample }[]): void {
+  emit(timeMs: number, _intervalMs: number, hosts: { host: ReportingHost; utilisation: UtilisationSample }[]): void {
     const timeSeconds = Math.floor(timeMs / 1000);
     let body = '';
     let lines = 0;

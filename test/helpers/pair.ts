@@ -179,7 +179,7 @@ export interface PairFixtureOptions {
 
 export async function createPairFixture(name: string, options: PairFixtureOptions = {}): Promise<PairFixture> {
   const harness = await createOrchestrationHarness(name, options.simulator);
-  const { sim, client, taskQueue } = harness;
+  const { sim } = harness;
   const tag = randomUUID().slice(0, 6);
   const primary: HostRef = { hostId: `p-${tag}`, region: 'us-east', zone: 'us-east-a', capacity: HOST_SIZE };
   const shadow: HostRef = { hostId: `s-${tag}`, region: 'eu-west', zone: 'eu-west-b', capacity: HOST_SIZE };
