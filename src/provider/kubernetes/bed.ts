@@ -13,7 +13,14 @@ import {
 } from '@kubernetes/client-node';
 import { sleep } from '../client.js';
 import type { Capacity, DemandProfile } from '../types.js';
-import { DEMAND_ANNOTATION, KWOK_MANAGED_LABEL, PAIR_LABEL, REQUIREMENTS_ANNOTATION, WORKLOAD_LABEL } from './names.js';
+import {
+  DEMAND_ANNOTATION,
+  KWOK_MANAGED_LABEL,
+  PAIR_LABEL,
+  REQUIREMENTS_ANNOTATION,
+  SERVES_LABEL,
+  WORKLOAD_LABEL,
+} from './names.js';
 import { loadKubeConfig, type NodeFactory, type NodeSizer } from './provider.js';
 import { capacityOf, resourceList } from './quantities.js';
 
@@ -110,7 +117,10 @@ export class BedControl {
       });
   }
 
-  /** A one-replica Deployment whose pod may run only on its pair's nodes, reserving the workload's requirements. */
+  /**
+   * A one-replica Deployment whose pod may run only on the nodes serving its pair (its primary's, and the shadows
+   * provisioned for it), reserving the workload's requirements.
+   */
   async createWorkload(workload: BedWorkload): Promise<void> {
     const labels = { [WORKLOAD_LABEL]: workload.id, [PAIR_LABEL]: workload.pairId };
     const resources = resourceList(workload.requirements);
@@ -135,7 +145,7 @@ export class BedControl {
                 nodeAffinity: {
                   requiredDuringSchedulingIgnoredDuringExecution: {
                     nodeSelectorTerms: [
-                      { matchExpressions: [{ key: PAIR_LABEL, operator: 'In', values: [workload.pairId] }] },
+                      { matchExpressions: [{ key: SERVES_LABEL, operator: 'In', values: [workload.pairId] }] },
                     ],
                   },
                 },

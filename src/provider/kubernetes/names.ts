@@ -13,6 +13,12 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const ROLE_LABEL = 'understudy.io/role';
 /** The pair a node belongs to; a workload's pods may run only on the nodes of its pair. */
 export const PAIR_LABEL = 'understudy.io/pair';
+/**
+ * The workloads a node may run: the Deployments whose pods require this value. A primary serves its own pair (its
+ * name when unpaired); a shadow provisioned for a pair copies its primary's value, so the workloads follow their
+ * primary through failovers and re-pairings, when the pair's id changes but the workloads stay the same.
+ */
+export const SERVES_LABEL = 'understudy.io/serves';
 /** On a Deployment and its pods: the workload's id (the Deployment's name). */
 export const WORKLOAD_LABEL = 'understudy.io/workload';
 

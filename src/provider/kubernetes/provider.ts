@@ -78,6 +78,7 @@ import {
   REPLICATING_FROM_ANNOTATION,
   REQUIREMENTS_ANNOTATION,
   ROLE_LABEL,
+  SERVES_LABEL,
   STANDBY_TAINT,
   WORKLOAD_LABEL,
   ZONE_LABEL,
@@ -600,6 +601,10 @@ export class KubernetesFleetProvider implements FleetProvider {
     return this.begin('provisionHost', named, { hostId: name }, 5_000, async () => {
       const existing = await this.core.readNode({ name }).catch(() => undefined);
       if (existing === undefined) {
+        const serves =
+          request.role === 'shadow' && request.pairId !== undefined
+            ? await this.servedBy(request.pairId)
+            : (request.pairId ?? name);
         await this.call(`creating node ${name}`, () =>
           this.options.nodeFactory.create({
             metadata: {
@@ -609,6 +614,7 @@ export class KubernetesFleetProvider implements FleetProvider {
                 [REGION_LABEL]: request.region,
                 [ZONE_LABEL]: request.zone,
                 ...(request.pairId ? { [PAIR_LABEL]: request.pairId } : {}),
+                [SERVES_LABEL]: serves,
               },
               annotations: {
                 [CAPACITY_ANNOTATION]: JSON.stringify(request.capacity),
@@ -628,6 +634,20 @@ export class KubernetesFleetProvider implements FleetProvider {
       const ready = await this.waitForNode(name, 'did not become Ready', (n) => hostStatusOf(n) !== 'provisioning');
       return this.hostOf(ready, []);
     });
+  }
+
+  /**
+   * What a new shadow of the pair serves: its primary's workloads. The primary is the pair's unfenced primary node,
+   * or the node the pair is named after (a fleet names each pair after its primary).
+   */
+  private async servedBy(pairId: string): Promise<string> {
+    const primaries = await this.call('listing nodes', () =>
+      this.core.listNode({ labelSelector: `${PAIR_LABEL}=${pairId},${ROLE_LABEL}=primary` }),
+    );
+    const primary =
+      primaries.items.find((n) => hostStatusOf(n) !== 'fenced') ??
+      (await this.core.readNode({ name: pairId }).catch(() => undefined));
+    return primary?.metadata?.labels?.[SERVES_LABEL] ?? pairId;
   }
 
   activateShadow(request: ActivateShadowRequest): Promise<Operation<'activateShadow'>> {
