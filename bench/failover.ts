@@ -16,6 +16,8 @@
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
  * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500]
+ *        npm run bench:failover -- --provider kubernetes [...]: the same on the Kubernetes test bed, beside
+ *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -23,6 +25,7 @@ import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { runKubernetesFailover } from './failoverKubernetes.js';
 import { activityTimelines, eventMs, spread, startBenchStack } from './harness.js';
 
 const { values: args } = parseArgs({
@@ -31,9 +34,14 @@ const { values: args } = parseArgs({
     failures: { type: 'string' },
     'stagger-ms': { type: 'string' },
     batch: { type: 'string' },
+    provider: { type: 'string' },
+    'baseline-minutes': { type: 'string' },
   },
 });
-const FAILURES = Number(args.failures ?? 50);
+const PROVIDER = args.provider ?? 'simulator';
+if (PROVIDER !== 'simulator' && PROVIDER !== 'kubernetes')
+  throw new Error(`--provider must be simulator or kubernetes, not ${args.provider}`);
+const FAILURES = Number(args.failures ?? (PROVIDER === 'kubernetes' ? 20 : 50));
 const STAGGER_MS = Number(args['stagger-ms'] ?? 1500);
 if (!Number.isInteger(FAILURES) || FAILURES < 1)
   throw new Error(`--failures must be a whole number ≥ 1, not ${args.failures}`);
@@ -61,6 +69,19 @@ interface BenchPair {
   shadow: HostRef;
   workloadIds: string[];
   injectedAt?: number;
+}
+
+if (PROVIDER === 'kubernetes') {
+  const baselineMinutes = Number(args['baseline-minutes'] ?? 8);
+  if (!(baselineMinutes > 0)) throw new Error(`--baseline-minutes must be above 0, not ${args['baseline-minutes']}`);
+  await runKubernetesFailover(loaded, {
+    json: args.json ?? false,
+    failures: FAILURES,
+    batch: BATCH,
+    staggerMs: STAGGER_MS,
+    baselineMinutes,
+  });
+  process.exit();
 }
 
 const stack = await startBenchStack({ config, label: 'failover', speed: 1, metricsIntervalSeconds: 60 });

@@ -115,7 +115,7 @@ export async function createWorker({
 }: WorkerOptions): Promise<Worker> {
   const { config } = loaded;
   const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
-  const provider = dependencies.provider ?? providerFromConfig(loaded);
+  const provider = dependencies.provider ?? (await providerFromConfig(loaded));
   const temporal =
     dependencies.temporal ??
     new Client({

@@ -1,8 +1,8 @@
 /**
  * The pair workflow, unchanged, on Kubernetes: the worker acts through the Kubernetes provider on the kwok bed
- * (real apiserver, scheduler and controller-manager). An off-peak swap moves the Deployments' pods to the shadow
- * node and back under the Eviction API; a node that stops heartbeating is fenced with the out-of-service taint
- * before its shadow takes the pods.
+ * (real apiserver, scheduler and controller-manager), with a Deployment and a StatefulSet. An off-peak swap moves
+ * their pods to the shadow node and back under the Eviction API; a node that stops heartbeating is fenced with the
+ * out-of-service taint before its shadow takes the pods.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bedClient } from '../src/provider/kubernetes/bed.js';
@@ -44,7 +44,9 @@ describe('hostPairWorkflow on the Kubernetes bed', () => {
       }),
     );
     const workloadIds = [`${pairId}-w1`, `${pairId}-w2`];
-    for (const id of workloadIds) await t.control.createWorkload({ id, pairId, requirements: WORKLOAD });
+    // One Deployment and one StatefulSet: Kubernetes never moves a StatefulSet's pod off a dead node by itself.
+    await t.control.createWorkload({ id: workloadIds[0]!, pairId, requirements: WORKLOAD });
+    await t.control.createWorkload({ id: workloadIds[1]!, pairId, requirements: WORKLOAD, kind: 'StatefulSet' });
     await pollUntil(
       () => t.provider.getHost(primary.hostId),
       (host) => host.workloadIds.length === 2,

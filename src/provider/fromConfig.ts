@@ -4,8 +4,6 @@ import type { LoadedConfig } from '../config/load.js';
 import type { UnderstudyConfig } from '../config/schema.js';
 import { PROJECT_ROOT, stackPaths } from '../stack/paths.js';
 import { HttpFleetProvider } from './client.js';
-import { bedClient, kwokNodeFactory, statusPatchSizer } from './kubernetes/bed.js';
-import { KubernetesFleetProvider } from './kubernetes/provider.js';
 import type { FleetProvider } from './types.js';
 
 /** Where the embedded Kubernetes test bed keeps its binaries, certificates and state. */
@@ -19,8 +17,14 @@ export function kubeconfigPath(config: UnderstudyConfig): string | undefined {
   return isAbsolute(configured) ? configured : resolve(PROJECT_ROOT, configured);
 }
 
-export function providerFromConfig({ config, secrets }: LoadedConfig): FleetProvider {
+/**
+ * The Kubernetes modules load only when configured: the client library takes half a second to load, which every
+ * `understudy` command would otherwise pay.
+ */
+export async function providerFromConfig({ config, secrets }: LoadedConfig): Promise<FleetProvider> {
   if (config.provider.kind === 'kubernetes') {
+    const { bedClient, kwokNodeFactory, statusPatchSizer } = await import('./kubernetes/bed.js');
+    const { KubernetesFleetProvider } = await import('./kubernetes/provider.js');
     const kubeconfig = kubeconfigPath(config);
     // Nodes are created and sized the test bed's way (kwok plays them; their status carries their size). On a cloud,
     // these two seams are where an adapter adds machines to a node group and resizes them (docs/kubernetes.md).

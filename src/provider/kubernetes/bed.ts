@@ -100,6 +100,8 @@ export interface BedWorkload {
   pairId: string;
   requirements: Capacity;
   demand?: DemandProfile;
+  /** Default Deployment. A StatefulSet's pod keeps its name, and Kubernetes never replaces it off a dead node alone. */
+  kind?: 'Deployment' | 'StatefulSet';
 }
 
 /** The bed's stand-ins for what users deploy and for what fails. */
@@ -118,47 +120,50 @@ export class BedControl {
   }
 
   /**
-   * A one-replica Deployment whose pod may run only on the nodes serving its pair (its primary's, and the shadows
-   * provisioned for it), reserving the workload's requirements.
+   * A one-replica Deployment (or StatefulSet) whose pod may run only on the nodes serving its pair (its primary's,
+   * and the shadows provisioned for it), reserving the workload's requirements.
    */
   async createWorkload(workload: BedWorkload): Promise<void> {
     const labels = { [WORKLOAD_LABEL]: workload.id, [PAIR_LABEL]: workload.pairId };
     const resources = resourceList(workload.requirements);
-    await this.client.apps.createNamespacedDeployment({
-      namespace: this.namespace,
-      body: {
-        metadata: {
-          name: workload.id,
-          labels,
-          annotations: {
-            [REQUIREMENTS_ANNOTATION]: JSON.stringify(workload.requirements),
-            ...(workload.demand ? { [DEMAND_ANNOTATION]: JSON.stringify(workload.demand) } : {}),
-          },
-        },
+    const metadata = {
+      name: workload.id,
+      labels,
+      annotations: {
+        [REQUIREMENTS_ANNOTATION]: JSON.stringify(workload.requirements),
+        ...(workload.demand ? { [DEMAND_ANNOTATION]: JSON.stringify(workload.demand) } : {}),
+      },
+    };
+    const spec = {
+      replicas: 1,
+      selector: { matchLabels: { [WORKLOAD_LABEL]: workload.id } },
+      template: {
+        metadata: { labels },
         spec: {
-          replicas: 1,
-          selector: { matchLabels: { [WORKLOAD_LABEL]: workload.id } },
-          template: {
-            metadata: { labels },
-            spec: {
-              affinity: {
-                nodeAffinity: {
-                  requiredDuringSchedulingIgnoredDuringExecution: {
-                    nodeSelectorTerms: [
-                      { matchExpressions: [{ key: SERVES_LABEL, operator: 'In', values: [workload.pairId] }] },
-                    ],
-                  },
-                },
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [
+                  { matchExpressions: [{ key: SERVES_LABEL, operator: 'In', values: [workload.pairId] }] },
+                ],
               },
-              terminationGracePeriodSeconds: 0,
-              containers: [
-                { name: 'workload', image: WORKLOAD_IMAGE, resources: { requests: resources, limits: resources } },
-              ],
             },
           },
+          terminationGracePeriodSeconds: 0,
+          containers: [
+            { name: 'workload', image: WORKLOAD_IMAGE, resources: { requests: resources, limits: resources } },
+          ],
         },
       },
-    });
+    };
+    if (workload.kind === 'StatefulSet') {
+      await this.client.apps.createNamespacedStatefulSet({
+        namespace: this.namespace,
+        body: { metadata, spec: { ...spec, serviceName: workload.id } },
+      });
+    } else {
+      await this.client.apps.createNamespacedDeployment({ namespace: this.namespace, body: { metadata, spec } });
+    }
   }
 
   /** A PodDisruptionBudget over the named workloads' pods. */
@@ -187,10 +192,14 @@ export class BedControl {
     );
   }
 
-  /** Deletes every Deployment and node of the given pairs: a test's clean-up. */
+  /** Deletes every workload, pod and node of the given pairs: a test's clean-up. */
   async removePairs(pairIds: string[]): Promise<void> {
     const selector = `${PAIR_LABEL} in (${pairIds.join(',')})`;
     await this.client.apps.deleteCollectionNamespacedDeployment({ namespace: this.namespace, labelSelector: selector });
+    await this.client.apps.deleteCollectionNamespacedStatefulSet({
+      namespace: this.namespace,
+      labelSelector: selector,
+    });
     await this.client.core.deleteCollectionNamespacedPod({
       namespace: this.namespace,
       labelSelector: selector,

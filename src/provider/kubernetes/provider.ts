@@ -1,8 +1,8 @@
 /**
  * `KubernetesFleetProvider`: the `FleetProvider` on a Kubernetes cluster. The mapping (docs/kubernetes.md):
  * - a host is a node labelled `understudy.io/role` and `understudy.io/pair`, placed by the topology labels;
- * - a workload is a one-replica Deployment labelled `understudy.io/workload`, whose pods may run only on its pair's
- *   nodes; its host is the node of its live pod;
+ * - a workload is a one-replica Deployment or StatefulSet labelled `understudy.io/workload`, whose pods may run only
+ *   on the nodes serving its pair (`understudy.io/serves`); its host is the node of its live pod;
  * - an inactive shadow carries the `understudy.io/standby:NoSchedule` taint at a small allocatable; activation
  *   grows it through the `NodeSizer` seam and removes the taint;
  * - a migration cordons the source, evicts the pod through the Eviction API (so PodDisruptionBudgets hold), waits
@@ -23,6 +23,7 @@ import {
   PolicyV1Api,
   setHeaderOptions,
   type V1Deployment,
+  type V1StatefulSet,
   type V1Node,
   type V1Pod,
   type V1Taint,
@@ -189,7 +190,8 @@ export function hostStatusOf(node: V1Node): HostStatus {
 
 interface Fleet {
   nodes: V1Node[];
-  deployments: V1Deployment[];
+  /** The workloads' controllers: Deployments and StatefulSets. */
+  controllers: (V1Deployment | V1StatefulSet)[];
   pods: V1Pod[];
 }
 
@@ -253,19 +255,21 @@ export class KubernetesFleetProvider implements FleetProvider {
   }
 
   private async readFleet(): Promise<Fleet> {
-    const [nodes, deployments, pods] = await Promise.all([
+    const namespace = this.options.namespace;
+    const [nodes, deployments, statefulSets, pods] = await Promise.all([
       this.call('listing nodes', () => this.core.listNode({ labelSelector: ROLE_LABEL })),
       this.call('listing workloads', () =>
-        this.apps.listNamespacedDeployment({ namespace: this.options.namespace, labelSelector: WORKLOAD_LABEL }),
+        this.apps.listNamespacedDeployment({ namespace, labelSelector: WORKLOAD_LABEL }),
       ),
-      this.call('listing pods', () =>
-        this.core.listNamespacedPod({ namespace: this.options.namespace, labelSelector: WORKLOAD_LABEL }),
+      this.call('listing workloads', () =>
+        this.apps.listNamespacedStatefulSet({ namespace, labelSelector: WORKLOAD_LABEL }),
       ),
+      this.call('listing pods', () => this.core.listNamespacedPod({ namespace, labelSelector: WORKLOAD_LABEL })),
     ]);
-    return { nodes: nodes.items, deployments: deployments.items, pods: pods.items };
+    return { nodes: nodes.items, controllers: [...deployments.items, ...statefulSets.items], pods: pods.items };
   }
 
-  private workloadOf(deployment: V1Deployment, pods: readonly V1Pod[]): Workload {
+  private workloadOf(deployment: V1Deployment | V1StatefulSet, pods: readonly V1Pod[]): Workload {
     const id = deployment.metadata!.name!;
     const pod = livePod(pods.filter((p) => p.metadata?.labels?.[WORKLOAD_LABEL] === id));
     const annotations = deployment.metadata?.annotations ?? {};
@@ -321,7 +325,7 @@ export class KubernetesFleetProvider implements FleetProvider {
   }
 
   private snapshotOf(fleet: Fleet, hostIds?: readonly string[]): FleetSnapshot {
-    const all = fleet.deployments.map((d) => this.workloadOf(d, fleet.pods));
+    const all = fleet.controllers.map((d) => this.workloadOf(d, fleet.pods));
     const wanted = hostIds === undefined ? undefined : new Set(hostIds);
     const nodes = fleet.nodes.filter((n) => wanted === undefined || wanted.has(n.metadata!.name!));
     const names = new Set(nodes.map((n) => n.metadata!.name!));
