@@ -6,12 +6,12 @@
  * Understudy: `--failures` pairs, each a primary node with a Deployment and a StatefulSet and a standby shadow node
  * in another region, `--batch` at a time with the product's default policy; their primaries' heartbeats stop one
  * after another (`--stagger-ms` apart). Per failure:
- *   - first missed check: a poller asking the provider for the batch's health every 100 ms first saw the node
- *     unhealthy (the controller-manager had marked it NotReady, one grace period after its last heartbeat);
+ *   - first missed check: a watcher's batched health check was first answered unhealthy (the controller-manager had
+ *     marked the node NotReady, one grace period after its last heartbeat), as the simulator's benchmark counts it;
  *   - detected, fenced, shadow active, workloads restored: from the pair's and the failover child's histories;
  *   - pods Running on the shadow: a poller saw both pods Running and Ready there.
  * Baseline: the same number of primary nodes, each with a Deployment and a StatefulSet and an idle, schedulable
- * spare node serving the same workloads, all failed at once with nothing else acting. Kubernetes taints an
+ * spare node in its zone serving the same workloads, all failed at once with nothing else acting. Kubernetes taints an
  * unreachable node, evicts its pods after their 300 s default toleration, and never replaces a StatefulSet's pod on
  * a node that may still run it; each workload's time until its pod runs on the spare is measured up to
  * `--baseline-minutes`, and those that never get there are counted.
@@ -31,13 +31,13 @@ import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
 import { BedControl, bedClient, kwokNodeFactory, statusPatchSizer } from '../src/provider/kubernetes/bed.js';
 import { WORKLOAD_LABEL } from '../src/provider/kubernetes/names.js';
 import { KubernetesFleetProvider } from '../src/provider/kubernetes/provider.js';
-import type { Capacity, HealthReports } from '../src/provider/types.js';
+import type { Capacity } from '../src/provider/types.js';
 import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
 import { stackPaths } from '../src/stack/index.js';
 import { kubernetesBedReset, kubernetesBedUp, kubernetesBinDir } from '../src/stack/kubernetesBed.js';
-import { createWorker } from '../src/worker.js';
+import { createWorker, installRuntime } from '../src/worker.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
 import { activityTimelines, createBenchDatabase, eventMs, inBatches, spread, writeWorkflowBundle } from './harness.js';
 
@@ -102,6 +102,17 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
       sizer: statusPatchSizer(client8s),
       nodeFactory: kwokNodeFactory(client8s),
     });
+    // The watchers' own health answers, recorded as the simulator records them: a failure's first missed check is
+    // the first time a watcher was told its primary is unhealthy.
+    const firstUnhealthyAnswer = new Map<string, number>();
+    const recording = Object.create(provider) as KubernetesFleetProvider;
+    recording.healthCheckMany = async (hostIds) => {
+      const reports = await provider.healthCheckMany(hostIds);
+      const at = Date.now();
+      for (const r of reports.reports)
+        if (!r.healthy && !firstUnhealthyAnswer.has(r.hostId)) firstUnhealthyAnswer.set(r.hostId, at);
+      return reports;
+    };
     const database = await createBenchDatabase(config.influx.url, 'bench_failover_k8s');
     cleanups.unshift(() => database.drop());
     const connection = await Connection.connect({ address: config.temporal.address });
@@ -113,13 +124,17 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
     const bundlePath = await writeWorkflowBundle(config, `failover-k8s-${tag}`);
     const forecaster = await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 });
     cleanups.unshift(() => forecaster.close());
+    // The in-process worker logs to a file, so that --json prints only the figures.
+    const workerLog = join(stateDir, 'logs', `bench-failover-k8s-${tag}.log`);
+    installRuntime('WARN', workerLog);
+    log(`worker log: ${workerLog}`);
     const worker = await createWorker({
       loaded,
       connection: nativeConnection,
       taskQueue,
       workflowBundle: { codePath: bundlePath },
       dependencies: {
-        provider,
+        provider: recording,
         metrics: new InfluxV1MetricsStore({ url: config.influx.url, database: database.name }),
         forecaster,
         temporal: client,
@@ -218,21 +233,8 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
       log(
         `pairs ${first + 1}-${first + batch.length} watched; stopping one primary's heartbeats every ${options.staggerMs} ms`,
       );
-      // Pollers: the provider's health answers every 100 ms, the pods every 250 ms.
+      // The pods, every 250 ms: when both run on the shadow.
       let polling = true;
-      const healthPoller = (async () => {
-        while (polling) {
-          const pending = batch.filter((f) => f.injectedAt !== undefined && f.firstMissAt === undefined);
-          if (pending.length > 0) {
-            const reports: HealthReports = await provider.healthCheckMany(pending.map((f) => f.primary.hostId));
-            const at = Date.now();
-            for (const r of reports.reports) {
-              if (!r.healthy) pending.find((f) => f.primary.hostId === r.hostId)!.firstMissAt ??= at;
-            }
-          }
-          await sleep(100);
-        }
-      })();
       const podPoller = (async () => {
         while (polling) {
           const pending = batch.filter((f) => f.injectedAt !== undefined && f.podsRunningAt === undefined);
@@ -269,7 +271,8 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
         await sleep(1_000);
       }
       polling = false;
-      await Promise.all([healthPoller, podPoller]);
+      await podPoller;
+      for (const f of batch) f.firstMissAt = firstUnhealthyAnswer.get(f.primary.hostId);
       (await query()).forEach((s, i) => s && states.set(batch[i]!.pairId, s));
     }
 
@@ -354,11 +357,14 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
         const group = `base-${tag}-${i}`;
         const primary = `${group}-p`;
         const spare = `${group}-spare`;
+        // A zone of the pair's own, so one failed node leaves it half healthy: the controller-manager slows or stops
+        // evictions in a zone that is mostly down (--unhealthy-zone-threshold), which is a zone outage, not this.
+        const zone = `us-east-${group}`;
         await act(
           provider.provisionHost({
             hostId: primary,
             region: 'us-east',
-            zone: 'us-east-a',
+            zone,
             capacity: HOST_SIZE,
             role: 'primary',
             pairId: group,
@@ -370,8 +376,8 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
         await act(
           provider.provisionHost({
             hostId: spare,
-            region: 'eu-west',
-            zone: 'eu-west-b',
+            region: 'us-east',
+            zone,
             capacity: HOST_SIZE,
             role: 'primary',
             pairId: group,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Understudy needs on a fresh machine, into the project-local .understudy/ folder where it can:
 # the Temporal CLI dev server (built from its Go module), Temporal's time-skipping test server (Maven Central),
-# InfluxDB 1.x and docker-compose (Debian packages), the Python venv of the model trainer, and the Kubernetes test bed
-# (etcd, the control plane and kwok, built from their Go modules by scripts/install-kubernetes.sh).
+# InfluxDB 1.x and docker-compose (Debian packages), Telegraf (from its Go module), the Python venv of the model
+# trainer, and the Kubernetes test bed (etcd, the control plane and kwok, built from their Go modules by
+# scripts/install-kubernetes.sh).
 # Idempotent: each step checks a stamp or the tool itself and does nothing when it is already in place.
 # Usage: scripts/setup.sh [--quiet] [--without-kubernetes]
 #   --without-kubernetes: leave out the Kubernetes test bed (the simulator demo does not use it; the tests do).
@@ -74,6 +75,17 @@ fi
 # --- Kubernetes test bed -------------------------------------------------------------------------------------------
 if [[ $KUBERNETES == 1 ]]; then
   if [[ $QUIET == 1 ]]; then bash "$ROOT/scripts/install-kubernetes.sh" --quiet; else bash "$ROOT/scripts/install-kubernetes.sh"; fi
+fi
+
+# --- Telegraf (the real metrics agent), built from its Go module with only the plugins Understudy reads -------------
+TELEGRAF_VERSION="v1.37.2"
+TELEGRAF_PLUGINS="custom,inputs.cpu,inputs.mem,inputs.diskio,inputs.net,outputs.influxdb,outputs.influxdb_v2"
+TELEGRAF_STAMP="$TELEGRAF_VERSION $TELEGRAF_PLUGINS"
+if [[ ! -x "$STATE/bin/telegraf" || "$(cat "$STATE/bin/telegraf.version" 2>/dev/null)" != "$TELEGRAF_STAMP" ]]; then
+  act "building Telegraf $TELEGRAF_VERSION from its Go module (cpu, mem, diskio, net; InfluxDB 1.x and 2.x outputs)"
+  GOBIN="$STATE/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" -tags "$TELEGRAF_PLUGINS" \
+    "github.com/influxdata/telegraf/cmd/telegraf@$TELEGRAF_VERSION"
+  echo "$TELEGRAF_STAMP" >"$STATE/bin/telegraf.version"
 fi
 
 # --- InfluxDB 1.8 (speaks the v2 API): the server the InfluxDB 2.x metrics adapter is tested against ----------------

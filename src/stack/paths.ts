@@ -11,6 +11,8 @@ export const NAB_DIR = join(PROJECT_ROOT, 'data', 'nab');
 export interface StackPaths {
   stateDir: string;
   temporalBin: string;
+  /** The real metrics agent, built by setup with only the plugins Understudy reads. */
+  telegrafBin: string;
   testServerLauncher: string;
   temporalDb: string;
   influxDir: string;
@@ -28,6 +30,7 @@ export function stackPaths(config: UnderstudyConfig): StackPaths {
   return {
     stateDir,
     temporalBin: join(stateDir, 'bin', 'temporal'),
+    telegrafBin: join(stateDir, 'bin', 'telegraf'),
     testServerLauncher: join(stateDir, 'test-server', 'temporal-test-server'),
     temporalDb: join(stateDir, 'temporal', 'dev.sqlite'),
     influxDir: join(stateDir, 'influxdb'),
