@@ -87,6 +87,10 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
     nodeMonitorGracePeriodSeconds: NODE_MONITOR_GRACE_SECONDS,
   };
   const tag = randomUUID().slice(0, 6);
+  // The in-process worker logs to a file, so that --json prints only the figures.
+  const workerLog = join(stateDir, 'logs', `bench-failover-k8s-${tag}.log`);
+  installRuntime('WARN', workerLog);
+  log(`worker log: ${workerLog}`);
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     await kubernetesBedReset(bedOptions);
@@ -124,10 +128,6 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
     const bundlePath = await writeWorkflowBundle(config, `failover-k8s-${tag}`);
     const forecaster = await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 });
     cleanups.unshift(() => forecaster.close());
-    // The in-process worker logs to a file, so that --json prints only the figures.
-    const workerLog = join(stateDir, 'logs', `bench-failover-k8s-${tag}.log`);
-    installRuntime('WARN', workerLog);
-    log(`worker log: ${workerLog}`);
     const worker = await createWorker({
       loaded,
       connection: nativeConnection,
