@@ -149,7 +149,6 @@ export class BedControl {
               },
             },
           },
-          terminationGracePeriodSeconds: 0,
           containers: [
             { name: 'workload', image: WORKLOAD_IMAGE, resources: { requests: resources, limits: resources } },
           ],
