@@ -848,7 +848,9 @@ export class KubernetesFleetProvider implements FleetProvider {
         `source ${sourceHostId} has failed and is not fenced; fence it before moving its workloads`,
       );
     }
-    if (workload.hostId !== sourceHostId) {
+    // No placed pod: its controller is replacing it (the fence deleted it, or an earlier attempt evicted it). It moves
+    // on as if it were still on the source: its replacement can land only on the target.
+    if (workload.hostId !== sourceHostId && workload.hostId !== '') {
       throw refuse(
         'conflict',
         `workload ${workloadId} runs on ${workload.hostId || 'no node'}, not on ${sourceHostId}`,
