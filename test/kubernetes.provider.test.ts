@@ -162,6 +162,57 @@ describe('Kubernetes provider on the kwok test bed', () => {
     expect(report.violations.filter((v) => JSON.stringify(v).includes(pairId))).toEqual([]);
   });
 
+  it('names what RBAC forbids, and a refused fence leaves the node as it was', async () => {
+    const { primary } = await pair('rbac');
+    // The operator identity may read nodes and workloads, and nothing else.
+    const admin = bedClient(t.bed.kubeconfig);
+    const role = t.name('understudy-read-only');
+    await admin.rbac.createClusterRole({
+      body: {
+        metadata: { name: role },
+        rules: [
+          { apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['get', 'list'] },
+          { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list'] },
+        ],
+      },
+    });
+    await admin.rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: role },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'understudy-operator' }],
+      },
+    });
+    try {
+      const operator = new KubernetesFleetProvider({
+        kubeconfig: t.bed.kubeconfig.replace(/admin\.kubeconfig$/, 'operator.kubeconfig'),
+        namespace: t.control.namespace,
+        sizer: { resize: () => Promise.resolve() },
+        nodeFactory: { create: () => Promise.resolve() },
+      });
+      // Bindings take effect at once, but give the authorizer's cache its moment.
+      await pollUntil(
+        () => operator.healthCheckMany([primary]),
+        (health) => health.reports[0]?.healthy === true,
+        'the operator reading health once its role is bound',
+      );
+      const refused = await expectProviderError(
+        operator
+          .fenceHost({ idempotencyKey: uniqueKey('forbidden'), hostId: primary })
+          .then((op) => operator.waitForOperation(op, { timeoutMs: 30_000 })),
+        'operation_failed',
+      );
+      expect(refused.message).toMatch(/answered 403/);
+      expect(refused.message).toMatch(/understudy-operator.*cannot patch resource "nodes"/);
+      const node = await admin.core.readNode({ name: primary });
+      expect(node.spec?.taints ?? []).toEqual([]);
+      expect(node.spec?.unschedulable ?? false).toBe(false);
+    } finally {
+      await admin.rbac.deleteClusterRoleBinding({ name: role });
+      await admin.rbac.deleteClusterRole({ name: role });
+    }
+  });
+
   it('refuses bad input with a clear reason and changes nothing', async () => {
     await expectProviderError(t.provider.getHost('no-such-node'), 'not_found');
     await expectProviderError(

@@ -93,9 +93,13 @@ export function missingBedBinaries(binDir: string): string[] {
 
 // ---- certificates -----------------------------------------------------------------------------------------------
 
-/** The identities the bed's components and its user connect as; RBAC's bootstrap roles know the first two. */
+/**
+ * The identities the bed's components and its users connect as. RBAC's bootstrap roles know the scheduler and the
+ * controller-manager; `operator` starts with no permissions at all, for what a cluster admin grants (or does not).
+ */
 const CLIENT_IDENTITIES: Record<string, { commonName: string; organisation?: string }> = {
   admin: { commonName: 'understudy-admin', organisation: 'system:masters' },
+  operator: { commonName: 'understudy-operator' },
   scheduler: { commonName: 'system:kube-scheduler' },
   'controller-manager': { commonName: 'system:kube-controller-manager' },
   kwok: { commonName: 'kwok', organisation: 'system:masters' },
@@ -159,7 +163,8 @@ function kubeconfigFor(pki: string, identity: string, server: string): string {
   ].join('\n');
 }
 
-/** Makes the CA, the serving and client certificates and the service-account keys once; kubeconfigs every start. */
+/** Makes the CA, the serving certificate, the service-account keys and each client certificate once; kubeconfigs
+ * every start. */
 function ensureCertificates(pki: string, server: string): void {
   mkdirSync(pki, { recursive: true });
   if (!existsSync(join(pki, 'sa.pub'))) {
@@ -186,16 +191,18 @@ function ensureCertificates(pki: string, server: string): void {
         'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
         'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
     );
-    for (const [name, { commonName, organisation }] of Object.entries(CLIENT_IDENTITIES)) {
-      signedCertificate(
-        pki,
-        name,
-        `/CN=${commonName}${organisation ? `/O=${organisation}` : ''}`,
-        'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth',
-      );
-    }
     openssl(pki, ['genrsa', '-out', 'sa.key', '2048']);
     openssl(pki, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
+  }
+  // Each identity once, so an identity added later joins a bed made before it.
+  for (const [name, { commonName, organisation }] of Object.entries(CLIENT_IDENTITIES)) {
+    if (existsSync(join(pki, `${name}.crt`))) continue;
+    signedCertificate(
+      pki,
+      name,
+      `/CN=${commonName}${organisation ? `/O=${organisation}` : ''}`,
+      'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth',
+    );
   }
   // Written every start: the server's port may have changed since the certificates were made.
   for (const identity of Object.keys(CLIENT_IDENTITIES)) {

@@ -8,6 +8,7 @@ import {
   CoreV1Api,
   PatchStrategy,
   PolicyV1Api,
+  RbacAuthorizationV1Api,
   setHeaderOptions,
   type V1Node,
 } from '@kubernetes/client-node';
@@ -34,6 +35,7 @@ export interface KubernetesBedClient {
   core: CoreV1Api;
   apps: AppsV1Api;
   policy: PolicyV1Api;
+  rbac: RbacAuthorizationV1Api;
 }
 
 export function bedClient(kubeconfig: string | undefined): KubernetesBedClient {
@@ -42,6 +44,7 @@ export function bedClient(kubeconfig: string | undefined): KubernetesBedClient {
     core: config.makeApiClient(CoreV1Api),
     apps: config.makeApiClient(AppsV1Api),
     policy: config.makeApiClient(PolicyV1Api),
+    rbac: config.makeApiClient(RbacAuthorizationV1Api),
   };
 }
 
