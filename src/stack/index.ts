@@ -65,8 +65,9 @@ export async function stackDown(config: UnderstudyConfig, only?: readonly string
 
 /**
  * Stops the embedded services and deletes what they stored — Temporal's workflows and schedules, InfluxDB's
- * metrics, the simulator's fleet, the Kubernetes bed's cluster and the models trained on those metrics — so the next `up` (and the demo) starts
- * from nothing. Installed binaries, the Python venv and the shipped models stay. Returns the paths removed.
+ * metrics, the simulator's fleet, the Kubernetes bed's cluster and the models trained on those metrics — so the next
+ * `up` (and the demo) starts from nothing. Installed binaries, the Python venv and the shipped models stay. Returns
+ * the paths removed.
  */
 export async function stackReset(config: UnderstudyConfig): Promise<string[]> {
   const paths = stackPaths(config);
