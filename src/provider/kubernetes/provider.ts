@@ -125,6 +125,10 @@ const now = (): string => new Date().toISOString();
 const hasTaint = (node: V1Node, taint: { key: string; effect: string }): boolean =>
   (node.spec?.taints ?? []).some((t) => t.key === taint.key && t.effect === taint.effect);
 
+/** What the workloads reserve together. */
+const reservedBy = (workloads: readonly Workload[]): Capacity =>
+  workloads.reduce((sum, w) => addCapacity(sum, w.requirements), zeroCapacity());
+
 /** A Kubernetes API failure as a ProviderError with the API's own reason. */
 function providerError(error: unknown, what: string): ProviderError {
   if (error instanceof ProviderError) return error;
@@ -341,8 +345,18 @@ export class KubernetesFleetProvider implements FleetProvider {
   }
 
   async getHost(hostId: string): Promise<Host> {
-    const [node, fleet] = await Promise.all([this.readNode(hostId), this.readFleet()]);
-    return this.hostOf(node, this.snapshotOf(fleet).workloads);
+    return (await this.hostWithWorkloads(hostId)).host;
+  }
+
+  /**
+   * The host and the workloads on it, from one read of the fleet; a node the fleet's list leaves out (not
+   * Understudy's, or gone) is read on its own, which names it when it does not exist.
+   */
+  private async hostWithWorkloads(hostId: string): Promise<{ host: Host; workloads: Workload[] }> {
+    const fleet = await this.readFleet();
+    const node = fleet.nodes.find((n) => n.metadata?.name === hostId) ?? (await this.readNode(hostId));
+    const all = this.snapshotOf(fleet).workloads;
+    return { host: this.hostOf(node, all), workloads: all.filter((w) => w.hostId === hostId) };
   }
 
   private healthOf(node: V1Node): HealthReport {
@@ -429,9 +443,7 @@ export class KubernetesFleetProvider implements FleetProvider {
       }
     }
     for (const host of snapshot.hosts) {
-      const used = snapshot.workloads
-        .filter((w) => w.hostId === host.id)
-        .reduce((sum, w) => addCapacity(sum, w.requirements), zeroCapacity());
+      const used = reservedBy(snapshot.workloads.filter((w) => w.hostId === host.id));
       for (const resource of exceededResources(used, scaleCapacity(host.capacity, host.allocationFraction))) {
         violations.push({
           kind: 'capacity-exceeded',
@@ -678,7 +690,7 @@ export class KubernetesFleetProvider implements FleetProvider {
     if (!(allocationFraction > 0 && allocationFraction <= 1)) {
       throw refuse('bad_request', `allocationFraction must be above 0 and at most 1, not ${allocationFraction}`);
     }
-    const host = await this.getHost(hostId);
+    const { host, workloads } = await this.hostWithWorkloads(hostId);
     if (host.status !== 'active' && host.status !== 'inactive') {
       throw refuse('conflict', `${hostId} is ${host.status}; only a healthy host can be resized`);
     }
@@ -690,9 +702,7 @@ export class KubernetesFleetProvider implements FleetProvider {
         throw refuse('conflict', `${hostId} already holds ${host.allocationFraction} of its capacity`);
       }
     }
-    const workloads = await this.workloadsOn(hostId);
-    const reserved = workloads.reduce((sum, w) => addCapacity(sum, w.requirements), zeroCapacity());
-    if (!fitsWithin(reserved, scaleCapacity(host.capacity, allocationFraction))) {
+    if (!fitsWithin(reservedBy(workloads), scaleCapacity(host.capacity, allocationFraction))) {
       throw refuse('insufficient_capacity', `${hostId}'s workloads would no longer fit in ${allocationFraction} of it`);
     }
     return this.resize(host, allocationFraction);
@@ -859,9 +869,7 @@ export class KubernetesFleetProvider implements FleetProvider {
     if (target.status !== 'active') {
       throw refuse('conflict', `target ${targetHostId} is ${target.status}; a workload moves only to an active host`);
     }
-    const reserved = fleet.workloads
-      .filter((w) => w.hostId === targetHostId)
-      .reduce((sum, w) => addCapacity(sum, w.requirements), workload.requirements);
+    const reserved = reservedBy([...fleet.workloads.filter((w) => w.hostId === targetHostId), workload]);
     if (!fitsWithin(reserved, scaleCapacity(target.capacity, target.allocationFraction))) {
       throw refuse('insufficient_capacity', `${workloadId} does not fit on ${targetHostId} at its allocation`);
     }
