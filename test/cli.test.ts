@@ -61,6 +61,26 @@ describe('understudy CLI', () => {
     noStackTrace(unknown.stderr + badOption.stderr);
   });
 
+  it('names a --provider it cannot apply, and starts nothing', () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'understudy-empty-state-'));
+    const yaml = `embedded:\n  stateDir: ${stateDir}\n`;
+    const unknown = run(['up', '--provider', 'openstack'], yaml);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('--provider must be simulator or kubernetes, not "openstack"');
+    const elsewhere = run(['status', '--provider', 'kubernetes'], yaml);
+    expect(elsewhere.status).toBe(1);
+    expect(elsewhere.stderr).toContain('--provider applies to `up` and `stack up` only');
+    const otherCluster = run(
+      ['up', '--demo', '--provider', 'kubernetes'],
+      `${yaml}provider:\n  kubeconfig: /etc/kubernetes/admin.conf\n`,
+    );
+    expect(otherCluster.status).toBe(1);
+    expect(otherCluster.stderr).toContain('the Kubernetes demo creates its nodes on the embedded bed only');
+    expect(otherCluster.stderr).toContain('(/etc/kubernetes/admin.conf)');
+    expect(readdirSync(stateDir)).toEqual([]);
+    noStackTrace(unknown.stderr + elsewhere.stderr + otherCluster.stderr);
+  });
+
   it("prints each command's usage for --help and -h, and exits 0", () => {
     const commands = ['up', 'down', 'status', 'pause', 'resume', 'swap', 'failover', 'policy', 'stack'];
     const ownParsers = ['train', 'forecast', 'backtest', 'rollout', 'maintenance'];

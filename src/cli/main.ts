@@ -5,12 +5,14 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { ConfigError, loadConfig, withProviderKind, type LoadedConfig } from '../config/load.js';
+import { PROVIDER_KINDS, type ProviderKind } from '../config/schema.js';
 import { TASK_QUEUE, TRAINING_TASK_QUEUE } from '../shared/temporal.js';
 import type { StackProbeReport } from '../shared/probe.js';
 import type { stackProbeWorkflow } from '../../workflows/stackProbe.js';
 import { ServiceError, stackDown, stackReset, stackUp, type Stack } from '../stack/index.js';
 import { runDemo } from '../demo/demo.js';
+import { runKubernetesDemo } from '../demo/kubernetesDemo.js';
 import { afterConfigOption } from './argv.js';
 import { exitWithError, isArgumentError } from './exit.js';
 import { temporalConnectionOptions } from '../temporalConnection.js';
@@ -41,8 +43,11 @@ class UsageError extends Error {}
 const USAGE = `usage: understudy [--config FILE] <command>
 
 commands:
-  up [--demo]   start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C;
-                with --demo (what \`npm start\` runs) a 12-primary fleet and a scenario to watch
+  up [--demo] [--provider simulator|kubernetes]
+                start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C;
+                with --demo (what \`npm start\` runs) a 12-primary fleet and a scenario to watch;
+                --provider overrides provider.kind: with kubernetes, the demo runs on the embedded
+                Kubernetes bed (\`npm run start:kubernetes\`)
   down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator)
   status [PAIR] the services and the running pairs; with a pair id, that pair's state and latest decision as JSON
   pause PAIR [--no-failover] [--reason R]   the pair keeps mirroring and forecasting but takes no action
@@ -51,7 +56,9 @@ commands:
   swap PAIR [--reason R]                    swap primary and shadow now (pre-checks, rollback on failure)
   failover PAIR --reason R                  fail over to the shadow now; prints the outcome or the refusal
   policy PAIR key=value…                    change the pair's policy, e.g. thresholdPercent=75 forecastOnly=true
-  stack up      start only the embedded services (reusing any already running)
+  stack up [--provider simulator|kubernetes]
+                start only the embedded services (reusing any already running); with kubernetes, the
+                embedded Kubernetes bed too
   stack down    same as down
   stack reset   stop the embedded stack and delete its workflows, metrics and simulated fleet (the next
                 \`npm start\` runs the demo from the beginning); binaries and the Python venv stay
@@ -146,7 +153,8 @@ async function up(loaded: LoadedConfig, demo: boolean): Promise<void> {
   if (demo) {
     print();
     const retrainScheduleId = retraining.problems.length === 0 ? retraining.scheduleId : undefined;
-    await runDemo(loaded, client, stack.webUi, (line) => print(`demo: ${line}`), stop.signal, retrainScheduleId).catch(
+    const demoOn = loaded.config.provider.kind === 'kubernetes' ? runKubernetesDemo : runDemo;
+    await demoOn(loaded, client, stack.webUi, (line) => print(`demo: ${line}`), stop.signal, retrainScheduleId).catch(
       (error: Error) => {
         print(`demo: stopped: ${error.message}`);
       },
@@ -227,6 +235,34 @@ function helpRequested(argv: string[]): { command?: string } | undefined {
   return command === undefined ? {} : { command };
 }
 
+/**
+ * The configuration with `--provider` applied; only `up` and `stack up` take it. The Kubernetes demo creates its
+ * nodes the test bed's way, so it runs on the embedded bed only.
+ */
+function providerOverride(
+  loaded: LoadedConfig,
+  provider: string | undefined,
+  command: string | undefined,
+  sub: string | undefined,
+  demo: boolean,
+): LoadedConfig {
+  if (provider !== undefined && command !== 'up' && !(command === 'stack' && sub === 'up')) {
+    throw new UsageError('--provider applies to `up` and `stack up` only');
+  }
+  if (provider !== undefined && !(PROVIDER_KINDS as readonly string[]).includes(provider)) {
+    throw new UsageError(`--provider must be ${PROVIDER_KINDS.join(' or ')}, not "${provider}"`);
+  }
+  const result = provider === undefined ? loaded : withProviderKind(loaded, provider as ProviderKind);
+  const { kind, kubeconfig } = result.config.provider;
+  if (demo && kind === 'kubernetes' && kubeconfig !== undefined) {
+    throw new UsageError(
+      `the Kubernetes demo creates its nodes on the embedded bed only; ${loaded.source} sets provider.kubeconfig ` +
+        `(${kubeconfig}): remove it, or run \`understudy up\` without --demo`,
+    );
+  }
+  return result;
+}
+
 async function main(argv: string[]): Promise<void> {
   const help = helpRequested(argv);
   if (help) {
@@ -244,6 +280,7 @@ async function main(argv: string[]): Promise<void> {
       demo: { type: 'boolean' },
       reason: { type: 'string' },
       'no-failover': { type: 'boolean' },
+      provider: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -252,8 +289,8 @@ async function main(argv: string[]): Promise<void> {
     print(USAGE);
     return;
   }
-  const loaded = loadConfig(values.config);
   const [command, sub, ...rest] = positionals;
+  const loaded = providerOverride(loadConfig(values.config), values.provider, command, sub, values.demo === true);
   const noMoreArguments = (n: number): void => {
     const extra = positionals.slice(n);
     if (extra.length > 0)

@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type UnderstudyConfig } from './schema.js';
+import { configSchema, type ProviderKind, type UnderstudyConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'understudy.yaml';
 export const CONFIG_FILE_ENV = 'UNDERSTUDY_CONFIG';
@@ -122,6 +122,14 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
   const loaded = { source, config } as LoadedConfig;
   Object.defineProperty(loaded, 'secrets', { value: secrets, enumerable: false });
   return loaded;
+}
+
+/** The same configuration and secrets with another `provider.kind` (the `--provider` option). */
+export function withProviderKind(loaded: LoadedConfig, kind: ProviderKind): LoadedConfig {
+  const config = { ...loaded.config, provider: { ...loaded.config.provider, kind } };
+  const next = { source: loaded.source, config } as LoadedConfig;
+  Object.defineProperty(next, 'secrets', { value: loaded.secrets, enumerable: false });
+  return next;
 }
 
 /** Parses YAML text; a syntax error names the line and column. */

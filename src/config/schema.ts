@@ -63,6 +63,7 @@ export const influxSchema = z.discriminatedUnion(
 );
 
 export const PROVIDER_KINDS = ['simulator', 'kubernetes'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 
 export const providerSchema = z.strictObject({
   /** The embedded fleet simulator, or a Kubernetes cluster (docs/kubernetes.md). */

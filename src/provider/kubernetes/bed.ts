@@ -186,6 +186,22 @@ export class BedControl {
     await this.client.policy.deleteNamespacedPodDisruptionBudget({ name, namespace: this.namespace });
   }
 
+  /** The pods of a pair's workloads that run and are Ready, with their nodes. */
+  async readyPods(pairId: string): Promise<{ name: string; nodeName: string }[]> {
+    const pods = await this.client.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `${PAIR_LABEL}=${pairId}`,
+    });
+    return pods.items
+      .filter(
+        (pod) =>
+          !pod.metadata?.deletionTimestamp &&
+          pod.status?.phase === 'Running' &&
+          (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      )
+      .map((pod) => ({ name: pod.metadata!.name!, nodeName: pod.spec!.nodeName! }));
+  }
+
   /** Stops the node's heartbeats (kwok lets it go), so the controller-manager marks it NotReady. */
   async failNode(name: string): Promise<void> {
     await this.client.core.patchNode(
