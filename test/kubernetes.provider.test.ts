@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bedClient } from '../src/provider/kubernetes/bed.js';
+import { bedClient, kwokNodeFactory, statusPatchSizer } from '../src/provider/kubernetes/bed.js';
 import { KubernetesFleetProvider } from '../src/provider/kubernetes/provider.js';
 import type { Operation, OperationKind } from '../src/provider/types.js';
 import { startTestBed, type TestBed } from './helpers/kubernetes.js';
@@ -162,6 +162,33 @@ describe('Kubernetes provider on the kwok test bed', () => {
     expect(report.violations.filter((v) => JSON.stringify(v).includes(pairId))).toEqual([]);
   });
 
+  it('fails a node whose lease goes unrenewed for its duration, timed by its own clock', async () => {
+    const { primary } = await pair('lease');
+    // The watcher's clock runs ahead 41 s per check: a lease kwok stopped renewing expires on the second check after
+    // its last renewal, long before the controller-manager's grace period would have passed on the wall clock.
+    let aheadMs = 0;
+    const client = bedClient(t.bed.kubeconfig);
+    const watcher = new KubernetesFleetProvider({
+      kubeconfig: t.bed.kubeconfig,
+      namespace: t.control.namespace,
+      sizer: statusPatchSizer(client),
+      nodeFactory: kwokNodeFactory(client),
+      nowMs: () => Date.now() + aheadMs,
+    });
+    expect(await watcher.healthCheck(primary)).toMatchObject({ healthy: true, status: 'active' });
+    await t.control.failNode(primary);
+    const report = await pollUntil(
+      async () => {
+        aheadMs += 41_000;
+        return (await watcher.healthCheckMany([primary])).reports[0];
+      },
+      (r) => r?.detail !== undefined,
+      `${primary} failed by its silent lease`,
+    );
+    expect(report).toMatchObject({ healthy: false, status: 'failed' });
+    expect(report!.detail).toMatch(/^node lease not renewed for \d+ s$/);
+  });
+
   it('names what RBAC forbids, and a refused fence leaves the node as it was', async () => {
     const { primary } = await pair('rbac');
     // The operator identity may read nodes and workloads, and nothing else.
@@ -173,6 +200,7 @@ describe('Kubernetes provider on the kwok test bed', () => {
         rules: [
           { apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['get', 'list'] },
           { apiGroups: ['apps'], resources: ['deployments', 'statefulsets'], verbs: ['get', 'list'] },
+          { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list'] },
         ],
       },
     });

@@ -282,6 +282,8 @@ export interface HealthReport {
   status: HostStatus;
   role: HostRole;
   checkedAt: string;
+  /** Why an unhealthy host counts as failed, where its status alone does not say (e.g. a silent node lease). */
+  detail?: string;
 }
 
 /** One provider call's answer for many hosts: a watcher checks a whole shard's primaries at once. */

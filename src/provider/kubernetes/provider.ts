@@ -8,7 +8,8 @@
  * - a migration cordons the source, evicts the pod through the Eviction API (so PodDisruptionBudgets hold), waits
  *   until its replacement runs on the target, and uncordons the source;
  * - a fence is Kubernetes' `node.kubernetes.io/out-of-service` taint, which deletes the node's pods at once;
- * - health is the node's Ready condition.
+ * - health is the node's Ready condition and its Lease: a lease unrenewed for its duration fails the node even while
+ *   Ready still says True (src/provider/kubernetes/lease.ts).
  *
  * Operations run in this process and are remembered by idempotency key, as the interface asks; each action also
  * checks the cluster's state first, so an activity retried on another worker (which does not know the key) finds
@@ -17,12 +18,14 @@
 import {
   ApiException,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
   PolicyV1Api,
   setHeaderOptions,
   type V1Deployment,
+  type V1Lease,
   type V1StatefulSet,
   type V1Node,
   type V1Pod,
@@ -65,6 +68,7 @@ import type {
   Workload,
 } from '../types.js';
 import { HEALTHY_STATUSES, MAX_HEALTH_CHECK_BATCH } from '../types.js';
+import { NODE_LEASE_NAMESPACE, judgeLease, type LeaseObservation } from './lease.js';
 import {
   ALLOCATION_ANNOTATION,
   CAPACITY_ANNOTATION,
@@ -112,6 +116,8 @@ export interface KubernetesFleetProviderOptions {
   settleTimeoutMs?: number;
   /** How long a PodDisruptionBudget may refuse an eviction before the migration gives up. Default 30 s. */
   evictionTimeoutMs?: number;
+  /** The clock node leases are timed by (tests move it); default the wall clock. */
+  nowMs?: () => number;
 }
 
 /** A standby shadow's allocation when the caller names none (as the simulator). */
@@ -220,6 +226,7 @@ interface Remembered {
 
 export class KubernetesFleetProvider implements FleetProvider {
   private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
   private readonly apps: AppsV1Api;
   private readonly policy: PolicyV1Api;
   private readonly operations = new Map<string, Operation>();
@@ -230,10 +237,13 @@ export class KubernetesFleetProvider implements FleetProvider {
   private readonly dataLoss: DataLossRecord[] = [];
   private readonly settleTimeoutMs: number;
   private readonly evictionTimeoutMs: number;
+  /** When this process first saw each node's current lease renew time. */
+  private readonly leases = new Map<string, LeaseObservation>();
 
   constructor(private readonly options: KubernetesFleetProviderOptions) {
     const config = loadKubeConfig(options.kubeconfig);
     this.core = config.makeApiClient(CoreV1Api);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
     this.apps = config.makeApiClient(AppsV1Api);
     this.policy = config.makeApiClient(PolicyV1Api);
     this.settleTimeoutMs = options.settleTimeoutMs ?? 120_000;
@@ -359,19 +369,50 @@ export class KubernetesFleetProvider implements FleetProvider {
     return { host: this.hostOf(node, all), workloads: all.filter((w) => w.hostId === hostId) };
   }
 
-  private healthOf(node: V1Node): HealthReport {
-    const status = hostStatusOf(node);
+  private healthOf(node: V1Node, lease: V1Lease | undefined): HealthReport {
+    const hostId = node.metadata!.name!;
+    const renewTime = lease?.spec?.renewTime;
+    const verdict = judgeLease(
+      this.leases.get(hostId),
+      renewTime === undefined
+        ? undefined
+        : { renewTime: renewTime.toISOString(), durationSeconds: lease?.spec?.leaseDurationSeconds ?? 40 },
+      this.nowMs(),
+    );
+    if (verdict.observation === undefined) this.leases.delete(hostId);
+    else this.leases.set(hostId, verdict.observation);
+    const readyStatus = hostStatusOf(node);
+    // A fence outranks the lease: a fenced node stays fenced whatever its kubelet does.
+    const leaseFailed =
+      verdict.silentForSeconds !== undefined && readyStatus !== 'fenced' && readyStatus !== 'provisioning';
+    const status = leaseFailed ? 'failed' : readyStatus;
     return {
-      hostId: node.metadata!.name!,
+      hostId,
       healthy: HEALTHY_STATUSES.includes(status),
       status,
       role: node.metadata?.labels?.[ROLE_LABEL] === 'shadow' ? 'shadow' : 'primary',
       checkedAt: now(),
+      ...(leaseFailed ? { detail: `node lease not renewed for ${verdict.silentForSeconds} s` } : {}),
     };
   }
 
+  private nowMs(): number {
+    return this.options.nowMs?.() ?? Date.now();
+  }
+
+  /** The node's Lease; undefined when it has none. */
+  private readLease(name: string): Promise<V1Lease | undefined> {
+    return this.call(`reading the lease of node ${name}`, () =>
+      this.coordination.readNamespacedLease({ name, namespace: NODE_LEASE_NAMESPACE }),
+    ).catch((error: ProviderError) => {
+      if (error.code === 'not_found') return undefined;
+      throw error;
+    });
+  }
+
   async healthCheck(hostId: string): Promise<HealthReport> {
-    return this.healthOf(await this.readNode(hostId));
+    const [node, lease] = await Promise.all([this.readNode(hostId), this.readLease(hostId)]);
+    return this.healthOf(node, lease);
   }
 
   async healthCheckMany(hostIds: string[]): Promise<HealthReports> {
@@ -382,11 +423,17 @@ export class KubernetesFleetProvider implements FleetProvider {
       );
     }
     // One list of the managed nodes answers the whole batch.
-    const nodes = await this.call('listing nodes', () => this.core.listNode({ labelSelector: ROLE_LABEL }));
+    const [nodes, leases] = await Promise.all([
+      this.call('listing nodes', () => this.core.listNode({ labelSelector: ROLE_LABEL })),
+      this.call('listing node leases', () =>
+        this.coordination.listNamespacedLease({ namespace: NODE_LEASE_NAMESPACE }),
+      ),
+    ]);
     const byName = new Map(nodes.items.map((n) => [n.metadata!.name!, n]));
+    const leaseOf = new Map(leases.items.map((l) => [l.metadata!.name!, l]));
     return {
       checkedAt: now(),
-      reports: hostIds.filter((id) => byName.has(id)).map((id) => this.healthOf(byName.get(id)!)),
+      reports: hostIds.filter((id) => byName.has(id)).map((id) => this.healthOf(byName.get(id)!, leaseOf.get(id))),
       unknown: hostIds.filter((id) => !byName.has(id)),
     };
   }
