@@ -131,6 +131,9 @@ const now = (): string => new Date().toISOString();
 const hasTaint = (node: V1Node, taint: { key: string; effect: string }): boolean =>
   (node.spec?.taints ?? []).some((t) => t.key === taint.key && t.effect === taint.effect);
 
+/** A MicroTime as text: the client types it a Date but hands the wire's string through. */
+const instantText = (value: Date | string): string => (value instanceof Date ? value.toISOString() : value);
+
 /** What the workloads reserve together. */
 const reservedBy = (workloads: readonly Workload[]): Capacity =>
   workloads.reduce((sum, w) => addCapacity(sum, w.requirements), zeroCapacity());
@@ -376,7 +379,7 @@ export class KubernetesFleetProvider implements FleetProvider {
       this.leases.get(hostId),
       renewTime === undefined
         ? undefined
-        : { renewTime: renewTime.toISOString(), durationSeconds: lease?.spec?.leaseDurationSeconds ?? 40 },
+        : { renewTime: instantText(renewTime), durationSeconds: lease?.spec?.leaseDurationSeconds ?? 40 },
       this.nowMs(),
     );
     if (verdict.observation === undefined) this.leases.delete(hostId);
