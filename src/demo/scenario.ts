@@ -13,6 +13,7 @@ import {
   pauseSignal,
   stateQuery,
   swapScheduleId,
+  type ActionRecord,
   type PairState,
 } from '../shared/pair.js';
 import { ROLLOUT_WORKFLOW_ID, rolloutStateQuery } from '../shared/rollout.js';
@@ -150,16 +151,21 @@ async function reportRolloutEnd(client: Client, say: Say): Promise<boolean> {
   return true;
 }
 
-/** Prints each pair's newest action once, as it happens. */
+/**
+ * Prints each pair's actions once, as they happen: every one new since the last look (a failover and the fleet's
+ * re-pairing can both land between two looks), only the newest at the first look at a pair.
+ */
 function actionReporter(say: Say): (pairId: string, state: PairState | undefined) => void {
-  const seen = new Map<string, string>();
+  const seen = new Map<string, Set<string>>();
   return (pairId, state) => {
-    const action = state?.lastAction;
-    if (!action) return;
-    const key = `${action.kind}:${action.at}:${action.outcome}`;
-    if (seen.get(pairId) === key) return;
-    seen.set(pairId, key);
-    say(`pair ${pairId}: ${action.kind} ${action.outcome} — ${action.detail}`);
+    if (!state) return;
+    const keyOf = (action: ActionRecord) => `${action.kind}:${action.at}:${action.outcome}`;
+    const known = seen.get(pairId);
+    const fresh = known
+      ? state.recentActions.filter((action) => !known.has(keyOf(action)))
+      : state.recentActions.slice(-1);
+    seen.set(pairId, new Set(state.recentActions.map(keyOf)));
+    for (const action of fresh) say(`pair ${pairId}: ${action.kind} ${action.outcome} — ${action.detail}`);
   };
 }
 
