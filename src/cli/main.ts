@@ -45,10 +45,10 @@ const USAGE = `usage: understudy [--config FILE] <command>
 commands:
   up [--demo] [--provider simulator|kubernetes]
                 start the embedded stack and a worker, probe the stack end to end, run until Ctrl-C;
-                with --demo (what \`npm start\` runs) a 12-primary fleet and a scenario to watch;
-                --provider overrides provider.kind: with kubernetes, the demo runs on the embedded
-                Kubernetes bed (\`npm run start:kubernetes\`)
-  down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator)
+                with --demo (what \`npm start\` runs) a fleet and a scenario to watch: 12 primaries on the
+                fleet simulator; with --provider kubernetes (overriding provider.kind), 6 nodes on the
+                embedded Kubernetes bed (\`npm run start:kubernetes\`)
+  down          stop the embedded stack (Temporal dev server, InfluxDB, fleet simulator, Kubernetes bed)
   status [PAIR] the services and the running pairs; with a pair id, that pair's state and latest decision as JSON
   pause PAIR [--no-failover] [--reason R]   the pair keeps mirroring and forecasting but takes no action
                                             (failover still runs unless --no-failover)
