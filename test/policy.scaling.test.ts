@@ -97,17 +97,18 @@ describe('decideScaling: the pseudocode branches', () => {
   it('activates an inactive shadow at full size and moves the fewest workloads that bring the peak under the band', () => {
     const decision = decide();
     // 91.2% × (1 − 30/60) = 45.6% ≤ 70%: moving w-1 alone is enough. The shadow (same size as the primary) then
-    // carries 45.6% of a host, which it holds under the 70% target at 45.6 / 70 = 65.1%, rounded up to 70%.
+    // carries 45.6% of a host, which it holds under its 60% target (a hysteresis band below the primary's) at
+    // 45.6 / 60 = 76%, rounded up to 80%.
     expect(decision.action).toEqual({
       kind: 'activate-shadow-and-migrate',
-      allocationFraction: 0.7,
+      allocationFraction: 0.8,
       workloadIds: ['w-1'],
     });
     expect(decision.execute).toBe(true);
     expect(decision.bindingResource).toBe('cpu');
     expect(decision.peakPercent).toBeCloseTo(91.2);
     expect(decision.reason).toContain('cpu forecast peaks at 91.2% within 15 min (threshold 80%)');
-    expect(decision.reason).toContain('activate shadow h-7 at 70% and move w-1');
+    expect(decision.reason).toContain('activate shadow h-7 at 80% and move w-1');
     expect(decision.memory.lastActionAt).toBe(NOW);
     expect(decision.memory.highSince).toBe(NOW);
   });
@@ -123,9 +124,9 @@ describe('decideScaling: the pseudocode branches', () => {
       forecast: forecast({ cpu: 85 }),
     });
     // Residents w-2, w-3, w-4 carry 15/30, 10/30, 5/30 of the load; 85 × 0.5 = 42.5 ≤ 70 with w-2 alone. The shadow
-    // then carries 42.5% of a host (w-1 measures nothing there): 42.5 / 70 = 60.7%, rounded up to 65%.
-    expect(decision.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.65, workloadIds: ['w-2'] });
-    expect(decision.reason).toContain('scale active shadow h-7 up from 50% to 65%');
+    // then carries 42.5% of a host (w-1 measures nothing there): 42.5 / 60 = 70.8%, rounded up to 75%.
+    expect(decision.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.75, workloadIds: ['w-2'] });
+    expect(decision.reason).toContain('scale active shadow h-7 up from 50% to 75%');
   });
 
   it('provisions a new primary the size of the old one when there is no shadow', () => {
@@ -575,22 +576,22 @@ describe("decideScaling: measured utilisation, the pair's whole demand, the shad
 
   it('grows an active shadow whose own forecast load crosses the threshold, before moving anything else', () => {
     // The pair peaks at 90% of a primary, 45 of which stay home: the shadow carries 45% of a host, which at half
-    // size is 90% of it. Holding it under 70% takes 45 / 70 = 64.3% of a host, rounded up to 65%.
+    // size is 90% of it. Holding it under the shadow's 60% target takes 45 / 60 = 75% of a host.
     const d = decide({
       pair: scaledOut(0.5),
       forecast: forecast({ cpu: 45 }, { pairPeaks: forecast({ cpu: 90 }).peaks }),
     });
-    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.65, workloadIds: [] });
+    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.75, workloadIds: [] });
     expect(d.reason).toContain('active shadow h-7 is forecast to peak at 90% cpu at 50% size');
   });
 
   it('grows an active shadow on what its moved workloads measure when the forecast lags their growth', () => {
     // The forecast gives the shadow 20% of a host (40% at half size); its moved workload measures 95% of that half
-    // now, 47.5% of a host. Holding that under 70% takes 47.5 / 70 = 67.9% of a host, rounded up to 70%.
+    // now, 47.5% of a host. Holding that under 60% takes 47.5 / 60 = 79.2% of a host, rounded up to 80%.
     const lagging = scaledOut(0.5);
     lagging.workloads[0] = workload('w-1', 95, {}, 'h-7');
     const d = decide({ pair: lagging, forecast: forecast({ cpu: 40 }, { pairPeaks: forecast({ cpu: 60 }).peaks }) });
-    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.7, workloadIds: [] });
+    expect(d.action).toEqual({ kind: 'scale-up-shadow', allocationFraction: 0.8, workloadIds: [] });
     expect(d.reason).toContain('active shadow h-7 is forecast to peak at 95% cpu at 50% size');
   });
 
