@@ -8,7 +8,12 @@
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import { WatchTracker, type FailureToReport } from '../src/health/watchTracker.js';
-import { MAX_HEALTH_CHECK_BATCH, type FleetProvider, type HealthReport } from '../src/provider/types.js';
+import {
+  MAX_HEALTH_CHECK_BATCH,
+  describeHealth,
+  type FleetProvider,
+  type HealthReport,
+} from '../src/provider/types.js';
 import {
   HEALTH_SHARDS,
   WATCH_LANES,
@@ -179,7 +184,7 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
             const r = answers.get(member.primaryHostId);
             const failure = tracker.record(
               member.pairId,
-              r && { healthy: r.healthy, status: r.status, checkedAt: Date.parse(r.checkedAt) },
+              r && { healthy: r.healthy, status: describeHealth(r), checkedAt: Date.parse(r.checkedAt) },
               now,
             );
             if (failure) {

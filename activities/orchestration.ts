@@ -26,7 +26,7 @@ import type {
   ProviderErrorCode,
   ReplicationStatus,
 } from '../src/provider/types.js';
-import { PROVIDER_ERROR_STATUS, RESOURCES, isRetryableProviderError } from '../src/provider/types.js';
+import { PROVIDER_ERROR_STATUS, RESOURCES, describeHealth, isRetryableProviderError } from '../src/provider/types.js';
 import { offPeakToScheduleSpec } from '../src/policy/offPeak.js';
 import type { ForecastSummary, HostData, OffPeakSpec, Utilisation, WorkloadData } from '../src/policy/types.js';
 import { CAPACITY_KEY } from '../src/policy/capacity.js';
@@ -483,7 +483,7 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       if (options?.afterMs) await Context.current().sleep(options.afterMs);
       try {
         const report = await provider.healthCheck(hostId);
-        return { healthy: report.healthy, status: report.status, checkedAt: Date.parse(report.checkedAt) };
+        return { healthy: report.healthy, status: describeHealth(report), checkedAt: Date.parse(report.checkedAt) };
       } catch (error) {
         throw asActivityFailure(error, `health check of ${hostId}`);
       }

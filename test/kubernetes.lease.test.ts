@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeLease } from '../src/provider/kubernetes/lease.js';
+import { describeHealth } from '../src/provider/types.js';
 
 const lease = (renewTime: string) => ({ renewTime, durationSeconds: 40 });
 
@@ -23,5 +24,12 @@ describe('judgeLease: a node lease timed by the watcher’s own clock', () => {
 
   it('leaves a node without a lease to its Ready condition', () => {
     expect(judgeLease({ renewTime: 'x', seenAtMs: 0 }, undefined, 10_000_000)).toEqual({ observation: undefined });
+  });
+
+  it('is quoted in the status a failover reason gives, and a plain status stays plain', () => {
+    expect(describeHealth({ status: 'failed', detail: 'node lease not renewed for 41 s' })).toBe(
+      'failed (node lease not renewed for 41 s)',
+    );
+    expect(describeHealth({ status: 'failed' })).toBe('failed');
   });
 });

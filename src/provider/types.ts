@@ -286,6 +286,10 @@ export interface HealthReport {
   detail?: string;
 }
 
+/** A report's status as the pair's reasons quote it: with the provider's detail when it gives one. */
+export const describeHealth = (report: Pick<HealthReport, 'status' | 'detail'>): string =>
+  report.detail === undefined ? report.status : `${report.status} (${report.detail})`;
+
 /** One provider call's answer for many hosts: a watcher checks a whole shard's primaries at once. */
 export interface HealthReports {
   /** The provider's clock when it answered. */
