@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes test bed from published Go modules into .understudy/kubernetes/bin: etcd, kube-apiserver,
-# kube-scheduler, kube-controller-manager (the real control plane) and kwok (which plays the nodes and the pods'
-# lifecycles). No release binaries are downloaded: the module proxy is the only source.
+# kube-scheduler, kube-controller-manager (the real control plane), kwok (which plays the nodes and the pods'
+# lifecycles) and kubectl (to look at it). No release binaries are downloaded: the module proxy is the only source.
 # The first build costs about 25 CPU-minutes and 3 GB of memory at the link; an unchanged build does nothing.
 # Usage: scripts/install-kubernetes.sh [--quiet]
 set -euo pipefail
@@ -46,7 +46,7 @@ build() { # <module folder> <package> <binary>
 }
 
 build etcd . etcd
-for command in kube-apiserver kube-controller-manager kube-scheduler; do
+for command in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build control-plane "k8s.io/kubernetes/cmd/$command" "$command"
 done
 started=$SECONDS

@@ -9,6 +9,7 @@
  * each node's utilisation in Telegraf's schema from its workloads' demand models, history included.
  */
 import type { Client } from '@temporalio/client';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { configSchema, type PolicyConfig } from '../config/schema.js';
@@ -17,6 +18,8 @@ import { kubeconfigPath, providerFromConfig } from '../provider/fromConfig.js';
 import type { DemandProfile, FleetProvider } from '../provider/types.js';
 import { metricsStoreFor } from '../metrics/store.js';
 import { TelegrafWriter } from '../simulator/telegraf.js';
+import { kubernetesBinDir } from '../stack/kubernetesBed.js';
+import { stackPaths } from '../stack/paths.js';
 import type { BedControl } from '../provider/kubernetes/bed.js';
 import type { BedMetricsAgent } from '../provider/kubernetes/bedMetrics.js';
 import { THREE_REGIONS, threeRegionTopology } from './topology.js';
@@ -229,9 +232,11 @@ export async function runKubernetesDemo(
     const namespace = loaded.config.temporal.namespace;
     const ui = webUiQuery(webUi, namespace);
     const resumed = await startFleet(client, { topology, policy: KUBERNETES_DEMO_POLICY, seededNow, say });
+    // Setup builds kubectl beside the bed.
+    const kubectl = join(kubernetesBinDir(stackPaths(loaded.config).stateDir), 'kubectl');
     say(`  every pair in the Web UI: ${ui("WorkflowType = 'hostPairWorkflow'")}`);
     say(
-      `  the nodes: kubectl --kubeconfig ${kubeconfigPath(loaded.config)} get nodes -L understudy.io/role,topology.kubernetes.io/region`,
+      `  the nodes: ${kubectl} --kubeconfig ${kubeconfigPath(loaded.config)} get nodes -L understudy.io/role,topology.kubernetes.io/region`,
     );
 
     const pairIds = topology.primaries.map((p) => p.hostId);
