@@ -44,8 +44,6 @@ import {
   type Watch,
 } from './scenario.js';
 
-const HOST = DEMO_HOST;
-const WORKLOAD = DEMO_WORKLOAD;
 const WORKLOADS_PER_NODE = 3;
 /** Between two samples of a node, as the simulator's demo writes them. */
 const SAMPLE_INTERVAL_MS = 60_000;
@@ -66,7 +64,7 @@ export const KUBERNETES_DEMO_POLICY: PolicyConfig = configSchema.parse({
 export function kubernetesDemoTopology(): Topology {
   return threeRegionTopology({
     perRegion: 2,
-    hostCapacity: HOST,
+    hostCapacity: DEMO_HOST,
     shadowHostsPerRegion: 4,
     hostId: (region, n) => `${region}-${n}`,
   });
@@ -90,7 +88,7 @@ export function peakHourForCrossing(
 function demandFor(hostId: string, index: number, surgeCrossingAt: Date): DemandProfile {
   if (hostId === DEMO_ROLES.surge) {
     // A node's CPU is 2% idle plus 100 × reserved cores × demand / its cores.
-    const demandAtCrossing = (80 - 2) / ((100 * WORKLOADS_PER_NODE * WORKLOAD.cpuCores) / HOST.cpuCores);
+    const demandAtCrossing = (80 - 2) / ((100 * WORKLOADS_PER_NODE * DEMO_WORKLOAD.cpuCores) / DEMO_HOST.cpuCores);
     return surgeDemand(peakHourForCrossing(SURGE_DEMAND, demandAtCrossing, surgeCrossingAt), index);
   }
   return backgroundDemand(index);
@@ -98,6 +96,13 @@ function demandFor(hostId: string, index: number, surgeCrossingAt: Date): Demand
 
 const workloadIds = (hostId: string): string[] =>
   Array.from({ length: WORKLOADS_PER_NODE }, (_, i) => `${hostId}-w${i + 1}`);
+
+/** An object a run stopped half-way had already created is kept. */
+async function ignoreExisting(creation: Promise<unknown>): Promise<void> {
+  await creation.catch((error: { code?: number }) => {
+    if (error.code !== 409) throw error;
+  });
+}
 
 /** Creates the primary nodes and their workloads; false when an earlier run had (a second run finds them). */
 async function seedCluster(
@@ -132,14 +137,16 @@ async function seedCluster(
       }),
     );
     for (const [w, id] of workloadIds(p.hostId).entries()) {
-      await control.createWorkload({
-        id,
-        pairId: p.hostId,
-        requirements: WORKLOAD,
-        demand: demandFor(p.hostId, i * WORKLOADS_PER_NODE + w + 1, surgeCrossingAt),
-        // Kubernetes alone never moves a StatefulSet's pod off a dead node: the failing node runs those.
-        kind: p.hostId === DEMO_ROLES.failing ? 'StatefulSet' : 'Deployment',
-      });
+      await ignoreExisting(
+        control.createWorkload({
+          id,
+          pairId: p.hostId,
+          requirements: DEMO_WORKLOAD,
+          demand: demandFor(p.hostId, i * WORKLOADS_PER_NODE + w + 1, surgeCrossingAt),
+          // Kubernetes alone never moves a StatefulSet's pod off a dead node: the failing node runs those.
+          kind: p.hostId === DEMO_ROLES.failing ? 'StatefulSet' : 'Deployment',
+        }),
+      );
     }
   }
   return true;
@@ -273,11 +280,9 @@ export async function runKubernetesDemo(
         run: async () => {
           // Each pair's pods move one at a time: the budget lets one of its three be away.
           for (const pairId of pairIds) {
-            await control
-              .createDisruptionBudget(`${pairId}-budget`, workloadIds(pairId), WORKLOADS_PER_NODE - 1)
-              .catch((error: { code?: number }) => {
-                if (error.code !== 409) throw error;
-              });
+            await ignoreExisting(
+              control.createDisruptionBudget(`${pairId}-budget`, workloadIds(pairId), WORKLOADS_PER_NODE - 1),
+            );
           }
           say(`created a PodDisruptionBudget per pair: at least ${WORKLOADS_PER_NODE - 1} of its 3 pods available`);
           await startRollingUpgrade(moves, 2, watches, ', evictions under the budgets');
