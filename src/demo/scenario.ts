@@ -6,7 +6,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PolicyConfig } from '../config/schema.js';
 import type { Topology } from '../policy/types.js';
-import type { Capacity, DemandProfile, FleetProvider } from '../provider/types.js';
+import type { Capacity, DemandProfile, FleetProvider, SyntheticDemandProfile } from '../provider/types.js';
 import {
   FLEET_WORKFLOW_ID,
   pairWorkflowId,
@@ -50,7 +50,7 @@ export const HISTORY_HOURS = 86;
 /** The surge host's daily cycle (demand as a multiple of each workload's reservation): about 96% CPU at its peak. */
 export const SURGE_DEMAND = { base: 0.75, amplitude: 0.5 };
 
-export function surgeDemand(peakHourUtc: number, seed: number): DemandProfile {
+export function surgeDemand(peakHourUtc: number, seed: number): SyntheticDemandProfile {
   return {
     kind: 'synthetic',
     ...SURGE_DEMAND,
