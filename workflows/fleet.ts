@@ -39,7 +39,7 @@ import {
   shadowReplacedSignal,
 } from '../src/shared/pair.js';
 import { pairsUnderRolloutProblem, pairsUnderRolloutSignal } from '../src/shared/rollout.js';
-import type { hostPairWorkflow } from './hostPair.js';
+import { hostPairWorkflow } from './hostPair.js';
 import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
 const actions = proxyActivities<OrchestrationActivities>(PROVIDER_ACTION);
@@ -183,7 +183,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       fleetWorkflowId: info.workflowId,
     };
     try {
-      await startChild<typeof hostPairWorkflow>('hostPairWorkflow', {
+      await startChild(hostPairWorkflow, {
         workflowId: pairWorkflowId(pair.pairId),
         args: [pairInput],
         // Pairs outlive a fleet run (continue-as-new, or an operator restarting the fleet).

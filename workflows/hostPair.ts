@@ -64,7 +64,7 @@ import {
   swapScheduleId,
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
-import type { FailoverInput, ScaleBackInput, ScaleOutInput, ScaleOutResult, SwapInput, SwapResult } from './actions.js';
+import { failoverWorkflow, scaleBackWorkflow, scaleOutWorkflow, swapWorkflow } from './actions.js';
 import { QUICK_LOCAL_CALL } from './profiles.js';
 
 const watchers = proxyActivities<HealthWatchActivities>(QUICK_LOCAL_CALL);
@@ -387,7 +387,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     setPhase('failing-over');
     const workflowId = childId('failover');
     try {
-      const result = await executeChild<(i: FailoverInput) => Promise<FailoverResult>>('failoverWorkflow', {
+      const result = await executeChild(failoverWorkflow, {
         workflowId,
         args: [
           {
@@ -448,7 +448,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     setPhase('swapping');
     const workflowId = childId('swap');
     let at = state.providerTime ?? 0;
-    const result = await executeChild<(i: SwapInput) => Promise<SwapResult>>('swapWorkflow', {
+    const result = await executeChild(swapWorkflow, {
       workflowId,
       args: [
         {
@@ -501,7 +501,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
       const workflowId = childId('scale-back');
       let succeeded = false;
       try {
-        await executeChild<(i: ScaleBackInput) => Promise<{ movedHome: string[] }>>('scaleBackWorkflow', {
+        await executeChild(scaleBackWorkflow, {
           workflowId,
           args: [
             {
@@ -540,7 +540,7 @@ export async function hostPairWorkflow(input: HostPairInput): Promise<PairState>
     const workflowId = childId(kind);
     let succeeded = false;
     try {
-      const result = await executeChild<(i: ScaleOutInput) => Promise<ScaleOutResult>>('scaleOutWorkflow', {
+      const result = await executeChild(scaleOutWorkflow, {
         workflowId,
         args: [{ pairId: state.pairId, primary: state.primary, shadow: state.shadow, action }],
         staticSummary: reason,
