@@ -1,8 +1,9 @@
 /**
- * The fast tier: `hostPairWorkflow` and its action children on Temporal's time-skipping test server, with typed fake
- * activities over an in-memory fleet. The pair's decision paths — an observer's scale-out and scale-back, a watcher's
- * failure report (fence before promote), an operator's swap, a quiet day that ends the run — take seconds, not the
- * minutes of the end-to-end suites, which still run them on the real services.
+ * The fast tier: `hostPairWorkflow` with its action children, and `fleetWorkflow` with the pairs it starts, on
+ * Temporal's time-skipping test server with typed fake activities over an in-memory fleet. The decision paths — an
+ * observer's scale-out and scale-back, a watcher's failure report (fence before promote), an operator's swap, a quiet
+ * day that ends the run, the fleet placing a shadow per primary in another region — take seconds, not the minutes of
+ * the end-to-end suites, which still run them on the real services.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -10,18 +11,24 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import type { PairObserverActivities } from '../activities/pairObserver.js';
+import type { FleetHealthActivities } from '../activities/fleetHealth.js';
 import type { Host, MigrationResult, ReplicationStatus } from '../src/provider/types.js';
 import { actUpdate, type ScalingOrder } from '../src/shared/observation.js';
 import { primaryFailedUpdate } from '../src/shared/healthWatch.js';
 import {
+  fleetStateQuery,
   pairWorkflowId,
   stateQuery,
+  type FleetState,
   swapNowUpdate,
   type HostPairInput,
   type HostRef,
   type PairState,
 } from '../src/shared/pair.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import type { fleetWorkflow } from '../workflows/fleet.js';
+import { threeRegionTopology } from './helpers/fleet.js';
+import { pollUntil } from './helpers/poll.js';
 import { FAST_POLICY, HOST_SIZE } from './helpers/pair.js';
 import { ensureSearchAttributes } from '../src/stack/index.js';
 import { uniqueTaskQueue } from './helpers/temporal.js';
@@ -44,12 +51,19 @@ type FakeActivities = Pick<
   Pick<HealthWatchActivities, 'enrolPrimary'> &
   Pick<PairObserverActivities, 'enrolObserved'>;
 
+/** What the fleet workflow calls beyond the pair's own. */
+type FakeFleetActivities = FakeActivities &
+  Pick<OrchestrationActivities, 'provisionHost' | 'syncShadowConfiguration' | 'decommissionHost'> &
+  Pick<FleetHealthActivities, 'readShadowHealth'>;
+
 const WORKLOAD = { cpuCores: 4, memoryGiB: 8, storageIops: 1_000, networkMbps: 500 };
 
 /** Where each workload runs and every provider call, in order: what the assertions read. */
 class FakeFleet {
   readonly calls: string[] = [];
   readonly workloads = new Map<string, string>();
+  /** The hosts the fleet workflow lists: the primaries given, and every shadow it provisions. */
+  readonly hosts = new Map<string, Host>();
 
   constructor(primaryHostId: string, workloadIds: string[]) {
     for (const id of workloadIds) this.workloads.set(id, primaryHostId);
@@ -112,11 +126,58 @@ class FakeFleet {
       describeFleet: () =>
         Promise.resolve({
           now: new Date().toISOString(),
-          hosts: [],
+          hosts: [...this.hosts.values()],
           workloads: [...this.workloads].map(([id, hostId]) => ({ id, hostId, requirements: WORKLOAD })),
         } as unknown as Awaited<ReturnType<OrchestrationActivities['describeFleet']>>),
     };
   }
+}
+
+/** A primary or shadow as the provider lists it. */
+function fakeHost(ref: HostRef, role: Host['role'], allocationFraction: number, pairId?: string): Host {
+  const at = new Date().toISOString();
+  return {
+    id: ref.hostId,
+    region: ref.region,
+    zone: ref.zone,
+    capacity: ref.capacity,
+    allocationFraction,
+    role,
+    status: role === 'primary' ? 'active' : 'inactive',
+    ...(pairId === undefined ? {} : { pairId }),
+    workloadIds: [],
+    dataVersion: 0,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+function fleetActivities(fleet: FakeFleet): FakeFleetActivities {
+  return {
+    ...fleet.activities(),
+    provisionHost: ({ hostId, region, zone, capacity, role, pairId, allocationFraction }) => {
+      fleet.calls.push(`provision ${hostId} ${region} ${role}`);
+      const host = fakeHost({ hostId, region, zone, capacity }, role, allocationFraction ?? 1, pairId);
+      fleet.hosts.set(hostId, host);
+      return Promise.resolve(host);
+    },
+    syncShadowConfiguration: () => Promise.resolve({ drifted: false }),
+    decommissionHost: ({ hostId }) => {
+      fleet.calls.push(`decommission ${hostId}`);
+      const host = fleet.hosts.get(hostId)!;
+      fleet.hosts.delete(hostId);
+      return Promise.resolve(host);
+    },
+    readShadowHealth: () =>
+      Promise.resolve({
+        failedRegions: [],
+        failedShadows: [],
+        unreplaceable: [],
+        decommissionable: [],
+        keepRetiring: [],
+        heldByMaintenance: [],
+      }),
+  };
 }
 
 /**
@@ -269,6 +330,56 @@ describe('hostPairWorkflow on the time-skipping server (the fast tier): a quiet 
       const after = await handle.query(stateQuery);
       expect(after.counters.runs).toBe(2);
       expect(after.primary.hostId).toBe(primary.hostId);
+    });
+  });
+});
+
+describe('fleetWorkflow on the time-skipping server (the fast tier)', () => {
+  const server = useTimeSkippingServer();
+
+  it('gives every primary a standby shadow in another region and starts its pair', async () => {
+    const env = server.env();
+    const topology = threeRegionTopology(2, 'fast');
+    const fleet = new FakeFleet('', []);
+    for (const p of topology.primaries) fleet.hosts.set(p.hostId, fakeHost(p, 'primary', 1));
+    const taskQueue = uniqueTaskQueue('fast-fleet');
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      activities: fleetActivities(fleet),
+    });
+    const fleetId = `fleet-${taskQueue}`;
+    const pairIds = topology.primaries.map((p) => p.hostId);
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start<typeof fleetWorkflow>('fleetWorkflow', {
+        taskQueue,
+        workflowId: fleetId,
+        args: [{ topology, policy: FAST_POLICY, checkIntervalSeconds: 24 * 3600 }],
+      });
+      try {
+        const state = await pollUntil(
+          () => handle.query(fleetStateQuery),
+          (s: FleetState) => s.pairs.length === pairIds.length && s.pairs.every((p) => p.shadow !== undefined),
+          'a shadow placed for every primary',
+        );
+        expect(state.pairs.map((p) => p.pairId).sort()).toEqual([...pairIds].sort());
+        for (const pair of state.pairs) {
+          expect(pair.shadow!.region).not.toBe(pair.primary.region);
+          expect(fleet.hosts.get(pair.shadow!.hostId)).toMatchObject({ role: 'shadow', status: 'inactive' });
+          const pairState = await env.client.workflow.getHandle(pairWorkflowId(pair.pairId)).query(stateQuery);
+          expect(pairState.shadow?.hostId).toBe(pair.shadow!.hostId);
+        }
+        expect(state.problems).toEqual([]);
+      } finally {
+        await handle.terminate('test finished');
+        for (const id of pairIds) {
+          await env.client.workflow
+            .getHandle(pairWorkflowId(id))
+            .terminate('test finished')
+            .catch(() => undefined);
+        }
+      }
     });
   });
 });
