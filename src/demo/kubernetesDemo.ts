@@ -17,6 +17,7 @@ import type { Topology } from '../policy/types.js';
 import { kubeconfigPath, providerFromConfig } from '../provider/fromConfig.js';
 import type { DemandProfile, FleetProvider } from '../provider/types.js';
 import { metricsStoreFor } from '../metrics/store.js';
+import { influxV1Target } from '../metrics/influxV1Store.js';
 import { TelegrafWriter } from '../simulator/telegraf.js';
 import { kubernetesBinDir } from '../stack/kubernetesBed.js';
 import { stackPaths } from '../stack/paths.js';
@@ -170,20 +171,9 @@ async function startMetricsAgent(
   say: Say,
 ): Promise<BedMetricsAgent> {
   const { BedMetricsAgent } = await import('../provider/kubernetes/bedMetrics.js');
-  const influx = loaded.config.influx;
-  if (influx.version !== 1) {
-    throw new Error(
-      "the Kubernetes demo writes its nodes' metrics to InfluxDB 1.x (the embedded default); set influx.version: 1",
-    );
-  }
   const agent = new BedMetricsAgent({
     provider,
-    writer: new TelegrafWriter({
-      url: influx.url,
-      database: influx.database,
-      ...(loaded.secrets.influxUsername ? { username: loaded.secrets.influxUsername } : {}),
-      ...(loaded.secrets.influxPassword ? { password: loaded.secrets.influxPassword } : {}),
-    }),
+    writer: new TelegrafWriter(influxV1Target(loaded)),
     intervalMs: SAMPLE_INTERVAL_MS,
   });
   if (writeHistory) {
@@ -220,6 +210,12 @@ export async function runKubernetesDemo(
   signal: AbortSignal,
   retrainScheduleId?: string,
 ): Promise<void> {
+  // Checked before any node is made: the metrics agent writes Telegraf's InfluxDB 1.x lines.
+  if (loaded.config.influx.version !== 1) {
+    throw new Error(
+      "the Kubernetes demo writes its nodes' metrics to InfluxDB 1.x (the embedded default); set influx.version: 1",
+    );
+  }
   const { BedControl, bedClient } = await import('../provider/kubernetes/bed.js');
   const provider = await providerFromConfig(loaded);
   const control = new BedControl(bedClient(kubeconfigPath(loaded.config)), loaded.config.provider.namespace);

@@ -302,14 +302,21 @@ export class InfluxV1MetricsStore implements MetricsStore {
   }
 }
 
-/** The store for the configured InfluxDB 1.x (the embedded default), with credentials from the environment. */
-export function influxV1MetricsStore(loaded: LoadedConfig): InfluxV1MetricsStore {
+/** The configured InfluxDB 1.x as its URL and database, with the credentials the environment gives. */
+export function influxV1Target(loaded: LoadedConfig): InfluxV1Options {
   const { influx } = loaded.config;
-  if (influx.version !== 1) throw new MetricsStoreError('influxV1MetricsStore needs influx.version 1');
-  return new InfluxV1MetricsStore({
+  if (influx.version !== 1) throw new MetricsStoreError('influxV1Target needs influx.version 1');
+  return {
     url: influx.url,
     database: influx.database,
     ...(loaded.secrets.influxUsername !== undefined ? { username: loaded.secrets.influxUsername } : {}),
     ...(loaded.secrets.influxPassword !== undefined ? { password: loaded.secrets.influxPassword } : {}),
-  });
+  };
+}
+
+/** The store for the configured InfluxDB 1.x (the embedded default), with credentials from the environment. */
+export function influxV1MetricsStore(loaded: LoadedConfig): InfluxV1MetricsStore {
+  const { influx } = loaded.config;
+  if (influx.version !== 1) throw new MetricsStoreError('influxV1MetricsStore needs influx.version 1');
+  return new InfluxV1MetricsStore(influxV1Target(loaded));
 }
