@@ -163,8 +163,10 @@ function kubeconfigFor(pki: string, identity: string, server: string): string {
   ].join('\n');
 }
 
-/** Makes the CA, the serving certificate, the service-account keys and each client certificate once; kubeconfigs
- * every start. */
+/**
+ * Makes the CA, the serving certificate, the service-account keys and each client certificate once; kubeconfigs
+ * every start.
+ */
 function ensureCertificates(pki: string, server: string): void {
   mkdirSync(pki, { recursive: true });
   if (!existsSync(join(pki, 'sa.pub'))) {

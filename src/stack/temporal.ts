@@ -21,10 +21,10 @@ const TEMPORAL_START_TIMEOUT_MS = 60_000;
 /** The dev server's SQLite settings (see where it is started). */
 const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
-/** Search attribute types as the operator service numbers them (temporal.api.enums.v1.IndexedValueType). */
 /** gRPC's status code for a method the server does not implement. */
 const GRPC_UNIMPLEMENTED = 12;
 
+/** Search attribute types as the operator service numbers them (temporal.api.enums.v1.IndexedValueType). */
 const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
   Text: 1,
   Keyword: 2,

@@ -7,6 +7,8 @@
  */
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
+/** The kubelet's default `nodeLeaseDurationSeconds`, for a lease that does not state its own. */
+export const DEFAULT_NODE_LEASE_SECONDS = 40;
 
 /** What a Lease says: its renew time as the node wrote it, and its duration. */
 export interface LeaseReading {

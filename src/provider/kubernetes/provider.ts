@@ -68,7 +68,7 @@ import type {
   Workload,
 } from '../types.js';
 import { HEALTHY_STATUSES, MAX_HEALTH_CHECK_BATCH } from '../types.js';
-import { NODE_LEASE_NAMESPACE, judgeLease, type LeaseObservation } from './lease.js';
+import { DEFAULT_NODE_LEASE_SECONDS, NODE_LEASE_NAMESPACE, judgeLease, type LeaseObservation } from './lease.js';
 import {
   ALLOCATION_ANNOTATION,
   CAPACITY_ANNOTATION,
@@ -379,7 +379,10 @@ export class KubernetesFleetProvider implements FleetProvider {
       this.leases.get(hostId),
       renewTime === undefined
         ? undefined
-        : { renewTime: instantText(renewTime), durationSeconds: lease?.spec?.leaseDurationSeconds ?? 40 },
+        : {
+            renewTime: instantText(renewTime),
+            durationSeconds: lease?.spec?.leaseDurationSeconds ?? DEFAULT_NODE_LEASE_SECONDS,
+          },
       this.nowMs(),
     );
     if (verdict.observation === undefined) this.leases.delete(hostId);
