@@ -10,6 +10,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { FORECAST_RESOURCE, type Forecaster } from '../src/forecast/types.js';
 import type { AnomalyEvent, MetricsStore, PairDemandPoint, UtilisationWindow } from '../src/metrics/types.js';
 import { batchPairDemandReads, batchUtilisationReads } from '../src/metrics/batchedReads.js';
+import { incrementalPairDemandReads, incrementalUtilisationReads } from '../src/metrics/windowCache.js';
 import { followPairDemand } from '../src/metrics/pairDemand.js';
 import { pairDemandWindow, windowHistory } from '../src/metrics/utilisation.js';
 import { anomalyEvents } from '../src/shared/anomaly.js';
@@ -183,6 +184,8 @@ async function forecastPairDemand(args: {
   issuedAt: number;
   now: number;
   issues: string[];
+  /** Told what was recorded, so a reader that keeps the record has it without reading it back. */
+  onRecorded?: (points: PairDemandPoint[]) => void;
 }): Promise<{ summary: ForecastSummary; reused: boolean } | undefined> {
   const { forecaster, primary, shadow, issues } = args;
   const horizon = Math.max(...args.horizonsMinutes);
@@ -216,9 +219,12 @@ async function forecastPairDemand(args: {
   }
   // Recorded steps are keyed by pair, resource and step: a retried or repeated write overwrites the same points.
   if (toRecord.length > 0)
-    await args.metrics.writePairDemand(toRecord).catch((error: unknown) => {
-      issues.push(`pair demand not recorded: ${(error as Error).message}`);
-    });
+    await args.metrics.writePairDemand(toRecord).then(
+      () => args.onRecorded?.(toRecord),
+      (error: unknown) => {
+        issues.push(`pair demand not recorded: ${(error as Error).message}`);
+      },
+    );
   const histories = pairWindows.map((w) => ({ window: w, history: windowHistory(w) }));
   const primaryNow = (resource: UtilisationWindow['resource'], fallback: UtilisationWindow): number =>
     lastValue(args.windows.find((w) => w.resource === resource) ?? fallback) ?? 0;
@@ -313,8 +319,9 @@ export function createPairObservation({
   metrics,
   forecaster,
 }: Pick<OrchestrationDependencies, 'metrics' | 'forecaster'>) {
-  const readUtilisation = batchUtilisationReads(metrics);
-  const readPairDemand = batchPairDemandReads(metrics);
+  // Kept between observations: each data step reads only the newest steps of every window.
+  const readUtilisation = incrementalUtilisationReads(batchUtilisationReads(metrics));
+  const readPairDemand = incrementalPairDemandReads(batchPairDemandReads(metrics));
   const forecastMemo = new ForecastMemo();
   return {
     /** Observes one pair in a fleet view that holds its hosts. */
@@ -404,6 +411,7 @@ export function createPairObservation({
           issuedAt: lastSampleAt,
           now,
           issues,
+          onRecorded: (points) => readPairDemand.remember(points),
         });
         forecast = made?.summary;
         reused = made?.reused ?? false;
