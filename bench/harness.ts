@@ -17,7 +17,7 @@ import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
 import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
-import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
+import { WATCH_LANES, allWatcherWorkflowIds, type WatchLane } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { SimulatorControl } from '../src/simulator/control.js';
 import { stackPaths } from '../src/stack/index.js';
@@ -153,7 +153,9 @@ export interface BenchStack {
   tag: string;
   simulatorUrl: string;
   simulatorPid: number;
+  /** The first worker process: the one `restartWorker` kills. */
   workerPid: number;
+  workerPids: number[];
   provider: HttpFleetProvider;
   control: SimulatorControl;
   /** The run's own InfluxDB database: the simulator's metrics and the observers' decisions. */
@@ -162,7 +164,7 @@ export interface BenchStack {
   taskQueue: string;
   /** Pairs to terminate (with their swap schedules) when the run ends. */
   pairIds: string[];
-  /** Kills the worker process (SIGKILL, as a crash would) and starts a new one on the same task queue. */
+  /** Kills the first worker process (SIGKILL, as a crash would) and starts a new one like it. */
   restartWorker(): Promise<{ killedAt: number; readyAt: number }>;
   close(): Promise<void>;
 }
@@ -176,6 +178,8 @@ export async function startBenchStack(options: {
   label: string;
   speed: number;
   metricsIntervalSeconds: number;
+  /** The health-watcher lanes of each worker process: one process serving both lanes unless told otherwise. */
+  workerLanes?: WatchLane[][];
 }): Promise<BenchStack> {
   const { config, label } = options;
   const tag = randomUUID().slice(0, 6);
@@ -208,8 +212,12 @@ export async function startBenchStack(options: {
       database: database.name,
       bundlePath,
     };
-    let worker = await spawnWorkerProcess(workerArgs);
-    cleanups.unshift(() => stopChild(worker));
+    const workers: ChildProcess[] = [];
+    for (const watchLanes of options.workerLanes ?? [[...WATCH_LANES]]) {
+      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes }));
+      const index = workers.length - 1;
+      cleanups.unshift(() => stopChild(workers[index]!));
+    }
     const connection = await Connection.connect({ address: config.temporal.address });
     cleanups.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -237,14 +245,20 @@ export async function startBenchStack(options: {
       tag,
       simulatorUrl: url,
       simulatorPid: simulator.pid!,
-      workerPid: worker.pid!,
+      workerPid: workers[0]!.pid!,
+      workerPids: workers.map((w) => w.pid!),
       async restartWorker() {
-        const exited = new Promise((resolve) => worker.once('exit', resolve));
-        worker.kill('SIGKILL');
+        const killed = workers[0]!;
+        const exited = new Promise((resolve) => killed.once('exit', resolve));
+        killed.kill('SIGKILL');
         await exited;
         const killedAt = Date.now();
-        worker = await spawnWorkerProcess(workerArgs);
-        stack.workerPid = worker.pid!;
+        workers[0] = await spawnWorkerProcess({
+          ...workerArgs,
+          watchLanes: (options.workerLanes ?? [[...WATCH_LANES]])[0]!,
+        });
+        stack.workerPid = workers[0].pid!;
+        stack.workerPids = workers.map((w) => w.pid!);
         return { killedAt, readyAt: Date.now() };
       },
       provider: new HttpFleetProvider({ url, requestTimeoutMs: 30_000 }),

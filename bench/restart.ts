@@ -11,11 +11,16 @@
  *     that took longer than the 10 s task timeout, to be replayed again), and the run's history length at the kill.
  * Not a test: it prints figures. Each step's pairs are terminated before the next step starts.
  *
- * Usage: npm run bench:restart [-- --json] [--pairs 12,50,100] [--warm-seconds 240]
+ * `--processes 2` (the default) runs two worker processes on the task queue, each serving one health-watcher lane
+ * (UNDERSTUDY_WATCH_LANES), and kills the one serving lane a; `--processes 1` runs one process serving both, as a
+ * single-process deployment does.
+ *
+ * Usage: npm run bench:restart [-- --json] [--pairs 12,50,100] [--warm-seconds 240] [--processes 1|2]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
+import type { WatchLane } from '../src/shared/healthWatch.js';
 import { eventMs, inBatches, round, seedAndStartPairs, spread, startBenchStack } from './harness.js';
 
 const { values: args } = parseArgs({
@@ -23,8 +28,12 @@ const { values: args } = parseArgs({
     json: { type: 'boolean' },
     pairs: { type: 'string' },
     'warm-seconds': { type: 'string' },
+    processes: { type: 'string' },
   },
 });
+const PROCESSES = Number(args.processes ?? 2);
+if (PROCESSES !== 1 && PROCESSES !== 2) throw new Error(`--processes must be 1 or 2 (got ${args.processes})`);
+const WORKER_LANES: WatchLane[][] = PROCESSES === 2 ? [['a'], ['b']] : [['a', 'b']];
 const STEPS = (args.pairs ?? '12,50,100').split(',').map((s) => Number(s.trim()));
 if (STEPS.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--pairs must be whole numbers ≥ 1, e.g. 12,50,100 (got ${args.pairs})`);
@@ -42,11 +51,18 @@ const loaded = loadConfig(undefined, {});
 const { config } = loaded;
 const policy = config.policy;
 if (config.influx.version !== 1) throw new Error('bench:restart runs against the embedded InfluxDB 1.x');
-const stack = await startBenchStack({ config, label: 'restart', speed: 1, metricsIntervalSeconds: 300 });
+const stack = await startBenchStack({
+  config,
+  label: 'restart',
+  speed: 1,
+  metricsIntervalSeconds: 300,
+  workerLanes: WORKER_LANES,
+});
 try {
   const { client, taskQueue, tag } = stack;
   log(
-    `bench:restart: task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
+    `bench:restart: task queue ${taskQueue}, worker processes serving lanes ${WORKER_LANES.map((l) => l.join('+')).join(' and ')} ` +
+      `(the first is killed); observer turn ${policy.tickSeconds} s, health check every ` +
       `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${WARM_SECONDS} s before each restart`,
   );
   const steps: Record<string, unknown>[] = [];
@@ -82,6 +98,7 @@ try {
     const seconds = (ms: number) => round(ms / 1000, 2);
     const step = {
       pairs: count,
+      workerProcesses: PROCESSES,
       healthGapAfterKillSeconds: {
         p50: seconds(gaps.hostMaxGapsMs.p50),
         p99: seconds(gaps.hostMaxGapsMs.p99),

@@ -1,5 +1,6 @@
 /**
- * The Understudy worker: runs every workflow and activity on the `understudy` task queue. `createWorker` is used
+ * The Understudy worker: runs every workflow and activity on the `understudy` task queue, and the health watchers'
+ * loops on their lanes' task queues (src/shared/healthWatch.ts). `createWorker` is used
  * by `npm start`, `npm run worker` and the tests (which pass a pre-built bundle and a task queue of their own).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
@@ -33,6 +34,7 @@ import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
 import { TASK_QUEUE } from './shared/temporal.js';
+import { WATCH_LANES, type WatchLane, watchLaneTaskQueue } from './shared/healthWatch.js';
 import { temporalConnectionOptions } from './temporalConnection.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -104,6 +106,69 @@ export interface WorkerOptions {
   taskQueue?: string;
   workflowBundle?: WorkflowBundleOption;
   dependencies?: Partial<WorkerDependencies>;
+  /**
+   * The health-watcher lanes whose watch loops this process runs (default: both, or `UNDERSTUDY_WATCH_LANES`). Two
+   * processes serving one lane each keep a lane checking when either is killed.
+   */
+  watchLanes?: readonly WatchLane[];
+}
+
+/** `UNDERSTUDY_WATCH_LANES` (e.g. `a`): the lanes a worker process serves; both when unset. */
+export function watchLanesFromEnvironment(value = process.env.UNDERSTUDY_WATCH_LANES): WatchLane[] {
+  if (value === undefined || value.trim() === '') return [...WATCH_LANES];
+  const lanes = value.split(',').map((lane) => lane.trim());
+  const unknown = lanes.filter((lane) => !(WATCH_LANES as readonly string[]).includes(lane));
+  if (unknown.length > 0 || lanes.length === 0)
+    throw new Error(
+      `UNDERSTUDY_WATCH_LANES must name lanes from ${WATCH_LANES.join(', ')} separated by commas, got "${value}"`,
+    );
+  return [...new Set(lanes)] as WatchLane[];
+}
+
+/**
+ * One worker process's workers: the main one (every workflow and activity on the task queue) and one per health
+ * watcher lane it serves, on the lane's own task queue. They run and stop together.
+ */
+export class UnderstudyWorker {
+  constructor(
+    readonly main: Worker,
+    readonly lanes: Worker[],
+  ) {}
+
+  private all(): Worker[] {
+    return [this.main, ...this.lanes];
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.main.getState();
+  }
+
+  shutdown(): void {
+    for (const worker of this.all()) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+
+  /** Runs every worker until shut down; one failing stops the others, and its error is thrown. */
+  async run(): Promise<void> {
+    const runs = this.all().map((worker) => worker.run());
+    try {
+      await Promise.all(runs);
+    } catch (error) {
+      this.shutdown();
+      await Promise.allSettled(runs);
+      throw error;
+    }
+  }
+
+  /** Runs every worker until `work` settles, then stops them all. */
+  async runUntil<T>(work: Promise<T>): Promise<T> {
+    const lanes = this.lanes.map((worker) => worker.run());
+    try {
+      return await this.main.runUntil(work);
+    } finally {
+      for (const worker of this.lanes) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.allSettled(lanes);
+    }
+  }
 }
 
 export async function createWorker({
@@ -112,7 +177,8 @@ export async function createWorker({
   taskQueue,
   workflowBundle,
   dependencies = {},
-}: WorkerOptions): Promise<Worker> {
+  watchLanes = watchLanesFromEnvironment(),
+}: WorkerOptions): Promise<UnderstudyWorker> {
   const { config } = loaded;
   const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
   const provider = dependencies.provider ?? (await providerFromConfig(loaded));
@@ -123,6 +189,7 @@ export async function createWorker({
       namespace: config.temporal.namespace,
     });
   const forecaster = dependencies.forecaster ?? (await createForecaster({ artifactsDir: modelFolders(config) }));
+  const watching = createHealthWatchActivities({ provider, temporal });
   const activities = {
     ...createActivities({
       metrics,
@@ -133,13 +200,27 @@ export async function createWorker({
     ...createForecastingActivities({ forecaster, metrics }),
     ...createRolloutActivities({ provider, temporal }),
     ...createFleetHealthActivities({ provider, temporal }),
-    ...createHealthWatchActivities({ provider, temporal }),
+    ...watching,
     ...createPairObserverActivities({ provider, metrics, forecaster, temporal }),
   };
-  return Worker.create({
+  const queue = taskQueue ?? TASK_QUEUE;
+  const lanes = await Promise.all(
+    watchLanes.map((lane) =>
+      Worker.create({
+        connection,
+        namespace: loaded.config.temporal.namespace,
+        taskQueue: watchLaneTaskQueue(queue, lane),
+        activities: {
+          watchPrimaries: (input: Parameters<typeof watching.watchPrimaries>[0]) => watching.watchPrimaries(input),
+        },
+        activityTaskPollerBehavior: { type: 'autoscaling' },
+      }),
+    ),
+  );
+  const main = await Worker.create({
     connection,
     namespace: loaded.config.temporal.namespace,
-    taskQueue: taskQueue ?? TASK_QUEUE,
+    taskQueue: queue,
     activities,
     workflowBundle: workflowBundle ?? (await bundleWorkflows()),
     // Pollers follow the backlog instead of a fixed ten: bench:scale measured the queueing of a fixed ten.
@@ -149,6 +230,7 @@ export async function createWorker({
     // sticky queue until this runs out; the default 10 s left every pair and watcher waiting that long.
     stickyQueueScheduleToStartTimeout: '2 seconds',
   });
+  return new UnderstudyWorker(main, lanes);
 }
 
 export const connectWorker = (loaded: LoadedConfig): Promise<NativeConnection> =>

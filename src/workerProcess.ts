@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './stack/paths.js';
+import type { WatchLane } from './shared/healthWatch.js';
 
 export interface WorkerProcessArgs {
   taskQueue: string;
@@ -13,6 +14,8 @@ export interface WorkerProcessArgs {
   database: string;
   /** A workflow bundle written to a file (`bundleWorkflows()`'s code), so the child does not bundle again. */
   bundlePath: string;
+  /** The health-watcher lanes this process serves (default both). */
+  watchLanes?: WatchLane[];
   /** Temporal frontend and namespace; the configuration's defaults when absent. */
   temporalAddress?: string;
   namespace?: string;

@@ -24,6 +24,7 @@ const worker = await createWorker({
   loaded: { ...loaded, config: { ...loaded.config, temporal: { ...loaded.config.temporal, address, namespace } } },
   connection,
   taskQueue: args.taskQueue,
+  ...(args.watchLanes ? { watchLanes: args.watchLanes } : {}),
   workflowBundle: { codePath: args.bundlePath },
   dependencies: {
     provider: new HttpFleetProvider({ url: args.simulatorUrl }),

@@ -10,7 +10,13 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FleetHealthActivities } from '../activities/fleetHealth.js';
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
-import { watchChangeSignal, watcherMembersQuery, type WatchedPrimary } from '../src/shared/healthWatch.js';
+import {
+  WATCH_LANES,
+  watchChangeSignal,
+  watchLaneTaskQueue,
+  watcherMembersQuery,
+  type WatchedPrimary,
+} from '../src/shared/healthWatch.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import type { PairObserverActivities } from '../activities/pairObserver.js';
 import { placeShadows } from '../src/policy/placement.js';
@@ -64,7 +70,25 @@ async function runWorker<T>(taskQueue: string, activities: FakeActivities, work:
     workflowBundle: { codePath: inject('workflowBundlePath') },
     activities,
   });
-  return worker.runUntil(work());
+  // A watcher's loop runs on its lane's task queue.
+  const { watchPrimaries } = activities;
+  if (!watchPrimaries) return worker.runUntil(work());
+  const lanes = await Promise.all(
+    WATCH_LANES.map((lane) =>
+      Worker.create({
+        connection: server.nativeConnection,
+        taskQueue: watchLaneTaskQueue(taskQueue, lane),
+        activities: { watchPrimaries },
+      }),
+    ),
+  );
+  const running = lanes.map((lane) => lane.run());
+  try {
+    return await worker.runUntil(work());
+  } finally {
+    for (const lane of lanes) lane.shutdown();
+    await Promise.all(running);
+  }
 }
 
 const hostOf = (ref: HostRef): Host => ({ id: ref.hostId, region: ref.region, zone: ref.zone }) as unknown as Host;

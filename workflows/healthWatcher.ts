@@ -13,13 +13,17 @@ import {
   watchChangeProblem,
   watchChangeSignal,
   watcherMembersQuery,
+  watchLaneTaskQueue,
 } from '../src/shared/healthWatch.js';
 import { HEALTH_WATCH } from './profiles.js';
 import { runShardLoop } from './shardMembers.js';
 
-const { watchPrimaries } = proxyActivities<HealthWatchActivities>(HEALTH_WATCH);
-
 export async function healthWatcherWorkflow(input: WatcherInput): Promise<never> {
+  // The lane's own task queue: a worker process that dies takes one lane's loops with it, not both.
+  const { watchPrimaries } = proxyActivities<HealthWatchActivities>({
+    ...HEALTH_WATCH,
+    taskQueue: watchLaneTaskQueue(input.taskQueue, input.lane),
+  });
   let carried = input.carried ?? {};
   const { members, version } = await runShardLoop({
     members: input.members,

@@ -40,6 +40,12 @@ export function shardOf(pairId: string, shards: number = HEALTH_SHARDS): number 
 export const watcherWorkflowId = (taskQueue: string, shard: number, lane: WatchLane): string =>
   `health-watch:${taskQueue}:${shard}:${lane}`;
 
+/**
+ * The task queue a lane's watch loops run on. A worker process serves the lanes it is told to (both by default), so
+ * two processes serving one lane each leave a lane checking whichever of them is killed.
+ */
+export const watchLaneTaskQueue = (taskQueue: string, lane: WatchLane): string => `${taskQueue}@watch-${lane}`;
+
 /** Both lanes of the pair's shard. */
 export const watcherWorkflowIds = (taskQueue: string, pairId: string): string[] =>
   WATCH_LANES.map((lane) => watcherWorkflowId(taskQueue, shardOf(pairId), lane));

@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createForecaster } from '../../src/forecast/forecaster.js';
@@ -23,7 +23,7 @@ import {
 import { ARTIFACTS_DIR } from '../../src/forecast/trainer.js';
 import { allWatcherWorkflowIds } from '../../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../../src/shared/observation.js';
-import { createWorker } from '../../src/worker.js';
+import { createWorker, type UnderstudyWorker } from '../../src/worker.js';
 import { spawnWorkerProcess } from '../../src/workerProcess.js';
 import type { hostPairWorkflow } from '../../workflows/hostPair.js';
 import {
@@ -62,7 +62,7 @@ export interface OrchestrationHarness {
   client: Client;
   taskQueue: string;
   /** Starts a worker wired to this harness's simulator and database (one at a time; a Worker runs once). */
-  startWorker(): Promise<{ worker: Worker; running: Promise<void> }>;
+  startWorker(): Promise<{ worker: UnderstudyWorker; running: Promise<void> }>;
   /** The same worker in a child process, for tests that kill it. */
   startWorkerProcess(): Promise<ChildProcess>;
   /** Waits until the host's metrics in InfluxDB have caught up with the simulated clock (after an `advance`). */
@@ -90,7 +90,7 @@ export async function createOrchestrationHarness(
   const taskQueue = uniqueTaskQueue(name);
   const forecaster = await createForecaster({ artifactsDir: ARTIFACTS_DIR, pollIntervalMs: 0 });
   const metrics = new InfluxV1MetricsStore({ url: INFLUX_URL, database: database.name });
-  const workers: { worker: Worker; running: Promise<void> }[] = [];
+  const workers: { worker: UnderstudyWorker; running: Promise<void> }[] = [];
   const children: ChildProcess[] = [];
   return {
     sim,

@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { expect, inject } from 'vitest';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
-import { createWorker } from '../../src/worker.js';
+import { createWorker, type UnderstudyWorker } from '../../src/worker.js';
 
 /** The defaults, read with an empty environment so a developer's own variables never change a test. */
 export const testConfig = (): LoadedConfig => loadConfig(undefined, {});
@@ -16,7 +16,7 @@ export interface DevServerHarness {
   client: Client;
   taskQueue: string;
   /** Runs `work` while a fresh worker polls the harness's task queue (a Worker runs once, so one per call). */
-  withWorker<T>(work: (worker: Worker) => Promise<T>): Promise<T>;
+  withWorker<T>(work: (worker: UnderstudyWorker) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,26 @@
+// Which health-watcher lanes a worker process serves (pure parsing; every integration test runs the lanes' loops on
+// their own task queues through createWorker).
+import { describe, expect, it } from 'vitest';
+import { watchLanesFromEnvironment } from '../src/worker.js';
+import { watchLaneTaskQueue } from '../src/shared/healthWatch.js';
+
+describe('UNDERSTUDY_WATCH_LANES', () => {
+  it('serves both lanes when unset or empty, and the named ones otherwise', () => {
+    expect(watchLanesFromEnvironment(undefined)).toEqual(['a', 'b']);
+    expect(watchLanesFromEnvironment(' ')).toEqual(['a', 'b']);
+    expect(watchLanesFromEnvironment('b')).toEqual(['b']);
+    expect(watchLanesFromEnvironment('a, b,a')).toEqual(['a', 'b']);
+  });
+
+  it('refuses a lane that does not exist, naming what it got', () => {
+    expect(() => watchLanesFromEnvironment('a,c')).toThrow(
+      'UNDERSTUDY_WATCH_LANES must name lanes from a, b separated by commas, got "a,c"',
+    );
+    expect(() => watchLanesFromEnvironment(',')).toThrow(/got ","/);
+  });
+
+  it('gives each lane a task queue of its own beside the main one', () => {
+    expect(watchLaneTaskQueue('understudy', 'a')).toBe('understudy@watch-a');
+    expect(watchLaneTaskQueue('understudy', 'b')).not.toBe(watchLaneTaskQueue('understudy', 'a'));
+  });
+});
