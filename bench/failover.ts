@@ -15,7 +15,9 @@
  * simulator's data-loss records; split brain is a pair that the simulator's invariant check ever saw with two
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
- * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500]
+ * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size.
+ *
+ * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500] [--running 0]
  *        npm run bench:failover -- --provider kubernetes [...]: the same on the Kubernetes test bed, beside
  *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
@@ -26,7 +28,7 @@ import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
 import { runKubernetesFailover } from './failoverKubernetes.js';
-import { activityTimelines, eventMs, spread, startBenchStack } from './harness.js';
+import { activityTimelines, eventMs, round, seedAndStartPairs, spread, startBenchStack } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string' },
     provider: { type: 'string' },
     'baseline-minutes': { type: 'string' },
+    running: { type: 'string' },
   },
 });
 const PROVIDER = args.provider ?? 'simulator';
@@ -47,6 +50,10 @@ if (!Number.isInteger(FAILURES) || FAILURES < 1)
   throw new Error(`--failures must be a whole number ≥ 1, not ${args.failures}`);
 if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
   throw new Error(`--stagger-ms must be ≥ 0, not ${args['stagger-ms']}`);
+/** Idle pairs running beside the failing ones, as in a fleet of that size (bench:scale's pairs). */
+const RUNNING = Number(args.running ?? 0);
+if (!Number.isInteger(RUNNING) || RUNNING < 0)
+  throw new Error(`--running must be a whole number ≥ 0, not ${args.running}`);
 const BATCH = Number(args.batch ?? 10);
 if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error(`--batch must be a whole number ≥ 1, not ${args.batch}`);
 /** How long after a batch's last injection its failovers may take. */
@@ -130,6 +137,16 @@ try {
     pairs.push({ pairId, primary, shadow, workloadIds });
   }
   await control.setDelays(DEFAULT_DELAYS);
+  if (RUNNING > 0) {
+    const { seededSeconds, startSeconds } = await seedAndStartPairs(stack, {
+      prefix: `bench-fo-${tag}-idle`,
+      count: RUNNING,
+      policy: config.policy,
+    });
+    log(
+      `${RUNNING} idle pairs running beside them (seeded in ${round(seededSeconds)} s, started in ${round(startSeconds)} s)`,
+    );
+  }
 
   // ---- batches of pairs: each runs, loses its primaries one after another, and is terminated once failed over ------
   const policy = config.policy;
@@ -272,7 +289,9 @@ try {
   );
   const shadowActiveP99 = spread(fromMiss.shadowActive).p99;
   const result = {
+    pairsRunning: RUNNING + BATCH,
     failures: pairs.length,
+    shadowActiveSeconds: spread(fromMiss.shadowActive),
     staggerMs: STAGGER_MS,
     pairsRunningAtOnce: BATCH,
     policy: {

@@ -134,6 +134,7 @@ try {
     const adding = target - pairIds.length;
     const prefix = `bsc-${tag}-${target}`;
     const { seededSeconds, startSeconds } = await seedAndStartPairs(stack, { prefix, count: adding, policy });
+    const startedDataAt = Date.parse((await stack.control.status()).now);
     log(
       `${target} pairs: seeded ${adding} pairs and ${BENCH_HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
         `started them in ${round(startSeconds)} s; settling ${SETTLE_SECONDS} s`,
@@ -149,7 +150,7 @@ try {
 
     // ---- decisions of a sample of the pairs, as the observers recorded them -----------------------------------------
     const sample = [...pairIds].sort(() => Math.random() - 0.5).slice(0, SAMPLE);
-    const decisions = (
+    const recorded = (
       await Promise.all(
         Array.from({ length: Math.ceil(sample.length / 50) }, (_, k) =>
           stack.metrics.readDecisions({
@@ -160,6 +161,12 @@ try {
         ),
       )
     ).flat();
+    // A pair added in this step has no lag on a data step that came before it started: its first decision is its
+    // enrolment, counted apart. Every other decision counts, the older pairs' on that step included.
+    const enrolments = recorded.filter(
+      (d) => d.pairId.startsWith(`${prefix}-`) && d.issuedAt.getTime() < startedDataAt,
+    );
+    const decisions = recorded.filter((d) => !enrolments.includes(d));
     // From the sample to the fleet read of the turn that decided (data time, 1×), plus that turn's forecasting.
     const decisionLags = decisions.map(
       (d) => (d.time.getTime() - d.issuedAt.getTime() + (d.decidedAfterMs ?? 0)) / 1000,
@@ -228,7 +235,12 @@ try {
       historyEventsPerSecond: perSecond(pairEvents, shardEvents),
       measuredSeconds: round(windowSeconds),
       sampledPairs,
-      decisionLagSeconds: { ...lag, decisions: decisions.length, pairsDecided: decidedPairs },
+      decisionLagSeconds: {
+        ...lag,
+        decisions: decisions.length,
+        pairsDecided: decidedPairs,
+        enrolmentDecisionsApart: enrolments.length,
+      },
       // The slowest decisions, to say where the lag comes from: the data step, the turn's fleet read, its forecasting.
       slowestDecisions: decisions
         .map((d, i) => ({ d, lag: decisionLags[i]! }))

@@ -14,7 +14,7 @@ const SECRETS = {
 };
 
 describe('docker-compose.yml', () => {
-  it('is valid and runs Temporal on PostgreSQL, its Web UI, InfluxDB 2.x and the worker', () => {
+  it('is valid and runs Temporal on PostgreSQL, its Web UI, InfluxDB 2.x and a worker per watcher lane', () => {
     const rendered = execFileSync('docker-compose', ['-f', COMPOSE_FILE, 'config'], {
       env: { PATH: process.env.PATH, ...SECRETS },
       encoding: 'utf8',
@@ -27,11 +27,17 @@ describe('docker-compose.yml', () => {
       'postgresql',
       'temporal',
       'temporal-ui',
-      'understudy-worker',
+      'understudy-worker-a',
+      'understudy-worker-b',
     ]);
     expect(services.temporal?.environment?.DB).toBe('postgres12');
     expect(services.influxdb?.image).toMatch(/^influxdb:2\./);
-    expect(services['understudy-worker']?.environment?.UNDERSTUDY_INFLUX_TOKEN).toBe('token-secret');
+    // One health-watcher lane each: a worker that dies leaves the other lane checking.
+    for (const lane of ['a', 'b']) {
+      const worker = services[`understudy-worker-${lane}`];
+      expect(worker?.environment?.UNDERSTUDY_INFLUX_TOKEN).toBe('token-secret');
+      expect(worker?.environment?.UNDERSTUDY_WATCH_LANES).toBe(lane);
+    }
   });
 
   it('refuses to render without its secrets, naming the missing variable', () => {
