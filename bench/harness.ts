@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,9 +212,15 @@ export async function startBenchStack(options: {
       database: database.name,
       bundlePath,
     };
+    // The workers' warnings and crashes, for reading after a run (the SDK logs at WARN).
+    mkdirSync(stackPaths(config).logsDir, { recursive: true });
+    const workerLog = (lanes: WatchLane[]) =>
+      createWriteStream(join(stackPaths(config).logsDir, `bench-${label}-${tag}-worker-${lanes.join('')}.log`), {
+        flags: 'a',
+      });
     const workers: ChildProcess[] = [];
     for (const watchLanes of options.workerLanes ?? [[...WATCH_LANES]]) {
-      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes }));
+      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes }, workerLog(watchLanes)));
       const index = workers.length - 1;
       cleanups.unshift(() => stopChild(workers[index]!));
     }
@@ -253,10 +259,8 @@ export async function startBenchStack(options: {
         killed.kill('SIGKILL');
         await exited;
         const killedAt = Date.now();
-        workers[0] = await spawnWorkerProcess({
-          ...workerArgs,
-          watchLanes: (options.workerLanes ?? [[...WATCH_LANES]])[0]!,
-        });
+        const lanes = (options.workerLanes ?? [[...WATCH_LANES]])[0]!;
+        workers[0] = await spawnWorkerProcess({ ...workerArgs, watchLanes: lanes }, workerLog(lanes));
         stack.workerPid = workers[0].pid!;
         stack.workerPids = workers.map((w) => w.pid!);
         return { killedAt, readyAt: Date.now() };
