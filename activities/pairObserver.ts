@@ -108,17 +108,21 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
     }
   }
 
-  /** Data time of the newest sample of any of the members' primaries; undefined when it could not be read. */
-  async function newestSample(members: ObservedPair[]): Promise<number | undefined> {
+  /**
+   * Data time of the newest sample of any of the members' primaries after `after` (every member's last observed
+   * sample is at or after it, so the store reads only its newest data): `after` itself when none came since, and
+   * undefined when it could not be read.
+   */
+  async function newestSample(members: ObservedPair[], after: number | undefined): Promise<number | undefined> {
     try {
       const times = await Promise.all(
         chunks(
           members.map((m) => m.primary.hostId),
           MAX_DESCRIBED_HOSTS,
-        ).map((ids) => metrics.latestSampleTime(ids)),
+        ).map((ids) => metrics.latestSampleTime(ids, after !== undefined ? new Date(after) : undefined)),
       );
       const known = times.filter((t): t is Date => t !== undefined).map((t) => t.getTime());
-      return known.length > 0 ? Math.max(...known) : undefined;
+      return known.length > 0 ? Math.max(...known) : after;
     } catch {
       return undefined; // observed anyway: the observation reports what is missing
     }
@@ -328,6 +332,37 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
         };
       };
 
+      /** Observes the due pairs that have newer data (or changed), and records their decisions. */
+      const turn = async (due: ObservedPair[], now: number): Promise<void> => {
+        // Forecasts change only with the data: a pair is observed when a newer sample came (or it changed), not
+        // on every turn, so a shard costs one cheap read per turn between data steps: of the samples after the
+        // oldest one a due pair was last observed with.
+        const seen = due.map((m) => observedAtSample.get(m.pairId));
+        const after = seen.every((t) => t !== undefined) ? Math.min(...seen) : undefined;
+        const newest = await newestSample(due, after);
+        const observing = due.filter(
+          (m) =>
+            fresh.has(m.pairId) ||
+            newest === undefined ||
+            newest > (observedAtSample.get(m.pairId) ?? Number.NEGATIVE_INFINITY),
+        );
+        if (observing.length === 0) return;
+        const fleetReadAt = Date.now();
+        const fleet = await describeHosts(observing);
+        if (!fleet) return;
+        for (const m of observing) fresh.delete(m.pairId);
+        const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
+        const records = made.filter((d): d is DecisionPoint => d !== undefined);
+        if (records.length === 0) return;
+        // A lost audit point must not stop the decisions: it is logged, the loop goes on.
+        try {
+          await metrics.writeDecisions(records);
+          decisions += records.length;
+        } catch (error) {
+          log.warn('decisions not recorded', { error: messageOf(error) });
+        }
+      };
+
       setMembers(input.members ?? [], Date.now());
       let membersReadAt = Number.NEGATIVE_INFINITY;
       if (input.members) membersReadAt = Date.now();
@@ -345,34 +380,13 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
             const next = (dueAt.get(m.pairId) ?? now) + m.policy.tickSeconds * 1000;
             dueAt.set(m.pairId, next > now ? next : now + m.policy.tickSeconds * 1000);
           }
-          // Forecasts change only with the data: a pair is observed when a newer sample came (or it changed), not
-          // on every turn, so a shard costs one cheap read per turn between data steps.
-          const newest = await newestSample(due);
-          const observing = due.filter(
-            (m) =>
-              fresh.has(m.pairId) ||
-              newest === undefined ||
-              newest > (observedAtSample.get(m.pairId) ?? Number.NEGATIVE_INFINITY),
-          );
-          const fleetReadAt = Date.now();
-          const fleet = observing.length > 0 ? await describeHosts(observing) : undefined;
-          if (fleet) {
-            for (const m of observing) fresh.delete(m.pairId);
-            // A turn that reads and forecasts a whole shard takes a while: it must not look like a dead worker.
-            const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
-            const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt))).finally(
-              () => clearInterval(beating),
-            );
-            const records = made.filter((d): d is DecisionPoint => d !== undefined);
-            if (records.length > 0) {
-              // A lost audit point must not stop the decisions: it is logged, the loop goes on.
-              try {
-                await metrics.writeDecisions(records);
-                decisions += records.length;
-              } catch (error) {
-                log.warn('decisions not recorded', { error: messageOf(error) });
-              }
-            }
+          // A turn that reads and forecasts a whole shard takes a while (and a busy store answers slowly): it must
+          // not look like a dead worker, or a second attempt would start beside it.
+          const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
+          try {
+            await turn(due, now);
+          } finally {
+            clearInterval(beating);
           }
         }
         rounds += 1;

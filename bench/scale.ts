@@ -23,12 +23,16 @@
  * The dev server and InfluxDB are shared with whatever else runs on the machine: their figures include it (the
  * idle reading before the first step says how much).
  *
+ * Two worker processes run on the task queue, each serving one health-watcher lane (as docker-compose.yml deploys
+ * them); `--processes 1` runs one serving both.
+ *
  * Usage: npm run bench:scale [-- --json] [--pairs 1000,5000,10000] [--step-seconds 420] [--sample 150]
+ *        [--processes 1|2]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
-import { allWatcherWorkflowIds } from '../src/shared/healthWatch.js';
+import { allWatcherWorkflowIds, type WatchLane } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import {
   activityTimelines,
@@ -50,8 +54,13 @@ const { values: args } = parseArgs({
     pairs: { type: 'string' },
     'step-seconds': { type: 'string' },
     sample: { type: 'string' },
+    processes: { type: 'string' },
   },
 });
+const PROCESSES = Number(args.processes ?? 2);
+if (PROCESSES !== 1 && PROCESSES !== 2) throw new Error(`--processes must be 1 or 2 (got ${args.processes})`);
+/** Two processes (the deployment docker-compose.yml describes): one watcher lane each, both on the main queue. */
+const WORKER_LANES: WatchLane[][] = PROCESSES === 2 ? [['a'], ['b']] : [['a', 'b']];
 const STEPS = (args.pairs ?? '1000,5000,10000').split(',').map((s) => Number(s.trim()));
 if (STEPS.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= STEPS[i - 1]!)))
   throw new Error(`--pairs must be rising whole numbers, e.g. 100,250,500 (got ${args.pairs})`);
@@ -84,18 +93,19 @@ const stack = await startBenchStack({
   label: 'scale',
   speed: 1,
   metricsIntervalSeconds: METRICS_INTERVAL_SECONDS,
+  workerLanes: WORKER_LANES,
 });
 const { pairIds } = stack;
 try {
   const { client, taskQueue, tag } = stack;
-  const processes = {
-    worker: stack.workerPid,
+  const processes: Record<string, number | undefined> = {
+    ...Object.fromEntries(WORKER_LANES.map((lanes, i) => [`worker-${lanes.join('')}`, stack.workerPids[i]])),
     temporal: stackServicePid(config, 'temporal'),
     influxd: stackServicePid(config, 'influxd'),
     simulator: stack.simulatorPid,
   };
-  type ProcessName = keyof typeof processes;
-  const names = Object.keys(processes) as ProcessName[];
+  type ProcessName = string;
+  const names = Object.keys(processes);
   const readCpu = () =>
     Object.fromEntries(names.map((n) => [n, processes[n] ? cpuSeconds(processes[n]) : Number.NaN])) as Record<
       ProcessName,
@@ -112,7 +122,7 @@ try {
     await sleep(seconds * 1000);
     const wall = (performance.now() - started) / 1000;
     const after = readCpu();
-    const cores = Object.fromEntries(names.map((n) => [n, round((after[n] - before[n]) / wall, 3)])) as Record<
+    const cores = Object.fromEntries(names.map((n) => [n, round((after[n]! - before[n]!) / wall, 3)])) as Record<
       ProcessName,
       number
     >;
@@ -120,7 +130,7 @@ try {
   }
 
   log(
-    `bench:scale: one worker process, task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
+    `bench:scale: ${PROCESSES} worker process(es) (watcher lanes ${WORKER_LANES.map((l) => l.join('+')).join(', ')}), task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
       `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${STEP_SECONDS} s each`,
   );
   const idle = await measureProcesses(20);
@@ -263,10 +273,10 @@ try {
       cores: measured.cores,
       rssMiB: measured.rssMiB,
       coresPer1000PairsAboveIdle: Object.fromEntries(
-        names.map((n) => [n, perThousand(measured.cores[n] - idle.cores[n])]),
+        names.map((n) => [n, perThousand(measured.cores[n]! - idle.cores[n]!)]),
       ),
       rssMiBPer1000PairsAboveIdle: Object.fromEntries(
-        names.map((n) => [n, round(perThousand(measured.rssMiB[n] - idle.rssMiB[n]), 0)]),
+        names.map((n) => [n, round(perThousand(measured.rssMiB[n]! - idle.rssMiB[n]!), 0)]),
       ),
       lagGoalMet,
       healthGoalMet,

@@ -115,6 +115,9 @@ describe('metrics: Telegraf schema written by the simulator, read by the InfluxD
     expect(rows[1]?.[0]).toBe(START + MINUTE);
     expect(rows[0]?.[2]).toBe('cpu-total');
     expect(await store.latestSampleTime(['m-1', 'm-2'])).toEqual(new Date(START + 60 * MINUTE));
+    // Bounded: only what came after the given time, nothing when no sample did.
+    expect(await store.latestSampleTime(['m-1'], new Date(START + 59 * MINUTE))).toEqual(new Date(START + 60 * MINUTE));
+    expect(await store.latestSampleTime(['m-1', 'm-2'], new Date(START + 60 * MINUTE))).toBeUndefined();
   });
 
   it('reads many hosts in one query as percent of capacity, counters turned into rates', async () => {

@@ -86,6 +86,8 @@ describe('metrics: the InfluxDB 2.x adapter on a server that speaks the v2 API',
     expect(cpu.values.every((v) => v !== null && v > 2 && v < 100)).toBe(true);
     expect(viaV2.find((w) => w.hostId === 'v2-none')?.issues.map((i) => i.kind)).toEqual(['no-data']);
     expect(await v2.latestSampleTime(['v2-a', 'v2-b'])).toEqual(new Date(START + 30 * MINUTE));
+    expect(await v2.latestSampleTime(['v2-a'], new Date(START + 29 * MINUTE))).toEqual(new Date(START + 30 * MINUTE));
+    expect(await v2.latestSampleTime(['v2-a', 'v2-b'], new Date(START + 30 * MINUTE))).toBeUndefined();
   });
 
   it('writes forecasts and anomaly events through the v2 write API and reads them back', async () => {

@@ -108,10 +108,16 @@ describe('observePairs', () => {
   }
 
   it('records one decision per pair and data step, and orders only the pair that must act', async () => {
-    const { result, decisions, orders, utilisationReads } = await observe([member('hot'), member('quiet')]);
+    const { result, decisions, orders, utilisationReads, newestReadsAfter } = await observe([
+      member('hot'),
+      member('quiet'),
+    ]);
     expect(result.rounds).toBeGreaterThan(1);
     // Several turns on unchanged data: each pair observed (and its decision recorded) once.
     expect(utilisationReads()).toBe(1);
+    // Between data steps only the samples after the pairs' last observed one are asked for.
+    expect(newestReadsAfter.length).toBeGreaterThan(1);
+    expect(newestReadsAfter.slice(1).every((after) => after === NOW)).toBe(true);
     expect(decisions.map((d) => [d.pairId, d.action, d.executed]).sort()).toEqual([
       ['hot', 'activate-shadow-and-migrate', true],
       ['quiet', 'none', false],

@@ -171,10 +171,11 @@ export class InfluxV1MetricsStore implements MetricsStore {
     return buildWindows(query, grid, (resource, hostId) => byResource.get(resource)?.get(hostId) ?? []);
   }
 
-  async latestSampleTime(hostIds: string[]): Promise<Date | undefined> {
+  async latestSampleTime(hostIds: string[], after?: Date): Promise<Date | undefined> {
     if (hostIds.length === 0) return undefined;
+    const since = after ? ` AND time > ${after.getTime()}ms` : '';
     const [result] = await this.query([
-      `SELECT last("usage_idle") FROM "cpu" WHERE "cpu" = 'cpu-total' AND ${this.hostFilter(hostIds)}`,
+      `SELECT last("usage_idle") FROM "cpu" WHERE "cpu" = 'cpu-total' AND ${this.hostFilter(hostIds)}${since}`,
     ]);
     const time = result?.series?.[0]?.values[0]?.[0];
     return typeof time === 'number' ? new Date(time) : undefined;

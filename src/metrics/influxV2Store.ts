@@ -178,11 +178,12 @@ export class InfluxV2MetricsStore implements MetricsStore {
     return buildWindows(query, grid, seriesFor);
   }
 
-  async latestSampleTime(hostIds: string[]): Promise<Date | undefined> {
+  async latestSampleTime(hostIds: string[], after?: Date): Promise<Date | undefined> {
     if (hostIds.length === 0) return undefined;
-    // Flux needs a start; ten years back covers any retained Telegraf data.
+    // Flux needs a start; ten years back covers any retained Telegraf data. Its start is inclusive: one ms after.
+    const start = after ? new Date(after.getTime() + 1).toISOString() : '-87600h';
     const rows = await this.rows(
-      `from(bucket: ${fluxString(this.options.bucket)}) |> range(start: -87600h)\n` +
+      `from(bucket: ${fluxString(this.options.bucket)}) |> range(start: ${start})\n` +
         `  |> filter(fn: (r) => r._measurement == "cpu" and r.cpu == "cpu-total" and r._field == "usage_idle")\n` +
         `  |> filter(fn: (r) => ${this.hostPredicate(hostIds)})\n` +
         `  |> last()`,

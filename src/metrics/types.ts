@@ -151,8 +151,12 @@ export interface ForecastQuery {
 export interface MetricsStore {
   /** Many hosts in one round trip; one window per host and resource, in the order asked. */
   readUtilisation(query: UtilisationQuery): Promise<UtilisationWindow[]>;
-  /** Data time of the newest sample of any of these hosts (the data's "now"), or undefined when there is none. */
-  latestSampleTime(hostIds: string[]): Promise<Date | undefined>;
+  /**
+   * Data time of the newest sample of any of these hosts (the data's "now"), or undefined when there is none. With
+   * `after`, only samples after it are looked at (undefined: none came since): a read the store can answer from its
+   * newest data, where an open one scans everything it holds for those hosts.
+   */
+  latestSampleTime(hostIds: string[], after?: Date): Promise<Date | undefined>;
   writeForecasts(points: ForecastPoint[]): Promise<void>;
   writeAnomalies(events: AnomalyEvent[]): Promise<void>;
   readForecasts(query: ForecastQuery): Promise<ForecastPoint[]>;

@@ -81,6 +81,8 @@ export function observeWith(
   const anomalies: AnomalyEvent[] = [];
   const decisions: DecisionPoint[] = [];
   let utilisationReads = 0;
+  /** The `after` of each newest-sample read (undefined: an open one). */
+  const newestReadsAfter: (number | undefined)[] = [];
   const pointKey = (p: PairDemandPoint) => `${p.pairId}|${p.resource}|${p.time.getTime()}`;
   const provider = {
     describeFleet: () => Promise.resolve(fleet),
@@ -92,7 +94,10 @@ export function observeWith(
       return Promise.resolve(query.hosts.flatMap((h) => windows[h.hostId] ?? []));
     },
     // Every crafted window ends at NOW: the data never moves on unless a test says so.
-    latestSampleTime: () => Promise.resolve(new Date(NOW)),
+    latestSampleTime: (_hostIds: string[], after?: Date) => {
+      newestReadsAfter.push(after?.getTime());
+      return Promise.resolve(after !== undefined && after.getTime() >= NOW ? undefined : new Date(NOW));
+    },
     writeAnomalies: (events: AnomalyEvent[]) => {
       anomalies.push(...events);
       return Promise.resolve();
@@ -113,5 +118,13 @@ export function observeWith(
         ),
       ),
   } as unknown as MetricsStore;
-  return { provider, metrics, anomalies, pairDemand, decisions, utilisationReads: () => utilisationReads };
+  return {
+    provider,
+    metrics,
+    anomalies,
+    pairDemand,
+    decisions,
+    utilisationReads: () => utilisationReads,
+    newestReadsAfter,
+  };
 }
