@@ -11,8 +11,13 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { FailoverResult } from './pair.js';
 
-/** Shards per task queue: a pair's shard is fixed by its id, so changing this moves pairs between shards. */
-export const HEALTH_SHARDS = 4;
+/**
+ * Shards per task queue: a pair's shard is fixed by its id, so changing this moves pairs between shards. Sixteen keep
+ * a shard workflow's members (carried across continue-as-new, and handed to its activity) near 625 pairs at 10,000:
+ * with four, a 10,000-pair shard's observer input outgrew the server's 2 MB payload limit and a watcher's task took
+ * over the workflow thread's 5 s limit.
+ */
+export const HEALTH_SHARDS = 16;
 export const WATCH_LANES = ['a', 'b'] as const;
 export type WatchLane = (typeof WATCH_LANES)[number];
 
