@@ -178,7 +178,10 @@ export async function startBenchStack(options: {
   label: string;
   speed: number;
   metricsIntervalSeconds: number;
-  /** The health-watcher lanes of each worker process: one process serving both lanes unless told otherwise. */
+  /**
+   * The health-watcher lanes of each worker process: one process serving both lanes unless told otherwise. Only the
+   * first process runs the shard observers, so the others' lanes are clear of their reading and forecasting.
+   */
   workerLanes?: WatchLane[][];
 }): Promise<BenchStack> {
   const { config, label } = options;
@@ -220,7 +223,8 @@ export async function startBenchStack(options: {
       });
     const workers: ChildProcess[] = [];
     for (const watchLanes of options.workerLanes ?? [[...WATCH_LANES]]) {
-      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes }, workerLog(watchLanes)));
+      const observers = workers.length === 0;
+      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes, observers }, workerLog(watchLanes)));
       const index = workers.length - 1;
       cleanups.unshift(() => stopChild(workers[index]!));
     }
@@ -260,7 +264,7 @@ export async function startBenchStack(options: {
         await exited;
         const killedAt = Date.now();
         const lanes = (options.workerLanes ?? [[...WATCH_LANES]])[0]!;
-        workers[0] = await spawnWorkerProcess({ ...workerArgs, watchLanes: lanes }, workerLog(lanes));
+        workers[0] = await spawnWorkerProcess({ ...workerArgs, watchLanes: lanes, observers: true }, workerLog(lanes));
         stack.workerPid = workers[0].pid!;
         stack.workerPids = workers.map((w) => w.pid!);
         return { killedAt, readyAt: Date.now() };

@@ -27,7 +27,7 @@
  * them); `--processes 1` runs one serving both.
  *
  * Usage: npm run bench:scale [-- --json] [--pairs 1000,5000,10000] [--step-seconds 420] [--sample 150]
- *        [--processes 1|2]
+ *        [--processes 1|2] [--settle-seconds 30]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -55,6 +55,7 @@ const { values: args } = parseArgs({
     'step-seconds': { type: 'string' },
     sample: { type: 'string' },
     processes: { type: 'string' },
+    'settle-seconds': { type: 'string' },
   },
 });
 const PROCESSES = Number(args.processes ?? 2);
@@ -66,7 +67,9 @@ if (STEPS.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= STEPS[i
   throw new Error(`--pairs must be rising whole numbers, e.g. 100,250,500 (got ${args.pairs})`);
 const METRICS_INTERVAL_SECONDS = 300;
 /** The first part of each step only lets the new pairs settle; the rest is measured. */
-const SETTLE_SECONDS = 30;
+const SETTLE_SECONDS = Number(args['settle-seconds'] ?? 30);
+if (!Number.isFinite(SETTLE_SECONDS) || SETTLE_SECONDS < 0)
+  throw new Error(`--settle-seconds must be a number ≥ 0 (got ${args['settle-seconds']})`);
 const STEP_SECONDS = Number(args['step-seconds'] ?? 420);
 // The window must hold a data step, or there is no decision to time.
 if (!Number.isFinite(STEP_SECONDS) || STEP_SECONDS < SETTLE_SECONDS + METRICS_INTERVAL_SECONDS + 30)

@@ -34,6 +34,7 @@ import type { FleetProvider } from './provider/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { loadOnnxModel, type LoadedModel } from './forecast/onnxModel.js';
 import { TASK_QUEUE } from './shared/temporal.js';
+import { observerTaskQueue } from './shared/observation.js';
 import { WATCH_LANES, type WatchLane, watchLaneTaskQueue } from './shared/healthWatch.js';
 import { temporalConnectionOptions } from './temporalConnection.js';
 
@@ -111,6 +112,15 @@ export interface WorkerOptions {
    * processes serving one lane each keep a lane checking when either is killed.
    */
   watchLanes?: readonly WatchLane[];
+  /** Whether this process runs the shard observers' loops (default: yes, unless `UNDERSTUDY_OBSERVERS=0`). */
+  observers?: boolean;
+}
+
+/** `UNDERSTUDY_OBSERVERS=0`: this process leaves the observers' reading and forecasting to the others. */
+export function observersFromEnvironment(value = process.env.UNDERSTUDY_OBSERVERS): boolean {
+  if (value === undefined || value.trim() === '' || value.trim() === '1') return true;
+  if (value.trim() === '0') return false;
+  throw new Error(`UNDERSTUDY_OBSERVERS must be 0 or 1, got "${value}"`);
 }
 
 /** `UNDERSTUDY_WATCH_LANES` (e.g. `a`): the lanes a worker process serves; both when unset. */
@@ -126,12 +136,14 @@ export function watchLanesFromEnvironment(value = process.env.UNDERSTUDY_WATCH_L
 }
 
 /**
- * One worker process's workers: the main one (every workflow and activity on the task queue) and one per health
- * watcher lane it serves, on the lane's own task queue. They run and stop together.
+ * One worker process's workers: the main one (every workflow and activity on the task queue), one per health
+ * watcher lane it serves, on the lane's own task queue, and the observers' when it serves them. They run and stop
+ * together.
  */
 export class UnderstudyWorker {
   constructor(
     readonly main: Worker,
+    /** The activity-only workers beside it (watcher lanes, observers). */
     readonly lanes: Worker[],
   ) {}
 
@@ -178,6 +190,7 @@ export async function createWorker({
   workflowBundle,
   dependencies = {},
   watchLanes = watchLanesFromEnvironment(),
+  observers = observersFromEnvironment(),
 }: WorkerOptions): Promise<UnderstudyWorker> {
   const { config } = loaded;
   const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
@@ -190,6 +203,7 @@ export async function createWorker({
     });
   const forecaster = dependencies.forecaster ?? (await createForecaster({ artifactsDir: modelFolders(config) }));
   const watching = createHealthWatchActivities({ provider, temporal });
+  const observing = createPairObserverActivities({ provider, metrics, forecaster, temporal });
   const activities = {
     ...createActivities({
       metrics,
@@ -201,9 +215,22 @@ export async function createWorker({
     ...createRolloutActivities({ provider, temporal }),
     ...createFleetHealthActivities({ provider, temporal }),
     ...watching,
-    ...createPairObserverActivities({ provider, metrics, forecaster, temporal }),
+    ...observing,
   };
   const queue = taskQueue ?? TASK_QUEUE;
+  const observerWorker = observers
+    ? [
+        await Worker.create({
+          connection,
+          namespace: loaded.config.temporal.namespace,
+          taskQueue: observerTaskQueue(queue),
+          activities: {
+            observePairs: (input: Parameters<typeof observing.observePairs>[0]) => observing.observePairs(input),
+          },
+          activityTaskPollerBehavior: { type: 'autoscaling' },
+        }),
+      ]
+    : [];
   const lanes = await Promise.all(
     watchLanes.map((lane) =>
       Worker.create({
@@ -230,7 +257,7 @@ export async function createWorker({
     // sticky queue until this runs out; the default 10 s left every pair and watcher waiting that long.
     stickyQueueScheduleToStartTimeout: '2 seconds',
   });
-  return new UnderstudyWorker(main, lanes);
+  return new UnderstudyWorker(main, [...lanes, ...observerWorker]);
 }
 
 export const connectWorker = (loaded: LoadedConfig): Promise<NativeConnection> =>

@@ -16,6 +16,8 @@ export interface WorkerProcessArgs {
   bundlePath: string;
   /** The health-watcher lanes this process serves (default both). */
   watchLanes?: WatchLane[];
+  /** Whether it runs the shard observers' loops (default yes). */
+  observers?: boolean;
   /** Temporal frontend and namespace; the configuration's defaults when absent. */
   temporalAddress?: string;
   namespace?: string;

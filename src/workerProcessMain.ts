@@ -25,6 +25,7 @@ const worker = await createWorker({
   connection,
   taskQueue: args.taskQueue,
   ...(args.watchLanes ? { watchLanes: args.watchLanes } : {}),
+  ...(args.observers !== undefined ? { observers: args.observers } : {}),
   workflowBundle: { codePath: args.bundlePath },
   dependencies: {
     provider: new HttpFleetProvider({ url: args.simulatorUrl }),

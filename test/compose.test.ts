@@ -38,6 +38,9 @@ describe('docker-compose.yml', () => {
       expect(worker?.environment?.UNDERSTUDY_INFLUX_TOKEN).toBe('token-secret');
       expect(worker?.environment?.UNDERSTUDY_WATCH_LANES).toBe(lane);
     }
+    // Worker b leaves the observers to worker a, so its lane is never behind their forecasting.
+    expect(services['understudy-worker-a']?.environment?.UNDERSTUDY_OBSERVERS).toBeUndefined();
+    expect(services['understudy-worker-b']?.environment?.UNDERSTUDY_OBSERVERS).toBe('0');
   });
 
   it('refuses to render without its secrets, naming the missing variable', () => {

@@ -1,8 +1,9 @@
 // Which health-watcher lanes a worker process serves (pure parsing; every integration test runs the lanes' loops on
 // their own task queues through createWorker).
 import { describe, expect, it } from 'vitest';
-import { watchLanesFromEnvironment } from '../src/worker.js';
+import { observersFromEnvironment, watchLanesFromEnvironment } from '../src/worker.js';
 import { watchLaneTaskQueue } from '../src/shared/healthWatch.js';
+import { observerTaskQueue } from '../src/shared/observation.js';
 
 describe('UNDERSTUDY_WATCH_LANES', () => {
   it('serves both lanes when unset or empty, and the named ones otherwise', () => {
@@ -22,5 +23,15 @@ describe('UNDERSTUDY_WATCH_LANES', () => {
   it('gives each lane a task queue of its own beside the main one', () => {
     expect(watchLaneTaskQueue('understudy', 'a')).toBe('understudy@watch-a');
     expect(watchLaneTaskQueue('understudy', 'b')).not.toBe(watchLaneTaskQueue('understudy', 'a'));
+  });
+});
+
+describe('UNDERSTUDY_OBSERVERS', () => {
+  it('runs the observers unless told 0, and refuses anything else by name', () => {
+    expect(observersFromEnvironment(undefined)).toBe(true);
+    expect(observersFromEnvironment('1')).toBe(true);
+    expect(observersFromEnvironment('0')).toBe(false);
+    expect(() => observersFromEnvironment('no')).toThrow('UNDERSTUDY_OBSERVERS must be 0 or 1, got "no"');
+    expect(observerTaskQueue('understudy')).toBe('understudy@observe');
   });
 });

@@ -13,13 +13,17 @@ import {
   observationChangeProblem,
   observationChangeSignal,
   observedMembersQuery,
+  observerTaskQueue,
 } from '../src/shared/observation.js';
 import { SHARD_OBSERVATION } from './profiles.js';
 import { runShardLoop } from './shardMembers.js';
 
-const { observePairs } = proxyActivities<PairObserverActivities>(SHARD_OBSERVATION);
-
 export async function pairObserverWorkflow(input: ObserverInput): Promise<never> {
+  // The observers' own task queue: the processes that serve it, not every worker, do the reading and forecasting.
+  const { observePairs } = proxyActivities<PairObserverActivities>({
+    ...SHARD_OBSERVATION,
+    taskQueue: observerTaskQueue(input.taskQueue),
+  });
   let memories = input.memories ?? {};
   const { members, version } = await runShardLoop({
     members: input.members,

@@ -18,6 +18,13 @@ import type { HostRef, PairPhase, PairPolicy } from './pair.js';
 /** The task queue is part of the id, as for the watchers: pairs on another queue have observers of their own. */
 export const observerWorkflowId = (taskQueue: string, shard: number): string => `observe:${taskQueue}:${shard}`;
 
+/**
+ * The task queue the observers' loops run on: reading and forecasting a shard at every data step is the heaviest work
+ * a worker does, and a process that does not serve it (UNDERSTUDY_OBSERVERS=0) keeps its health-watcher lane clear
+ * of it.
+ */
+export const observerTaskQueue = (taskQueue: string): string => `${taskQueue}@observe`;
+
 /** Every observer a task queue can have: what a deployment (or a test, or a benchmark) stops when it goes. */
 export const allObserverWorkflowIds = (taskQueue: string): string[] =>
   Array.from({ length: HEALTH_SHARDS }, (_, shard) => observerWorkflowId(taskQueue, shard));
