@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WatchTracker } from '../src/health/watchTracker.js';
-import { CONFIRMATION_DELAY_MS, shardOf, type WatchedPrimary } from '../src/shared/healthWatch.js';
+import { CONFIRMATION_DELAY_MS, HEALTH_SHARDS, shardOf, type WatchedPrimary } from '../src/shared/healthWatch.js';
 
 const member = (pairId: string, overrides: Partial<WatchedPrimary> = {}): WatchedPrimary => ({
   pairId,
@@ -91,8 +91,10 @@ describe('WatchTracker', () => {
 describe('shardOf', () => {
   it('is stable and spreads pairs over every shard', () => {
     expect(shardOf('pair-1')).toBe(shardOf('pair-1'));
-    const counts = [0, 0, 0, 0];
-    for (let i = 0; i < 4_000; i++) counts[shardOf(`host-${i}`)]! += 1;
+    const counts = new Array<number>(HEALTH_SHARDS).fill(0);
+    for (let i = 0; i < 16_000; i++) counts[shardOf(`host-${i}`)]! += 1;
+    // About 1,000 each; none far off.
     for (const n of counts) expect(n).toBeGreaterThan(800);
+    for (const n of counts) expect(n).toBeLessThan(1_200);
   });
 });
