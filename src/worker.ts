@@ -1,7 +1,8 @@
 /**
- * The Understudy worker: runs every workflow and activity on the `understudy` task queue, and the health watchers'
- * loops on their lanes' task queues (src/shared/healthWatch.ts). `createWorker` is used
- * by `npm start`, `npm run worker` and the tests (which pass a pre-built bundle and a task queue of their own).
+ * The Understudy worker: runs every workflow and activity on the `understudy` task queue, the health watchers' loops
+ * on their lanes' task queues (src/shared/healthWatch.ts) and the observers' on theirs (src/shared/observation.ts).
+ * `createWorker` is used by `npm start`, `npm run worker` and the tests (which pass a pre-built bundle and a task
+ * queue of their own).
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -144,11 +145,11 @@ export class UnderstudyWorker {
   constructor(
     readonly main: Worker,
     /** The activity-only workers beside it (watcher lanes, observers). */
-    readonly lanes: Worker[],
+    readonly beside: Worker[],
   ) {}
 
   private all(): Worker[] {
-    return [this.main, ...this.lanes];
+    return [this.main, ...this.beside];
   }
 
   getState(): ReturnType<Worker['getState']> {
@@ -173,12 +174,12 @@ export class UnderstudyWorker {
 
   /** Runs every worker until `work` settles, then stops them all. */
   async runUntil<T>(work: Promise<T>): Promise<T> {
-    const lanes = this.lanes.map((worker) => worker.run());
+    const besides = this.beside.map((worker) => worker.run());
     try {
       return await this.main.runUntil(work);
     } finally {
-      for (const worker of this.lanes) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await Promise.allSettled(lanes);
+      for (const worker of this.beside) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.allSettled(besides);
     }
   }
 }
