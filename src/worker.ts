@@ -115,6 +115,24 @@ export interface WorkerOptions {
   watchLanes?: readonly WatchLane[];
   /** Whether this process runs the shard observers' loops (default: yes, unless `UNDERSTUDY_OBSERVERS=0`). */
   observers?: boolean;
+  /** How many workflows this process keeps in memory (default 500, or `UNDERSTUDY_MAX_CACHED_WORKFLOWS`). */
+  maxCachedWorkflows?: number;
+}
+
+/**
+ * Pairs sleep between messages, so most of them need no place in the cache: the shard loops and the pairs acting
+ * now do. The SDK's default (about 2,400 at a 4 GiB heap) held every sleeping pair and filled the heap at 5,000
+ * pairs per two processes (bench:scale); an evicted pair costs one replay of its short history when it next wakes.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+
+/** `UNDERSTUDY_MAX_CACHED_WORKFLOWS`: the workflows a worker process keeps in memory. */
+export function maxCachedWorkflowsFromEnvironment(value = process.env.UNDERSTUDY_MAX_CACHED_WORKFLOWS): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_MAX_CACHED_WORKFLOWS;
+  const count = Number(value.trim());
+  if (!Number.isInteger(count) || count < 2)
+    throw new Error(`UNDERSTUDY_MAX_CACHED_WORKFLOWS must be a whole number of at least 2, got "${value}"`);
+  return count;
 }
 
 /** `UNDERSTUDY_OBSERVERS=0`: this process leaves the observers' reading and forecasting to the others. */
@@ -192,6 +210,7 @@ export async function createWorker({
   dependencies = {},
   watchLanes = watchLanesFromEnvironment(),
   observers = observersFromEnvironment(),
+  maxCachedWorkflows = maxCachedWorkflowsFromEnvironment(),
 }: WorkerOptions): Promise<UnderstudyWorker> {
   const { config } = loaded;
   const metrics = dependencies.metrics ?? metricsStoreFor(loaded);
@@ -251,6 +270,7 @@ export async function createWorker({
     taskQueue: queue,
     activities,
     workflowBundle: workflowBundle ?? (await bundleWorkflows()),
+    maxCachedWorkflows,
     // Pollers follow the backlog instead of a fixed ten: bench:scale measured the queueing of a fixed ten.
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },

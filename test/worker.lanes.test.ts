@@ -1,7 +1,12 @@
 // Which health-watcher lanes a worker process serves (pure parsing; every integration test runs the lanes' loops on
 // their own task queues through createWorker).
 import { describe, expect, it } from 'vitest';
-import { observersFromEnvironment, watchLanesFromEnvironment } from '../src/worker.js';
+import {
+  DEFAULT_MAX_CACHED_WORKFLOWS,
+  maxCachedWorkflowsFromEnvironment,
+  observersFromEnvironment,
+  watchLanesFromEnvironment,
+} from '../src/worker.js';
 import { watchLaneTaskQueue } from '../src/shared/healthWatch.js';
 import { observerTaskQueue } from '../src/shared/observation.js';
 
@@ -33,5 +38,17 @@ describe('UNDERSTUDY_OBSERVERS', () => {
     expect(observersFromEnvironment('0')).toBe(false);
     expect(() => observersFromEnvironment('no')).toThrow('UNDERSTUDY_OBSERVERS must be 0 or 1, got "no"');
     expect(observerTaskQueue('understudy')).toBe('understudy@observe');
+  });
+});
+
+describe('UNDERSTUDY_MAX_CACHED_WORKFLOWS', () => {
+  it('keeps 500 workflows unless told a whole number of at least 2, and names what it refused', () => {
+    expect(maxCachedWorkflowsFromEnvironment(undefined)).toBe(DEFAULT_MAX_CACHED_WORKFLOWS);
+    expect(DEFAULT_MAX_CACHED_WORKFLOWS).toBe(500);
+    expect(maxCachedWorkflowsFromEnvironment(' 2000 ')).toBe(2000);
+    for (const bad of ['1', '2.5', 'many'])
+      expect(() => maxCachedWorkflowsFromEnvironment(bad)).toThrow(
+        `UNDERSTUDY_MAX_CACHED_WORKFLOWS must be a whole number of at least 2, got "${bad}"`,
+      );
   });
 });
