@@ -24,8 +24,8 @@ export interface RolloutDependencies {
   temporal: Client;
 }
 
-/** How often a waiting activity tells Temporal it is alive (the profile's heartbeat timeout is 10 s). */
-const HEARTBEAT_EVERY_MS = 2_000;
+/** How often a waiting activity tells Temporal it is alive (the profile's heartbeat timeout is 3 s). */
+const HEARTBEAT_EVERY_MS = 1_000;
 
 function asFailure(error: unknown, what: string): unknown {
   const code = (error as { code?: unknown } | undefined)?.code;

@@ -100,6 +100,50 @@ export function eventMs(event: HistoryEvent): number {
   return seconds * 1000 + (time.nanos ?? 0) / 1e6;
 }
 
+/**
+ * The longest stretch after `sinceMs` during which a workflow had work no worker was doing: a workflow task
+ * scheduled and not yet started (or started on a worker that died, until it timed out), or an activity's retry after
+ * `sinceMs` (its last attempt started then: an earlier attempt was lost with its worker). Stretches that meet are
+ * one wait. What a crash costs a running action, read from its history (server timestamps).
+ */
+export function longestWaitAfter(events: HistoryEvent[], sinceMs: number): number {
+  const waits: [number, number][] = [];
+  const scheduledAt = new Map<string, number>();
+  for (const event of events) {
+    const at = eventMs(event);
+    if (event.workflowTaskScheduledEventAttributes) scheduledAt.set(String(event.eventId), at);
+    const started = event.workflowTaskStartedEventAttributes;
+    if (started) {
+      const from = scheduledAt.get(String(started.scheduledEventId));
+      if (from !== undefined) waits.push([from, at]);
+      scheduledAt.set(`started:${String(event.eventId)}`, at);
+    }
+    const timedOut = event.workflowTaskTimedOutEventAttributes;
+    if (timedOut) {
+      const from =
+        timedOut.startedEventId && Number(timedOut.startedEventId) > 0
+          ? scheduledAt.get(`started:${String(timedOut.startedEventId)}`)
+          : scheduledAt.get(String(timedOut.scheduledEventId));
+      if (from !== undefined) waits.push([from, at]);
+    }
+    const activityStarted = event.activityTaskStartedEventAttributes;
+    if (activityStarted && (activityStarted.attempt ?? 1) > 1 && at > sinceMs) waits.push([sinceMs, at]);
+  }
+  // Stretches that meet (within the server's few milliseconds between one event and the next) are one wait.
+  const clipped = waits
+    .map(([from, to]): [number, number] => [Math.max(from, sinceMs), to])
+    .filter(([from, to]) => to > from)
+    .sort((a, b) => a[0] - b[0]);
+  let longest = 0;
+  let current: [number, number] | undefined;
+  for (const [from, to] of clipped) {
+    if (current && from <= current[1] + 50) current[1] = Math.max(current[1], to);
+    else current = [from, to];
+    longest = Math.max(longest, current[1] - current[0]);
+  }
+  return longest;
+}
+
 /** One activity execution as its history tells it: type, when it was scheduled, started and finished, its result. */
 export interface ActivityTimeline {
   activityType: string;
@@ -304,7 +348,9 @@ export async function inBatches<T>(
 /** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
 export const BENCH_HISTORY_SECONDS = 4.5 * 3600;
 const BENCH_HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };
-const BENCH_REGIONS = { primaries: ['us-east', 'ap-south'], shadows: ['eu-west'] };
+/** Three primary regions, so a region outage (bench:failover --region-outage) takes down a third of the pairs. */
+export const BENCH_PRIMARY_REGIONS = ['us-east', 'ap-south', 'us-west'] as const;
+const BENCH_REGIONS = { primaries: [...BENCH_PRIMARY_REGIONS], shadows: ['eu-west'] };
 
 /**
  * Seeds `count` primaries (one synthetic workload each, far below the scaling threshold, so no pair acts) and as

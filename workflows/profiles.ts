@@ -45,9 +45,10 @@ export const OBSERVATION: ActivityOptions = {
  */
 export const PROVIDER_ACTION: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
-  // The activity heartbeats on every poll of its operation (a few times a second): ten silent seconds mean its
-  // worker is gone, and another worker resumes the operation from the last heartbeat.
-  heartbeatTimeout: '10 seconds',
+  // The activity heartbeats on every poll of its operation (ten times a second; the SDK sends one every 2.4 s): three
+  // silent seconds mean its worker is gone, and another worker resumes the operation from the last heartbeat, so a
+  // crash holds an action up for about 3.5 s (bench:restart). A false alarm only resumes the same operation twice.
+  heartbeatTimeout: '3 seconds',
   retry: {
     initialInterval: '500 milliseconds',
     backoffCoefficient: 2,
