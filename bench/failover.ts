@@ -16,8 +16,12 @@
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
  * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size.
+ * `--region-outage` then takes down the region of a third of those idle pairs' primaries at once, and reports how
+ * long after the outage each affected pair's shadow was active (the simulator's record of its activations), and
+ * how many were not within REGION_OUTAGE_TIMEOUT_MS.
  *
  * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500] [--running 0]
+ *        [--region-outage]
  *        npm run bench:failover -- --provider kubernetes [...]: the same on the Kubernetes test bed, beside
  *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
@@ -28,7 +32,15 @@ import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
 import { runKubernetesFailover } from './failoverKubernetes.js';
-import { activityTimelines, eventMs, round, seedAndStartPairs, spread, startBenchStack } from './harness.js';
+import {
+  activityTimelines,
+  BENCH_PRIMARY_REGIONS,
+  eventMs,
+  round,
+  seedAndStartPairs,
+  spread,
+  startBenchStack,
+} from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +51,7 @@ const { values: args } = parseArgs({
     provider: { type: 'string' },
     'baseline-minutes': { type: 'string' },
     running: { type: 'string' },
+    'region-outage': { type: 'boolean' },
   },
 });
 const PROVIDER = args.provider ?? 'simulator';
@@ -54,6 +67,10 @@ if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
 const RUNNING = Number(args.running ?? 0);
 if (!Number.isInteger(RUNNING) || RUNNING < 0)
   throw new Error(`--running must be a whole number ≥ 0, not ${args.running}`);
+const REGION_OUTAGE = args['region-outage'] ?? false;
+if (REGION_OUTAGE && RUNNING < 3) throw new Error('--region-outage needs --running 3 or more: the pairs it takes down');
+/** How long the affected pairs of a region outage may take to be active on their shadows. */
+const REGION_OUTAGE_TIMEOUT_MS = 600_000;
 const BATCH = Number(args.batch ?? 10);
 if (!Number.isInteger(BATCH) || BATCH < 1) throw new Error(`--batch must be a whole number ≥ 1, not ${args.batch}`);
 /** How long after a batch's last injection its failovers may take. */
@@ -137,12 +154,14 @@ try {
     pairs.push({ pairId, primary, shadow, workloadIds });
   }
   await control.setDelays(DEFAULT_DELAYS);
+  let idlePairs: { primary: string; shadow: string }[] = [];
   if (RUNNING > 0) {
-    const { seededSeconds, startSeconds } = await seedAndStartPairs(stack, {
+    const { seededSeconds, startSeconds, hosts } = await seedAndStartPairs(stack, {
       prefix: `bench-fo-${tag}-idle`,
       count: RUNNING,
       policy: config.policy,
     });
+    idlePairs = hosts;
     log(
       `${RUNNING} idle pairs running beside them (seeded in ${round(seededSeconds)} s, started in ${round(startSeconds)} s)`,
     );
@@ -233,6 +252,7 @@ try {
       ),
     );
   }
+  const regionOutage = REGION_OUTAGE ? await measureRegionOutage(idlePairs) : undefined;
   watching = false;
   await watcher;
   const finalReport = await provider.invariants();
@@ -327,6 +347,7 @@ try {
     invariantChecks,
     otherInvariantViolations: otherViolations.map((v) => v.message),
     goal: { shadowActiveWithinSecondsP99: 5, p99: shadowActiveP99, met: shadowActiveP99 <= 5 },
+    ...(regionOutage ? { regionOutage } : {}),
   };
   if (args.json) console.log(JSON.stringify(result, null, 2));
   else {
@@ -353,9 +374,64 @@ try {
     log(
       `goal: shadow active within 5 s of the first missed check at p99: ${shadowActiveP99} s — ${result.goal.met ? 'met' : 'NOT met'}`,
     );
+    if (regionOutage) {
+      log(
+        `region outage (${regionOutage.region}, ${regionOutage.affectedPairs} of ${RUNNING} idle pairs): ` +
+          `${regionOutage.activated} active on their shadows within ${REGION_OUTAGE_TIMEOUT_MS / 1000} s`,
+      );
+      log(row('shadow active, from the outage', regionOutage.shadowActiveSeconds));
+    }
     for (const u of unfinished) log(`unfinished: ${u}`);
   }
   if (unfinished.length > 0) process.exitCode = 1;
 } finally {
   await stack.close();
+}
+
+/**
+ * Takes down the first primary region and waits until every idle pair whose primary it held has its shadow active,
+ * reading the activations from the simulator's history (simulated clock, at 1× the wall's pace) as they happen: the
+ * history is bounded, so it is read on every few seconds rather than once at the end.
+ */
+async function measureRegionOutage(pairs: { primary: string; shadow: string }[]) {
+  const { control } = stack;
+  let lastSeq = (await control.historyPage(Number.MAX_SAFE_INTEGER)).lastSeq;
+  const outageAtMs = Date.parse((await control.status()).now);
+  const region = BENCH_PRIMARY_REGIONS[0];
+  const { affectedHostIds } = await control.failRegion(region);
+  const down = new Set(affectedHostIds);
+  const affectedShadows = new Set(pairs.filter((p) => down.has(p.primary)).map((p) => p.shadow));
+  log(`region ${region} down: ${affectedShadows.size} idle pairs lost their primaries at once`);
+  const activatedAtMs = new Map<string, number>();
+  for (const deadline = Date.now() + REGION_OUTAGE_TIMEOUT_MS; activatedAtMs.size < affectedShadows.size;) {
+    for (;;) {
+      const page = await control.historyPage(lastSeq);
+      for (const event of page.events)
+        if (
+          event.kind === 'operation' &&
+          event.operation === 'activateShadow' &&
+          event.status === 'succeeded' &&
+          event.hostId !== undefined &&
+          affectedShadows.has(event.hostId) &&
+          !activatedAtMs.has(event.hostId)
+        )
+          activatedAtMs.set(event.hostId, event.atMs);
+      if (page.lastSeq === lastSeq) break;
+      lastSeq = page.lastSeq;
+    }
+    if (Date.now() > deadline) break;
+    await sleep(2_000);
+  }
+  const seconds = [...activatedAtMs.values()].map((atMs) => (atMs - outageAtMs) / 1000);
+  return {
+    region,
+    affectedPairs: affectedShadows.size,
+    activated: activatedAtMs.size,
+    notActiveWithinSeconds: {
+      seconds: REGION_OUTAGE_TIMEOUT_MS / 1000,
+      pairs: affectedShadows.size - activatedAtMs.size,
+    },
+    // Over the pairs that were: notActiveWithinSeconds says how many were not, which these figures then flatter.
+    shadowActiveSeconds: spread(seconds),
+  };
 }
