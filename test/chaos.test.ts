@@ -202,4 +202,15 @@ describe('fault campaign: rounds on a stack of its own', () => {
     }
     expect(stack.worker.unexpectedExits).toBe(0);
   }, 150_000);
+
+  it('loses no message and swaps once across continue-as-new, and refuses a report for the former primary', async () => {
+    const tag = `t${Date.now().toString(36).slice(-4)}`;
+    const result = await runRound(stack, round(3, 'messages-at-continue-as-new'), tag);
+    expect(result.error, result.notes.join('; ')).toBeUndefined();
+    expect(result.violations).toEqual([]);
+    const notes = result.notes.join('\n');
+    expect(notes).toMatch(/swapNow answered swapped/);
+    expect(notes).toMatch(/a report for the former primary (\S+): \1 is not the primary of pair/);
+    expect(stack.worker.unexpectedExits).toBe(0);
+  }, 150_000);
 });

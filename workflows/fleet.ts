@@ -59,6 +59,8 @@ export interface FleetInput {
   checkIntervalSeconds?: number;
   /** Checks per run before continue-as-new (default 500); the state, pending signals included, carries over. */
   iterationsPerRun?: number;
+  /** The pairs' `iterationsPerRun` (their default when absent): the fault campaign makes them continue as new often. */
+  pairIterationsPerRun?: number;
   /** Carried across continue-as-new. */
   state?: FleetState;
 }
@@ -181,6 +183,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
       shadow: pair.shadow,
       policy: input.policy,
       fleetWorkflowId: info.workflowId,
+      ...(input.pairIterationsPerRun !== undefined ? { iterationsPerRun: input.pairIterationsPerRun } : {}),
     };
     try {
       await startChild(hostPairWorkflow, {
@@ -316,6 +319,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetState> {
     policy: input.policy,
     ...(input.checkIntervalSeconds !== undefined ? { checkIntervalSeconds: input.checkIntervalSeconds } : {}),
     ...(input.iterationsPerRun !== undefined ? { iterationsPerRun: input.iterationsPerRun } : {}),
+    ...(input.pairIterationsPerRun !== undefined ? { pairIterationsPerRun: input.pairIterationsPerRun } : {}),
     state,
   });
 

@@ -14,6 +14,7 @@ export type ChaosViolationKind =
   | 'pair-not-steady'
   | 'acted-during-metrics-outage'
   | 'double-action'
+  | 'message-lost'
   | 'simulator-invariant';
 
 export interface ChaosViolation {

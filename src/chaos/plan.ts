@@ -14,6 +14,7 @@ export const FAULT_KINDS = [
   'host-flap',
   'watcher-lane-dies',
   'duplicate-failure-reports',
+  'messages-at-continue-as-new',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 

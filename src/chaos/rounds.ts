@@ -9,7 +9,15 @@ import {
   watcherWorkflowIds,
   type PrimaryFailureReport,
 } from '../shared/healthWatch.js';
-import { forceSwapSignal, pairWorkflowId, stateQuery, swapScheduleId } from '../shared/pair.js';
+import {
+  forceSwapSignal,
+  pairWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  stateQuery,
+  swapNowUpdate,
+  swapScheduleId,
+} from '../shared/pair.js';
 import type { PairState } from '../shared/pair.js';
 import { configSchema } from '../config/schema.js';
 import { InfluxV1MetricsStore } from '../metrics/influxV1Store.js';
@@ -49,6 +57,13 @@ const OUTAGE_ROUND_HISTORY_HOURS = 3;
 const SETUP_TIMEOUT_MS = 90_000;
 const IN_FLIGHT_TIMEOUT_MS = 30_000;
 const POLL_MS = 200;
+/**
+ * The messages round's pairs continue as new every second wake, so of a burst of messages one in two lands in a
+ * run's last iteration, and some arrive while that run's continue-as-new is being completed.
+ */
+const MESSAGES_ROUND_ITERATIONS_PER_RUN = 2;
+/** Pause and resume signals in the burst (alternating, ending on resume). */
+const MESSAGES_ROUND_SIGNALS = 12;
 
 export interface RoundResult {
   round: number;
@@ -147,7 +162,15 @@ async function buildFleet(stack: ChaosStack, spec: RoundSpec, runTag: string): P
   await stack.client.workflow.start('fleetWorkflow', {
     taskQueue: stack.taskQueue,
     workflowId: fleetWorkflowId,
-    args: [{ topology, policy: CHAOS_POLICY }],
+    args: [
+      {
+        topology,
+        policy: CHAOS_POLICY,
+        ...(spec.fault === 'messages-at-continue-as-new'
+          ? { pairIterationsPerRun: MESSAGES_ROUND_ITERATIONS_PER_RUN }
+          : {}),
+      },
+    ],
   });
   const pairIds = topology.primaries.map((p) => p.hostId).sort();
   const fleet: RoundFleet = { tag, topology, fleetWorkflowId, pairIds, workloadIds: workloadIds.sort() };
@@ -419,6 +442,10 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
         });
       break;
     }
+    case 'messages-at-continue-as-new': {
+      violations.push(...(await messagesAcrossContinueAsNew(stack, target, targetPrimary, notes)));
+      break;
+    }
     case 'host-flap': {
       await stack.control.flapHost(targetPrimary, spec.flapPeriodSeconds);
       await pause(spec.faultDurationMs);
@@ -430,6 +457,83 @@ async function runDrill(stack: ChaosStack, spec: RoundSpec, fleet: RoundFleet): 
     }
   }
   return { faultLiftedAt: Date.now(), notes, violations, ...(outage ? { outage } : {}) };
+}
+
+/**
+ * A swap asked for by update, then a burst of pause and resume signals while it runs, into a pair that continues as
+ * new every second wake; then the same update id again, after several runs; then a failure report for the host that
+ * was primary before the swap. Nothing may be lost or done twice: one swap, the same answer to the repeated id, the
+ * last signal's pause state, and the stale report refused with its reason.
+ */
+async function messagesAcrossContinueAsNew(
+  stack: ChaosStack,
+  pairId: string,
+  formerPrimary: string,
+  notes: string[],
+): Promise<ChaosViolation[]> {
+  const violations: ChaosViolation[] = [];
+  const pair = stack.client.workflow.getHandle(pairWorkflowId(pairId));
+  const before = await pair.query(stateQuery);
+  const updateId = `fault-campaign-swap-${pairId}-${before.counters.runs}`;
+  const request = { reason: 'fault campaign: swap across continue-as-new' };
+  const swapping = await pair.startUpdate(swapNowUpdate, { args: [request], updateId, waitForStage: 'ACCEPTED' });
+  for (let i = 0; i < MESSAGES_ROUND_SIGNALS; i++)
+    await (i % 2 === 0 ? pair.signal(pauseSignal, { reason: 'fault campaign burst' }) : pair.signal(resumeSignal));
+  const answer = await swapping.result();
+  // The pair continues as new on its own in the burst; one more wake after the swap makes sure of a run of its own.
+  await pair.signal(resumeSignal);
+  const repeated = await until(
+    async () => {
+      const state = await pair.query(stateQuery);
+      return state.counters.runs > before.counters.runs + 1 && state.phase === 'steady'
+        ? await pair.executeUpdate(swapNowUpdate, { args: [request], updateId })
+        : undefined;
+    },
+    IN_FLIGHT_TIMEOUT_MS,
+    `pair ${pairId} steady in a later run after the swap`,
+  );
+  const after = await pair.query(stateQuery);
+  notes.push(
+    `swapNow answered ${answer.swapped ? 'swapped' : `not swapped (${answer.reason})`}; ` +
+      `${MESSAGES_ROUND_SIGNALS} signals; runs ${before.counters.runs} → ${after.counters.runs}`,
+  );
+  if (JSON.stringify(repeated) !== JSON.stringify(answer))
+    violations.push({
+      kind: 'message-lost',
+      message: `pair ${pairId}: update ${updateId} repeated in a later run answered ${JSON.stringify(repeated)}, first ${JSON.stringify(answer)}`,
+    });
+  const swaps = after.counters.swaps - before.counters.swaps;
+  if (swaps !== (answer.swapped ? 1 : 0))
+    violations.push({ kind: 'double-action', message: `pair ${pairId} swapped ${swaps} times for one swapNow` });
+  if (after.paused || !after.failoverEnabled)
+    violations.push({
+      kind: 'message-lost',
+      message: `pair ${pairId} is ${after.paused ? 'paused' : 'holding failover'} although the last signal resumed it`,
+    });
+  if (answer.swapped) {
+    // The host that was primary before the swap, reported failed with the generation it had then: refused.
+    const stale: PrimaryFailureReport = {
+      primaryHostId: formerPrimary,
+      generation: before.counters.failovers + before.counters.swaps,
+      failedChecksAt: Array.from({ length: after.policy.failuresBeforeFailover }, () => Date.now()),
+      status: 'failed',
+      reportedAt: Date.now(),
+      watcher: 'fault campaign',
+    };
+    const refused = await pair.executeUpdate(primaryFailedUpdate, { args: [stale] }).then(
+      () => undefined,
+      // The validator's reason is the cause of the update's failure.
+      (error: unknown) => errorText((error as { cause?: unknown }).cause ?? error),
+    );
+    notes.push(`a report for the former primary ${formerPrimary}: ${refused ?? 'accepted'}`);
+    const latest = await pair.query(stateQuery);
+    if (refused === undefined || latest.counters.failovers !== before.counters.failovers)
+      violations.push({
+        kind: 'double-action',
+        message: `pair ${pairId} took a failure report for ${formerPrimary}, no longer its primary`,
+      });
+  }
+  return violations;
 }
 
 /** Every invariant and the steady state, as they stand now; empty when the round is over and well. */
