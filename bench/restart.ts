@@ -151,6 +151,8 @@ try {
     console.log(
       JSON.stringify(
         {
+          // The last step's figures first, in the shape the goal names; every step after them.
+          ...steps.at(-1),
           policy: { tickSeconds: policy.tickSeconds, healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds },
           steps,
         },
