@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { RolloutActivities } from '../activities/rollout.js';
 import type { HostRef } from '../src/shared/pair.js';
 import {
+  abortRolloutSignal,
   pauseRolloutSignal,
   resumeRolloutSignal,
   rolloutStateQuery,
@@ -112,5 +113,78 @@ it('holds the next wave when a pause arrives during the clock read before it', a
     const state = await handle.result();
     expect(state.phase).toBe('completed');
     expect(state.pairs.map((p) => p.step)).toEqual(['done', 'done']);
+  });
+}, 60_000);
+
+it('ends the rollout when an abort arrives during the last wave of a run', async () => {
+  const targets: RolloutTarget[] = ['p1', 'p2', 'p3'].map((pairId, i) => ({
+    pairId,
+    primary: host(`${pairId}-a`, i % 2 === 0 ? 'us' : 'eu'),
+    shadow: host(`${pairId}-b`, i % 2 === 0 ? 'eu' : 'us'),
+  }));
+  const applied = new Map<string, string>();
+  let releaseSwap: () => void = () => undefined;
+  let firstSwapStarted: () => void = () => undefined;
+  const firstSwap = new Promise<void>((resolve) => (firstSwapStarted = resolve));
+  let swaps = 0;
+  const activities: RolloutActivities = {
+    applyConfiguration: ({ hostId, desired }) => {
+      const hash = `hash-of-${JSON.stringify(desired)}`;
+      applied.set(hostId, hash);
+      return Promise.resolve({ hash });
+    },
+    readHostConfiguration: (hostId) =>
+      Promise.resolve({
+        hostId,
+        healthy: true,
+        status: 'active',
+        values: applied.has(hostId) ? { image: 'app:2.0' } : { image: 'app:1.0' },
+        hash: applied.get(hostId) ?? 'hash-old',
+      }),
+    swapPairNow: async ({ pairId }) => {
+      swaps += 1;
+      if (swaps === 1) {
+        // The run's only wave (one wave per run): held until the abort is in.
+        firstSwapStarted();
+        await new Promise<void>((resolve) => (releaseSwap = resolve));
+      }
+      const t = targets.find((x) => x.pairId === pairId)!;
+      return { swapped: true, primary: t.shadow!, shadow: t.primary };
+    },
+    readProviderClock: () => Promise.resolve(Date.now()),
+    readSpareCapacity: () => Promise.resolve(undefined),
+    readRolloutTargets: () => Promise.resolve(targets),
+  };
+  const taskQueue = uniqueTaskQueue('rollout-abort-last-wave');
+  const worker = await Worker.create({
+    connection: server.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities,
+  });
+  await worker.runUntil(async () => {
+    const handle = await server.client.workflow.start<typeof rolloutWorkflow>('rolloutWorkflow', {
+      taskQueue,
+      workflowId: `rollout-abort-last-wave-${taskQueue}`,
+      args: [
+        {
+          rolloutId: 'abort-last-wave',
+          desired: { image: 'app:2.0' },
+          pairs: targets,
+          budget: { maxPairs: 1 },
+          windows: [{ cron: '* * * * *', durationMinutes: 1 }],
+          continueAsNewAfterWaves: 1,
+        },
+      ],
+    });
+    await firstSwap;
+    await handle.signal(abortRolloutSignal, { reason: 'stop after this one' });
+    releaseSwap();
+    const state = await handle.result();
+    expect(state.runs).toBeGreaterThanOrEqual(2);
+    expect(state.phase).toBe('aborted');
+    expect(state.haltReason).toBe('stop after this one');
+    expect(state.pairs.map((p) => p.step)).toEqual(['done', 'skipped', 'skipped']);
+    expect(swaps).toBe(1);
   });
 }, 60_000);

@@ -4,8 +4,8 @@
  * pending requests and answered updates included); beside it lives only what a run rebuilds: the one-action lock,
  * the wake flag and the child ids used in this run. Every handler and the loop work through its methods.
  *
- * Each handler's method awaits exactly what its closure did before, so the commands of one activation keep their order
- * and histories recorded by earlier code still replay (test/fixtures/histories).
+ * Handlers and the loop interleave at every await: a method adds no await of its own, so the commands of one
+ * activation keep their order and the recorded histories replay (test/fixtures/histories).
  */
 import {
   ApplicationFailure,

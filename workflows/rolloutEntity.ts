@@ -1,11 +1,11 @@
 /**
  * The rollout entity behind rolloutWorkflow (workflows/rollout.ts): one object that owns the plain-data RolloutState
- * (the `rolloutState` query's answer) and the rest of the rollout's progress (the pairs as read, paused, waves done),
- * which is what continues as new; an abort lives only as long as the run that heard it, as before. Its methods are
- * the workflow's handlers, its validation, its waves and each pair's turn.
+ * (the `rolloutState` query's answer) and the rest of the rollout's progress (the pairs as read, paused, waves done,
+ * an abort), which is what continues as new. Its methods are the workflow's handlers, its validation, its waves and
+ * each pair's turn.
  *
- * A wave rolls its pairs concurrently: each method awaits exactly what the closure it replaces did, so the commands
- * of one activation keep their order and histories recorded by earlier code still replay.
+ * A wave rolls its pairs concurrently: a method adds no await of its own, so the commands of one activation keep
+ * their order and the recorded histories replay.
  */
 import {
   ApplicationFailure,
@@ -78,13 +78,20 @@ export class RolloutEntity {
     this.paused = progress?.paused ?? false;
     this.targets = progress?.targets ?? [];
     this.wavesDone = progress?.wavesDone ?? 0;
+    this.aborted = progress?.aborted;
   }
 
   /** What the next run starts from: the same input with the progress so far. */
   continuation(): RolloutInput {
     return {
       ...this.input,
-      progress: { state: this.state, targets: this.targets, paused: this.paused, wavesDone: this.wavesDone },
+      progress: {
+        state: this.state,
+        targets: this.targets,
+        paused: this.paused,
+        wavesDone: this.wavesDone,
+        ...(this.aborted !== undefined ? { aborted: this.aborted } : {}),
+      },
     };
   }
 

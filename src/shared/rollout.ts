@@ -86,6 +86,8 @@ export interface RolloutProgress {
   paused: boolean;
   /** Waves finished (the next run starts at this index). */
   wavesDone: number;
+  /** The operator's abort reason, when one came: the next run ends the rollout instead of rolling on. */
+  aborted?: string;
 }
 
 export interface PairRollout {
