@@ -385,6 +385,8 @@ export async function seedAndStartPairs(
     count,
     regions: BENCH_REGIONS.shadows,
     capacity: BENCH_HOST_SIZE,
+    role: 'shadow',
+    allocationFraction: policy.shadowFraction,
   });
   await control.advance(BENCH_HISTORY_SECONDS);
   const seededSeconds = (performance.now() - seedStarted) / 1000;

@@ -175,10 +175,18 @@ async function actionsAcrossAKill(pairIds: string[], hosts: { primary: string }[
   const handles = pairIds.map((pairId) => client.workflow.getHandle<typeof hostPairWorkflow>(pairWorkflowId(pairId)));
   const states = () => Promise.all(handles.map((h) => h.query(stateQuery).catch(() => undefined)));
   for (const [i] of pairIds.entries()) await control.failHost(hosts[i]!.primary);
+  // Each pair's failover has started once it is failing over or has failed over; the kill waits for all of them.
   for (const deadline = Date.now() + 60_000; ; await sleep(250)) {
-    if ((await states()).every((s) => s?.phase === 'failing-over')) break;
+    const now = await states();
+    if (now.every((s) => s !== undefined && (s.phase === 'failing-over' || s.counters.failovers > 0))) break;
     if (Date.now() > deadline)
-      throw new Error('the failovers did not all start within 60 s of their primaries failing');
+      throw new Error(
+        `the failovers did not all start within 60 s of their primaries failing: ${now
+          .map(
+            (s, i) => `${pairIds[i]} ${s ? `${s.phase}, last action ${JSON.stringify(s.lastAction)}` : 'unreadable'}`,
+          )
+          .join('; ')}`,
+      );
   }
   // Past the fence and the activation (1 s and 2 s at 1×), so the kill lands in the restores as well.
   await sleep(3_000);

@@ -92,5 +92,7 @@ export class SimulatorControl {
     regions: string[];
     capacity: Capacity;
     workload?: { requirements: Capacity; demand: DemandProfile };
+    role?: 'primary' | 'shadow';
+    allocationFraction?: number;
   }) => this.http.request<{ hostIds: string[] }>('POST', '/sim/seed', input);
 }

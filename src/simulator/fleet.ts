@@ -1174,6 +1174,9 @@ export class Fleet {
     regions: string[];
     capacity: Capacity;
     workload?: { requirements: Capacity; demand: Workload['demand'] };
+    /** Shadows are seeded inactive at `allocationFraction` of their capacity, ready to be activated. */
+    role?: 'primary' | 'shadow';
+    allocationFraction?: number;
   }): { hostIds: string[] } {
     const ids = Array.from({ length: input.count }, (_, i) => `${input.prefix}-${i}`);
     const taken = ids.find((id) => this.state.hosts[id] || this.state.workloads[`${id}-w`]);
@@ -1206,9 +1209,9 @@ export class Fleet {
         region,
         zone: `${region}-${'abc'[i % 3]}`,
         capacity: { ...input.capacity },
-        allocationFraction: 1,
-        role: 'primary',
-        status: 'active',
+        allocationFraction: input.role === 'shadow' ? (input.allocationFraction ?? 1) : 1,
+        role: input.role ?? 'primary',
+        status: input.role === 'shadow' ? 'inactive' : 'active',
         workloadIds,
         dataVersion: 0,
         createdAt: now,

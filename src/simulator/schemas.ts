@@ -183,13 +183,28 @@ export const faultyConfigurationSchema = z.strictObject({
   values: configurationSchema.shape.desired.optional(),
 });
 
-export const seedSchema = z.strictObject({
-  prefix: id('prefix'),
-  count: z.number().int().min(1, 'count must be at least 1').max(100_000, 'count must be at most 100000'),
-  regions: z.array(id('region')).min(1, 'regions must list at least one region'),
-  capacity: hostCapacitySchema,
-  workload: z.strictObject({ requirements: requirementsSchema, demand: demandSchema }).optional(),
-});
+export const seedSchema = z
+  .strictObject({
+    prefix: id('prefix'),
+    count: z.number().int().min(1, 'count must be at least 1').max(100_000, 'count must be at most 100000'),
+    regions: z.array(id('region')).min(1, 'regions must list at least one region'),
+    capacity: hostCapacitySchema,
+    workload: z.strictObject({ requirements: requirementsSchema, demand: demandSchema }).optional(),
+    role: z.enum(['primary', 'shadow']).optional(),
+    allocationFraction: z
+      .number()
+      .gt(0, 'allocationFraction must be above 0')
+      .max(1, 'allocationFraction must be at most 1')
+      .optional(),
+  })
+  .refine((seed) => seed.role === 'shadow' || seed.allocationFraction === undefined, {
+    message: 'allocationFraction applies to shadows only (role: shadow)',
+    path: ['allocationFraction'],
+  })
+  .refine((seed) => seed.role !== 'shadow' || seed.workload === undefined, {
+    message: 'a shadow is seeded without a workload',
+    path: ['workload'],
+  });
 
 /** One line per problem, each naming its field. */
 export function describeZodError(error: z.ZodError): string {
