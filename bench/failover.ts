@@ -15,13 +15,14 @@
  * simulator's data-loss records; split brain is a pair that the simulator's invariant check ever saw with two
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
- * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size.
+ * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size,
+ * and lets them settle `--settle-seconds` (300 by default with idle pairs) before the first failure.
  * `--region-outage` then takes down the region of a third of those idle pairs' primaries at once, and reports how
  * long after the outage each affected pair's shadow was active (the simulator's record of its activations), and
  * how many were not within REGION_OUTAGE_TIMEOUT_MS.
  *
  * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500] [--running 0]
- *        [--region-outage]
+ *        [--settle-seconds 300] [--region-outage]
  *        npm run bench:failover -- --provider kubernetes [...]: the same on the Kubernetes test bed, beside
  *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'baseline-minutes': { type: 'string' },
     running: { type: 'string' },
     'region-outage': { type: 'boolean' },
+    'settle-seconds': { type: 'string' },
   },
 });
 const PROVIDER = args.provider ?? 'simulator';
@@ -67,6 +69,10 @@ if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
 const RUNNING = Number(args.running ?? 0);
 if (!Number.isInteger(RUNNING) || RUNNING < 0)
   throw new Error(`--running must be a whole number ≥ 0, not ${args.running}`);
+/** How long the idle pairs run before the first failure: thousands of new pairs take minutes to enrol. */
+const SETTLE_SECONDS = Number(args['settle-seconds'] ?? (RUNNING > 0 ? 300 : 0));
+if (!Number.isFinite(SETTLE_SECONDS) || SETTLE_SECONDS < 0)
+  throw new Error(`--settle-seconds must be ≥ 0, not ${args['settle-seconds']}`);
 const REGION_OUTAGE = args['region-outage'] ?? false;
 if (REGION_OUTAGE && RUNNING < 3) throw new Error('--region-outage needs --running 3 or more: the pairs it takes down');
 /** How long the affected pairs of a region outage may take to be active on their shadows. */
@@ -163,8 +169,10 @@ try {
     });
     idlePairs = hosts;
     log(
-      `${RUNNING} idle pairs running beside them (seeded in ${round(seededSeconds)} s, started in ${round(startSeconds)} s)`,
+      `${RUNNING} idle pairs running beside them (seeded in ${round(seededSeconds)} s, started in ${round(startSeconds)} s); ` +
+        `settling ${SETTLE_SECONDS} s`,
     );
+    await sleep(SETTLE_SECONDS * 1000);
   }
 
   // ---- batches of pairs: each runs, loses its primaries one after another, and is terminated once failed over ------
