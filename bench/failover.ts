@@ -32,6 +32,7 @@ import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../workflows/profiles.js';
 import { runKubernetesFailover } from './failoverKubernetes.js';
 import {
   activityTimelines,
@@ -208,6 +209,7 @@ try {
     for (const p of batch) {
       await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
         taskQueue,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         workflowId: pairWorkflowId(p.pairId),
         args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
       });

@@ -39,6 +39,7 @@ import { stackPaths } from '../src/stack/index.js';
 import { kubernetesBedReset, kubernetesBedUp, kubernetesBinDir } from '../src/stack/kubernetesBed.js';
 import { createWorker, installRuntime } from '../src/worker.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../workflows/profiles.js';
 import { activityTimelines, createBenchDatabase, eventMs, inBatches, spread, writeWorkflowBundle } from './harness.js';
 
 export interface KubernetesFailoverOptions {
@@ -212,6 +213,7 @@ export async function runKubernetesFailover(loaded: LoadedConfig, options: Kuber
       for (const f of batch) {
         await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
           taskQueue,
+          workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
           workflowId: pairWorkflowId(f.pairId),
           args: [{ pairId: f.pairId, primary: f.primary, shadow: f.shadow, policy }],
         });

@@ -25,6 +25,7 @@ import { spawnSimulator } from '../src/stack/simulator.js';
 import { bundleWorkflows } from '../src/worker.js';
 import { spawnWorkerProcess } from '../src/workerProcess.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
+import { WORKFLOW_TASK_TIMEOUT } from '../workflows/profiles.js';
 
 /** One event of a workflow history, as the client fetches it. */
 export type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
@@ -408,6 +409,7 @@ export async function seedAndStartPairs(
     if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
     await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
       taskQueue,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       workflowId: pairWorkflowId(p.pairId),
       args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
     });

@@ -34,7 +34,7 @@ import {
 } from '../src/shared/pair.js';
 import { type PairsUnderRollout, pairsUnderRolloutProblem } from '../src/shared/rollout.js';
 import { hostPairWorkflow } from './hostPair.js';
-import { OBSERVATION, PROVIDER_ACTION } from './profiles.js';
+import { OBSERVATION, PROVIDER_ACTION, WORKFLOW_TASK_TIMEOUT } from './profiles.js';
 
 const actions = proxyActivities<OrchestrationActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<OrchestrationActivities>(OBSERVATION);
@@ -351,6 +351,7 @@ export class FleetEntity {
       await startChild(hostPairWorkflow, {
         workflowId: pairWorkflowId(pair.pairId),
         args: [pairInput],
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         // Pairs outlive a fleet run (continue-as-new, or an operator restarting the fleet).
         parentClosePolicy: ParentClosePolicy.ABANDON,
         staticSummary: `pair ${pair.pairId}: ${pair.primary.hostId} (${pair.primary.region}) ⇄ ${pair.shadow?.hostId ?? 'no shadow'}`,

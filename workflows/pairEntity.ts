@@ -56,7 +56,7 @@ import {
 } from '../src/shared/pair.js';
 import { SearchAttributeKeys } from '../src/shared/temporal.js';
 import { failoverWorkflow, scaleBackWorkflow, scaleOutWorkflow, swapWorkflow } from './actions.js';
-import { QUICK_LOCAL_CALL } from './profiles.js';
+import { QUICK_LOCAL_CALL, WORKFLOW_TASK_TIMEOUT } from './profiles.js';
 
 const watchers = proxyActivities<HealthWatchActivities>(QUICK_LOCAL_CALL);
 const observers = proxyActivities<PairObserverActivities>(QUICK_LOCAL_CALL);
@@ -423,6 +423,7 @@ export class PairEntity {
     try {
       const result = await executeChild(failoverWorkflow, {
         workflowId,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         args: [
           {
             pairId: state.pairId,
@@ -485,6 +486,7 @@ export class PairEntity {
     let at = state.providerTime ?? 0;
     const result = await executeChild(swapWorkflow, {
       workflowId,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       args: [
         {
           pairId: state.pairId,
@@ -549,6 +551,7 @@ export class PairEntity {
     try {
       await executeChild(scaleBackWorkflow, {
         workflowId,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         args: [
           {
             pairId: state.pairId,
@@ -596,6 +599,7 @@ export class PairEntity {
     try {
       const result = await executeChild(scaleOutWorkflow, {
         workflowId,
+        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
         args: [{ pairId: state.pairId, primary: state.primary, shadow: state.shadow, action }],
         staticSummary: reason,
       });

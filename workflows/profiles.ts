@@ -5,6 +5,13 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_FAILURES } from '../src/shared/failures.js';
 
+/**
+ * How long one workflow task of a pair or an action child may run on a worker. A pair's or a child's task takes
+ * milliseconds (their histories stay short), so three seconds is ample; the SDK's ten held an action for ten seconds
+ * when its worker died holding a task (bench:restart).
+ */
+export const WORKFLOW_TASK_TIMEOUT = '3 seconds';
+
 /** Short calls to a local service (InfluxDB, the ONNX model): fail fast, retry a few times. */
 export const QUICK_LOCAL_CALL: ActivityOptions = {
   startToCloseTimeout: '10 seconds',
