@@ -42,6 +42,8 @@ export interface OrchestrationDependencies {
   temporal?: Client;
 }
 
+/** How often a fleet read tells Temporal its worker is alive (FLEET_READ's heartbeat timeout is 3 s). */
+const FLEET_READ_HEARTBEAT_MS = 1_000;
 /** How often a running provider operation is polled (the client's default is 250 ms). */
 const OPERATION_POLL_INTERVAL_MS = 100;
 /** Days of the primary's history the quietest-window search averages over. */
@@ -628,11 +630,18 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
       return { drifted: true, hash: desired.hash };
     },
 
-    async describeFleet() {
+    /**
+     * The fleet, or only `hostIds` and their workloads. Heartbeats every second while the provider answers, so an
+     * action child whose read died with its worker takes it up again within the FLEET_READ heartbeat timeout.
+     */
+    async describeFleet(input?: { hostIds?: string[] }) {
+      const beating = setInterval(() => heartbeat(), FLEET_READ_HEARTBEAT_MS);
       try {
-        return await provider.describeFleet();
+        return await provider.describeFleet(input?.hostIds ? { hostIds: input.hostIds } : undefined);
       } catch (error) {
         throw asActivityFailure(error, 'describe fleet');
+      } finally {
+        clearInterval(beating);
       }
     },
 

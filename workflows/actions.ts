@@ -10,7 +10,7 @@ import type { MigrationResult } from '../src/provider/types.js';
 import type { ScalingAction } from '../src/policy/types.js';
 import { FailureType, messageOf } from '../src/shared/failures.js';
 import type { FailoverResult, HostRef } from '../src/shared/pair.js';
-import { HEALTH_CHECK, OBSERVATION, PROVIDER_ACTION } from './profiles.js';
+import { FLEET_READ, HEALTH_CHECK, OBSERVATION, PROVIDER_ACTION } from './profiles.js';
 
 const actions = proxyActivities<OrchestrationActivities>(PROVIDER_ACTION);
 const reads = proxyActivities<OrchestrationActivities>(OBSERVATION);
@@ -177,7 +177,9 @@ export async function failoverWorkflow(input: FailoverInput): Promise<FailoverRe
     role: 'primary',
     idempotencyKey: stepKey('promote'),
   });
-  const fleet = await labelled(reads.describeFleet, OBSERVATION, `list workloads left on ${primary.hostId}`);
+  const fleet = await labelled(reads.describeFleet, FLEET_READ, `list workloads left on ${primary.hostId}`, {
+    hostIds: [primary.hostId],
+  });
   const stranded = fleet.workloads.filter((w) => w.hostId === primary.hostId).map((w) => w.id);
   const results = await Promise.all(stranded.map((id) => migrate(id, primary.hostId, shadow.hostId)));
   return {
@@ -243,8 +245,9 @@ export async function swapWorkflow(input: SwapInput): Promise<SwapResult> {
   }
   const fleet = await labelled(
     reads.describeFleet,
-    OBSERVATION,
+    FLEET_READ,
     `pre-check: room on ${shadow.hostId} for ${primary.hostId}'s workloads`,
+    { hostIds: [primary.hostId, shadow.hostId] },
   );
   const workloads = fleet.workloads.filter((w) => w.hostId === primary.hostId);
   for (const resource of ['cpuCores', 'memoryGiB', 'storageIops', 'networkMbps'] as const) {

@@ -47,6 +47,13 @@ export const OBSERVATION: ActivityOptions = {
 };
 
 /**
+ * An action's read of the fleet (the workloads left on a failed primary, the room on a shadow): like OBSERVATION,
+ * but the activity heartbeats while the provider answers, so a read lost with its worker is taken up again after
+ * three silent seconds, not after the 30 s timeout.
+ */
+export const FLEET_READ: ActivityOptions = { ...OBSERVATION, heartbeatTimeout: '3 seconds' };
+
+/**
  * A provider action (activate, migrate, fence, provision…): may run for minutes (provisioning ~90 s of provider
  * time), heartbeats its operation's progress, and retries for as long as the provider is the one failing.
  */
