@@ -1,7 +1,8 @@
 /**
  * bench:failover — how fast a pair replaces a dead primary, end to end and in real time: the shared Temporal dev
- * server, a worker process, a simulator process of this run's own (at 1×, so the provider's delays are real: fence
- * 1 s, activate 2 s, restore 1 s + 2 s per GiB) and an InfluxDB database of its own. Not a test.
+ * server, two worker processes (one watcher lane each), a simulator process of this run's own (at 1×, so the
+ * provider's delays are real: fence 1 s, activate 2 s, restore 1 s + 2 s per GiB) and an InfluxDB database of its
+ * own. Not a test.
  *
  * N pairs run with the product's default policy, `--batch` of them at a time (more would measure an overloaded
  * worker, see bench:scale); within a batch the primaries fail one after another (`--stagger-ms` apart, so failovers
@@ -115,7 +116,15 @@ if (PROVIDER === 'kubernetes') {
   process.exit();
 }
 
-const stack = await startBenchStack({ config, label: 'failover', speed: 1, metricsIntervalSeconds: 60 });
+// Two worker processes, one watcher lane each, as docker-compose deploys them: one process serving everything
+// starved its shard observers' workflow tasks at 5,000 idle pairs.
+const stack = await startBenchStack({
+  config,
+  label: 'failover',
+  speed: 1,
+  metricsIntervalSeconds: 60,
+  workerLanes: [['a'], ['b']],
+});
 try {
   const { provider, control, client, taskQueue } = stack;
   const { tag } = stack;
