@@ -414,7 +414,8 @@ try {
  */
 async function measureRegionOutage(pairs: { primary: string; shadow: string }[]) {
   const { control } = stack;
-  let lastSeq = (await control.historyPage(Number.MAX_SAFE_INTEGER)).lastSeq;
+  // Asked for what follows the largest sequence number it takes, the history answers its newest one.
+  let lastSeq = (await control.historyPage(999_999_999_999_999)).lastSeq;
   const outageAtMs = Date.parse((await control.status()).now);
   const region = BENCH_PRIMARY_REGIONS[0];
   const { affectedHostIds } = await control.failRegion(region);

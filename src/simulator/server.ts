@@ -291,7 +291,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   function afterSeqOf(url: URL): number {
     const given = url.searchParams.get('afterSeq') ?? '0';
     if (!/^\d{1,15}$/.test(given))
-      throw new SimulatorError('bad_request', `afterSeq must be a whole number >= 0 (got "${given}")`);
+      throw new SimulatorError('bad_request', `afterSeq must be a whole number of at most 15 digits (got "${given}")`);
     return Number(given);
   }
 
