@@ -425,26 +425,20 @@ async function measureRegionOutage(pairs: { primary: string; shadow: string }[])
   const activatedAtMs = new Map<string, number>();
   let unanswered = 0;
   for (const deadline = Date.now() + REGION_OUTAGE_TIMEOUT_MS; activatedAtMs.size < affectedShadows.size;) {
-    for (;;) {
-      // The simulator is the busiest process in an outage: a read it cannot answer now is read again next round.
-      const page = await control.historyPage(lastSeq).catch(() => undefined);
-      if (!page) {
-        unanswered += 1;
-        break;
-      }
-      for (const event of page.events)
-        if (
-          event.kind === 'operation' &&
-          event.operation === 'activateShadow' &&
-          event.status === 'succeeded' &&
-          event.hostId !== undefined &&
-          affectedShadows.has(event.hostId) &&
-          !activatedAtMs.has(event.hostId)
-        )
-          activatedAtMs.set(event.hostId, event.atMs);
-      if (page.lastSeq === lastSeq) break;
-      lastSeq = page.lastSeq;
-    }
+    // The simulator is the busiest process in an outage: a read it cannot answer now is read again next round.
+    const events = await control.history(lastSeq).catch(() => undefined);
+    if (!events) unanswered += 1;
+    for (const event of events ?? [])
+      if (
+        event.kind === 'operation' &&
+        event.operation === 'activateShadow' &&
+        event.status === 'succeeded' &&
+        event.hostId !== undefined &&
+        affectedShadows.has(event.hostId) &&
+        !activatedAtMs.has(event.hostId)
+      )
+        activatedAtMs.set(event.hostId, event.atMs);
+    lastSeq = events?.at(-1)?.seq ?? lastSeq;
     if (Date.now() > deadline) break;
     await sleep(2_000);
   }

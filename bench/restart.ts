@@ -215,11 +215,5 @@ async function actionsAcrossAKill(pairIds: string[], hosts: { primary: string }[
       Math.max(longestWaitAfter(child.events ?? [], killedAt), longestWaitAfter(pair.events ?? [], killedAt)) / 1000,
     );
   });
-  await inBatches(pairIds, 16, (pairId) =>
-    client.workflow
-      .getHandle(pairWorkflowId(pairId))
-      .terminate('step finished')
-      .catch(() => undefined),
-  );
   return { seconds: spread(waits), unfinished };
 }
