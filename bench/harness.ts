@@ -110,6 +110,7 @@ export function eventMs(event: HistoryEvent): number {
 export function longestWaitAfter(events: HistoryEvent[], sinceMs: number): number {
   const waits: [number, number][] = [];
   const scheduledAt = new Map<string, number>();
+  const startedAt = new Map<string, number>();
   for (const event of events) {
     const at = eventMs(event);
     if (event.workflowTaskScheduledEventAttributes) scheduledAt.set(String(event.eventId), at);
@@ -117,13 +118,13 @@ export function longestWaitAfter(events: HistoryEvent[], sinceMs: number): numbe
     if (started) {
       const from = scheduledAt.get(String(started.scheduledEventId));
       if (from !== undefined) waits.push([from, at]);
-      scheduledAt.set(`started:${String(event.eventId)}`, at);
+      startedAt.set(String(event.eventId), at);
     }
     const timedOut = event.workflowTaskTimedOutEventAttributes;
     if (timedOut) {
       const from =
         timedOut.startedEventId && Number(timedOut.startedEventId) > 0
-          ? scheduledAt.get(`started:${String(timedOut.startedEventId)}`)
+          ? startedAt.get(String(timedOut.startedEventId))
           : scheduledAt.get(String(timedOut.scheduledEventId));
       if (from !== undefined) waits.push([from, at]);
     }

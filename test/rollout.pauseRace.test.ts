@@ -34,17 +34,10 @@ const host = (hostId: string, region: string): HostRef => ({
   capacity: HOST_SIZE,
 });
 
-it('holds the next wave when a pause arrives during the clock read before it', async () => {
-  const targets: RolloutTarget[] = [
-    { pairId: 'p1', primary: host('p1-a', 'us'), shadow: host('p1-b', 'eu') },
-    { pairId: 'p2', primary: host('p2-a', 'eu'), shadow: host('p2-b', 'us') },
-  ];
+/** Hosts that take any configuration and report it back, as a provider would, with the hash applied. */
+function hostsThatTakeConfiguration(): Pick<RolloutActivities, 'applyConfiguration' | 'readHostConfiguration'> {
   const applied = new Map<string, string>();
-  let clockReads = 0;
-  let releaseClock: () => void = () => undefined;
-  let secondClockReadStarted: () => void = () => undefined;
-  const secondClockRead = new Promise<void>((resolve) => (secondClockReadStarted = resolve));
-  const activities: RolloutActivities = {
+  return {
     applyConfiguration: ({ hostId, desired }) => {
       const hash = `hash-of-${JSON.stringify(desired)}`;
       applied.set(hostId, hash);
@@ -58,6 +51,20 @@ it('holds the next wave when a pause arrives during the clock read before it', a
         values: applied.has(hostId) ? { image: 'app:2.0' } : { image: 'app:1.0' },
         hash: applied.get(hostId) ?? 'hash-old',
       }),
+  };
+}
+
+it('holds the next wave when a pause arrives during the clock read before it', async () => {
+  const targets: RolloutTarget[] = [
+    { pairId: 'p1', primary: host('p1-a', 'us'), shadow: host('p1-b', 'eu') },
+    { pairId: 'p2', primary: host('p2-a', 'eu'), shadow: host('p2-b', 'us') },
+  ];
+  let clockReads = 0;
+  let releaseClock: () => void = () => undefined;
+  let secondClockReadStarted: () => void = () => undefined;
+  const secondClockRead = new Promise<void>((resolve) => (secondClockReadStarted = resolve));
+  const activities: RolloutActivities = {
+    ...hostsThatTakeConfiguration(),
     swapPairNow: ({ pairId }) => {
       const t = targets.find((x) => x.pairId === pairId)!;
       return Promise.resolve({ swapped: true, primary: t.shadow!, shadow: t.primary });
@@ -122,25 +129,12 @@ it('ends the rollout when an abort arrives during the last wave of a run', async
     primary: host(`${pairId}-a`, i % 2 === 0 ? 'us' : 'eu'),
     shadow: host(`${pairId}-b`, i % 2 === 0 ? 'eu' : 'us'),
   }));
-  const applied = new Map<string, string>();
   let releaseSwap: () => void = () => undefined;
   let firstSwapStarted: () => void = () => undefined;
   const firstSwap = new Promise<void>((resolve) => (firstSwapStarted = resolve));
   let swaps = 0;
   const activities: RolloutActivities = {
-    applyConfiguration: ({ hostId, desired }) => {
-      const hash = `hash-of-${JSON.stringify(desired)}`;
-      applied.set(hostId, hash);
-      return Promise.resolve({ hash });
-    },
-    readHostConfiguration: (hostId) =>
-      Promise.resolve({
-        hostId,
-        healthy: true,
-        status: 'active',
-        values: applied.has(hostId) ? { image: 'app:2.0' } : { image: 'app:1.0' },
-        hash: applied.get(hostId) ?? 'hash-old',
-      }),
+    ...hostsThatTakeConfiguration(),
     swapPairNow: async ({ pairId }) => {
       swaps += 1;
       if (swaps === 1) {
