@@ -17,6 +17,7 @@ import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
 import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
+import { DECISION_MEASUREMENT } from '../src/metrics/types.js';
 import { WATCH_LANES, allWatcherWorkflowIds, type WatchLane } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { SimulatorControl } from '../src/simulator/control.js';
@@ -267,13 +268,6 @@ export async function startBenchStack(options: {
       createWriteStream(join(stackPaths(config).logsDir, `bench-${label}-${tag}-worker-${lanes.join('')}.log`), {
         flags: 'a',
       });
-    const workers: ChildProcess[] = [];
-    for (const watchLanes of options.workerLanes ?? [[...WATCH_LANES]]) {
-      const observers = workers.length === 0;
-      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes, observers }, workerLog(watchLanes)));
-      const index = workers.length - 1;
-      cleanups.unshift(() => stopChild(workers[index]!));
-    }
     const connection = await Connection.connect({ address: config.temporal.address });
     cleanups.unshift(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -286,7 +280,7 @@ export async function startBenchStack(options: {
       ),
     );
     cleanups.unshift(() =>
-      inBatches(pairIds, 16, async (pairId) => {
+      inBatches(pairIds, 32, async (pairId) => {
         await client.workflow
           .getHandle(pairWorkflowId(pairId))
           .terminate('benchmark finished')
@@ -297,6 +291,14 @@ export async function startBenchStack(options: {
           .catch(() => undefined);
       }),
     );
+    // Registered last, so they stop first: terminating thousands of pairs is quick on a dev server no worker keeps busy.
+    const workers: ChildProcess[] = [];
+    for (const watchLanes of options.workerLanes ?? [[...WATCH_LANES]]) {
+      const observers = workers.length === 0;
+      workers.push(await spawnWorkerProcess({ ...workerArgs, watchLanes, observers }, workerLog(watchLanes)));
+      const index = workers.length - 1;
+      cleanups.unshift(() => stopChild(workers[index]!));
+    }
     const stack: BenchStack = {
       tag,
       simulatorUrl: url,
@@ -345,6 +347,20 @@ export async function inBatches<T>(
       }
     }),
   );
+}
+
+/**
+ * How many pairs have recorded a decision on a data step sampled at or after `sampledSince`, in the run's own
+ * database: one number from one query, however many pairs there are.
+ */
+export async function pairsDecidedSince(metrics: InfluxV1MetricsStore, sampledSince: Date): Promise<number> {
+  const since = sampledSince.getTime();
+  const [result] = await metrics.query([
+    `SELECT COUNT("action") FROM (SELECT LAST("action") AS "action" FROM "${DECISION_MEASUREMENT}" ` +
+      `WHERE time >= ${since}ms AND "issued_at" >= ${since} GROUP BY "pair")`,
+  ]);
+  const count = result?.series?.[0]?.values?.[0]?.[1];
+  return typeof count === 'number' ? count : 0;
 }
 
 /** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */

@@ -5,8 +5,9 @@
  * A simulator of this run's own (1×, Telegraf metrics every 5 simulated minutes into an InfluxDB database of its
  * own) holds the primaries (one synthetic workload each, far below the scaling threshold, so no pair acts) and their
  * shadows. The pair count steps up (`--pairs 1000,5000,…`); each step adds pairs (their starts spread over one
- * turn), gives every host 4.5 h of history so the forecaster runs its ONNX models, lets the pairs settle, then
- * measures over a window that holds at least one data step:
+ * turn), gives every host 4.5 h of history so the forecaster runs its ONNX models, lets the pairs settle (until
+ * every pair has decided on a data step sampled after the last of them started: the enrolments are behind it, and
+ * how long that took is reported), then measures over a window that holds at least one data step:
  *   - decision lag: how long after a data step's sample the observer's decision on it came (a decision's data time
  *     minus the newest sample it forecast from, plus the time its turn spent forecasting), from the decisions
  *     recorded in InfluxDB for a sample of pairs;
@@ -16,8 +17,8 @@
  *     shard workflow (watcher lanes and observers) of the task queue counted whole;
  *   - CPU (share of one core) and resident memory of the worker process, the Temporal dev server, InfluxDB and the
  *     simulator, from /proc, over the step's window.
- * A step is sustained when its p99 decision lag is at most 60 s and its p99 health-check gap at most the interval
- * + 1 s. The run stops at the first step that is not, or after the last step. "Sustained" is the last step of an
+ * A step is sustained when it settled within `--settle-seconds`, its p99 decision lag is at most 60 s and its p99
+ * health-check gap at most the interval + 1 s. The run stops at the first step that is not, or after the last step. "Sustained" is the last step of an
  * unbroken run of sustained steps.
  *
  * The dev server and InfluxDB are shared with whatever else runs on the machine: their figures include it (the
@@ -26,8 +27,8 @@
  * Two worker processes run on the task queue, each serving one health-watcher lane (as docker-compose.yml deploys
  * them); `--processes 1` runs one serving both.
  *
- * Usage: npm run bench:scale [-- --json] [--pairs 1000,5000,10000] [--step-seconds 420] [--sample 150]
- *        [--processes 1|2] [--settle-seconds 30]
+ * Usage: npm run bench:scale [-- --json] [--pairs 1000,5000,10000] [--window-seconds 390] [--sample 150]
+ *        [--processes 1|2] [--settle-seconds 900]
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -40,6 +41,7 @@ import {
   cpuSeconds,
   eventMs,
   inBatches,
+  pairsDecidedSince,
   round,
   rssMiB,
   seedAndStartPairs,
@@ -52,7 +54,7 @@ const { values: args } = parseArgs({
   options: {
     json: { type: 'boolean' },
     pairs: { type: 'string' },
-    'step-seconds': { type: 'string' },
+    'window-seconds': { type: 'string' },
     sample: { type: 'string' },
     processes: { type: 'string' },
     'settle-seconds': { type: 'string' },
@@ -66,17 +68,21 @@ const STEPS = (args.pairs ?? '1000,5000,10000').split(',').map((s) => Number(s.t
 if (STEPS.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= STEPS[i - 1]!)))
   throw new Error(`--pairs must be rising whole numbers, e.g. 100,250,500 (got ${args.pairs})`);
 const METRICS_INTERVAL_SECONDS = 300;
-/** The first part of each step only lets the new pairs settle; the rest is measured. */
-const SETTLE_SECONDS = Number(args['settle-seconds'] ?? 30);
+/**
+ * A step settles until every pair has decided on a data step sampled after the last of them started (so the
+ * enrolments are behind it), or for this long at most; the settle is reported, then the window is measured.
+ */
+const SETTLE_SECONDS = Number(args['settle-seconds'] ?? 900);
 if (!Number.isFinite(SETTLE_SECONDS) || SETTLE_SECONDS < 0)
   throw new Error(`--settle-seconds must be a number ≥ 0 (got ${args['settle-seconds']})`);
-const STEP_SECONDS = Number(args['step-seconds'] ?? 420);
+const WINDOW_SECONDS = Number(args['window-seconds'] ?? 390);
 // The window must hold a data step, or there is no decision to time.
-if (!Number.isFinite(STEP_SECONDS) || STEP_SECONDS < SETTLE_SECONDS + METRICS_INTERVAL_SECONDS + 30)
+if (!Number.isFinite(WINDOW_SECONDS) || WINDOW_SECONDS < METRICS_INTERVAL_SECONDS + 30)
   throw new Error(
-    `--step-seconds must be at least ${SETTLE_SECONDS + METRICS_INTERVAL_SECONDS + 30}, so each window holds a ` +
-      `data step (got ${args['step-seconds']})`,
+    `--window-seconds must be at least ${METRICS_INTERVAL_SECONDS + 30}, so each window holds a data step ` +
+      `(got ${args['window-seconds']})`,
   );
+const SETTLE_POLL_MS = 10_000;
 const SAMPLE = Number(args.sample ?? 150);
 if (!Number.isInteger(SAMPLE) || SAMPLE < 1)
   throw new Error(`--sample must be a whole number ≥ 1 (got ${args.sample})`);
@@ -134,7 +140,8 @@ try {
 
   log(
     `bench:scale: ${PROCESSES} worker process(es) (watcher lanes ${WORKER_LANES.map((l) => l.join('+')).join(', ')}), task queue ${taskQueue}; observer turn ${policy.tickSeconds} s, health check every ` +
-      `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ${STEP_SECONDS} s each`,
+      `${policy.healthCheckIntervalSeconds} s; steps ${STEPS.join(', ')} pairs, ` +
+      `each settled (${SETTLE_SECONDS} s at most) and measured over ${WINDOW_SECONDS} s`,
   );
   const idle = await measureProcesses(20);
   log(`idle (no pairs yet, 20 s): cores ${JSON.stringify(idle.cores)}; RSS MiB ${JSON.stringify(idle.rssMiB)}`);
@@ -150,13 +157,30 @@ try {
     const startedDataAt = Date.parse((await stack.control.status()).now);
     log(
       `${target} pairs: seeded ${adding} pairs and ${BENCH_HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
-        `started them in ${round(startSeconds)} s; settling ${SETTLE_SECONDS} s`,
+        `started them in ${round(startSeconds)} s`,
     );
-    await sleep(SETTLE_SECONDS * 1000);
+    const settleStarted = performance.now();
+    let decidedSinceStart = 0;
+    while (performance.now() - settleStarted < SETTLE_SECONDS * 1000) {
+      decidedSinceStart = await pairsDecidedSince(stack.metrics, new Date(startedDataAt));
+      if (decidedSinceStart >= target) break;
+      await sleep(SETTLE_POLL_MS);
+    }
+    const settle = {
+      seconds: round((performance.now() - settleStarted) / 1000),
+      pairsDecidedSinceStart: decidedSinceStart,
+      settled: decidedSinceStart >= target,
+    };
+    log(
+      settle.settled
+        ? `  settled in ${settle.seconds} s: every pair has decided on a data step sampled after the starts`
+        : `  not settled after ${settle.seconds} s: ${decidedSinceStart} of ${target} pairs have decided on a data ` +
+            `step sampled after the starts; measuring anyway`,
+    );
     await stack.control.resetHealthCheckGaps();
     const windowStart = Date.now();
     const dataWindowStart = Date.parse((await stack.control.status()).now);
-    const measured = await measureProcesses(Math.max(15, STEP_SECONDS - SETTLE_SECONDS));
+    const measured = await measureProcesses(WINDOW_SECONDS);
     const windowEnd = Date.now();
     const dataWindowEnd = Date.parse((await stack.control.status()).now);
     const gaps = await stack.control.healthCheckGaps();
@@ -241,12 +265,13 @@ try {
     const lagGoalMet = decisionLags.length > 0 && lag.p99 <= DECISION_LAG_GOAL_SECONDS;
     const step = {
       pairs: target,
-      sustained: lagGoalMet && healthGoalMet,
+      sustained: settle.settled && lagGoalMet && healthGoalMet,
       healthGapP99Seconds: healthGap.p99,
       decisionLagP99Seconds: lag.p99,
       workflowTasksPerSecond: perSecond(pairTasks, shardTasks),
       historyEventsPerSecond: perSecond(pairEvents, shardEvents),
       measuredSeconds: round(windowSeconds),
+      settle,
       sampledPairs,
       decisionLagSeconds: {
         ...lag,
@@ -315,7 +340,8 @@ try {
     if (unbroken) sustained = target;
     if (!step.sustained) {
       log(
-        `  not sustained (p99 decision lag ${lag.p99} s, goal at most ${DECISION_LAG_GOAL_SECONDS} s; p99 ` +
+        `  not sustained (${settle.settled ? 'settled' : 'not settled'}; p99 decision lag ${lag.p99} s, goal at ` +
+          `most ${DECISION_LAG_GOAL_SECONDS} s; p99 ` +
           `health-check gap ${healthGap.p99} s, goal at most ${policy.healthCheckIntervalSeconds + 1} s): stopping here`,
       );
       break;
