@@ -126,6 +126,22 @@ export interface WorkerOptions {
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
+/**
+ * Workflow tasks a worker process takes at once. A task's timeout (WORKFLOW_TASK_TIMEOUT) runs from when a worker
+ * takes it, and the process runs its workflows on one thread: with the SDK's 40, tasks queued inside the worker
+ * during an enrolment burst outlasted the timeout and were run again (bench:scale, 10,000 pairs). The rest wait on
+ * the server's queue, where no timeout runs.
+ */
+export const WORKFLOW_TASKS_AT_ONCE = 8;
+
+/**
+ * The SDK sends an activity's heartbeats at most every 80% of its heartbeat timeout, so a watcher (5 s) had one
+ * second of slack: on a loaded machine a late heartbeat timed the loop out and a new attempt started cold
+ * (bench:scale, 10,000 pairs). Sent at most every two seconds, a watcher's heartbeat has three to arrive, at about
+ * twenty heartbeats a second to the server for the 48 shard loops of a task queue.
+ */
+export const HEARTBEAT_THROTTLE = '2 seconds';
+
 /** `UNDERSTUDY_MAX_CACHED_WORKFLOWS`: the workflows a worker process keeps in memory. */
 export function maxCachedWorkflowsFromEnvironment(value = process.env.UNDERSTUDY_MAX_CACHED_WORKFLOWS): number {
   if (value === undefined || value.trim() === '') return DEFAULT_MAX_CACHED_WORKFLOWS;
@@ -248,6 +264,7 @@ export async function createWorker({
             observePairs: (input: Parameters<typeof observing.observePairs>[0]) => observing.observePairs(input),
           },
           activityTaskPollerBehavior: { type: 'autoscaling' },
+          maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
         }),
       ]
     : [];
@@ -261,6 +278,7 @@ export async function createWorker({
           watchPrimaries: (input: Parameters<typeof watching.watchPrimaries>[0]) => watching.watchPrimaries(input),
         },
         activityTaskPollerBehavior: { type: 'autoscaling' },
+        maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       }),
     ),
   );
@@ -271,6 +289,8 @@ export async function createWorker({
     activities,
     workflowBundle: workflowBundle ?? (await bundleWorkflows()),
     maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASKS_AT_ONCE,
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     // Pollers follow the backlog instead of a fixed ten: bench:scale measured the queueing of a fixed ten.
     workflowTaskPollerBehavior: { type: 'autoscaling' },
     activityTaskPollerBehavior: { type: 'autoscaling' },
