@@ -6,7 +6,7 @@
  * the `act` update. It heartbeats the pairs' scaling memories and what it recorded, every round and every few seconds
  * while a turn reads and forecasts, so a retry on another worker goes on from them.
  */
-import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import type { MetricsStore, DecisionPoint } from '../src/metrics/types.js';
 import type { Forecaster } from '../src/forecast/types.js';
@@ -46,8 +46,13 @@ const MEMBERS_REFRESH_MS = 2_000;
 const DEFAULT_RUN_FOR_MS = 30 * 60_000;
 /** Hosts per fleet read or newest-sample query: the host ids travel in the request. */
 const MAX_DESCRIBED_HOSTS = 200;
-/** How often a long turn heartbeats (the SDK throttles heartbeats to a share of the timeout anyway). */
+/** How often a long turn heartbeats (the worker sends them on at most every two seconds: HEARTBEAT_THROTTLE). */
 const TURN_HEARTBEAT_MS = 3_000;
+/**
+ * A turn that takes longer than this is stuck (the slowest measured took 13 s, at 10,000 pairs on two cores): the
+ * attempt fails and is retried from its last heartbeat, instead of heartbeating on while its shard goes undecided.
+ */
+export const TURN_LIMIT_MS = 120_000;
 /** A member whose primary the provider does not know is checked for a finished pair at most this often. */
 const GONE_PAIR_RECHECK_MS = 60_000;
 
@@ -68,6 +73,8 @@ export interface ObservePairsInput {
   version?: number;
   memories?: Record<string, ScalingMemory>;
   runForMs?: number;
+  /** How long one turn may take (default TURN_LIMIT_MS). */
+  turnLimitMs?: number;
 }
 
 export interface ObservePairsResult {
@@ -172,6 +179,8 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       let rounds = 0;
       let decisions = 0;
       let orders = 0;
+      /** Set when a turn outlasted its limit: should it ever go on, it must neither order nor record. */
+      let abandoned = false;
 
       // A retried attempt (its worker died, or a turn outlasted the heartbeat timeout) goes on from here: the same
       // memories, and no decision recorded twice.
@@ -217,6 +226,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
 
       /** Sends the pair its order; true when the pair took it. */
       const send = async (member: ObservedPair, order: ScalingOrder): Promise<boolean> => {
+        if (abandoned) return false;
         try {
           await temporal.workflow.getHandle(pairWorkflowId(member.pairId)).startUpdate(actUpdate, {
             args: [order],
@@ -353,7 +363,7 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
         for (const m of observing) fresh.delete(m.pairId);
         const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
         const records = made.filter((d): d is DecisionPoint => d !== undefined);
-        if (records.length === 0) return;
+        if (records.length === 0 || abandoned) return;
         // A lost audit point must not stop the decisions: it is logged, the loop goes on.
         try {
           await metrics.writeDecisions(records);
@@ -383,10 +393,26 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
           // A turn that reads and forecasts a whole shard takes a while (and a busy store answers slowly): it must
           // not look like a dead worker, or a second attempt would start beside it.
           const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
+          const turnLimitMs = input.turnLimitMs ?? TURN_LIMIT_MS;
+          let limit: NodeJS.Timeout | undefined;
           try {
-            await turn(due, now);
+            await Promise.race([
+              turn(due, now),
+              new Promise<never>((_, reject) => {
+                limit = setTimeout(() => {
+                  abandoned = true;
+                  reject(
+                    ApplicationFailure.retryable(
+                      `a turn of ${due.length} pairs outlasted ${turnLimitMs / 1000} s; trying again`,
+                      'ObserverTurnStuck',
+                    ),
+                  );
+                }, turnLimitMs);
+              }),
+            ]);
           } finally {
             clearInterval(beating);
+            clearTimeout(limit);
           }
         }
         rounds += 1;

@@ -149,6 +149,47 @@ describe('observePairs', () => {
     expect(decisions.map((d) => [d.action, d.executed])).toEqual([['activate-shadow-and-migrate', false]]);
   });
 
+  it('fails a turn stuck on a read that never answers, and records nothing should the read come back', async () => {
+    let forecastWritten: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => (forecastWritten = resolve));
+    const fakes = observeWith(FLEET, WINDOWS, () => {
+      forecastWritten();
+      return Promise.resolve();
+    });
+    let answer: (fleet: FleetSnapshot) => void = () => undefined;
+    const stuck = new Promise<FleetSnapshot>((resolve) => (answer = resolve));
+    const temporal = fakeTemporal();
+    const activities = createPairObserverActivities({
+      provider: { ...fakes.provider, describeFleet: () => stuck },
+      metrics: fakes.metrics,
+      forecaster,
+      temporal: temporal.client,
+    });
+    const input: ObservePairsInput = {
+      taskQueue: 'test',
+      shard: 0,
+      observerWorkflowId: 'observe:test:0',
+      members: [member('hot')],
+      version: 1,
+      runForMs: 60_000,
+      turnLimitMs: 300,
+    };
+    const run = new MockActivityEnvironment().run<
+      [ObservePairsInput],
+      ObservePairsResult,
+      (i: ObservePairsInput) => Promise<ObservePairsResult>
+    >((i) => activities.observePairs(i), input);
+    await expect(run).rejects.toThrow(/a turn of 1 pairs outlasted 0.3 s/);
+    answer(FLEET);
+    // The abandoned turn goes on once its read answers: once it has forecast, what is left of it (deciding, ordering,
+    // recording) settles within one turn of the event loop.
+    await written;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fakes.utilisationReads()).toBe(1);
+    expect(fakes.decisions).toEqual([]);
+    expect(temporal.orders).toEqual([]);
+  });
+
   it('in forecast-only mode sends the order to be recorded, not executed', async () => {
     const { orders } = await observe([member('hot', { policy: { ...PAIR_POLICY, forecastOnly: true } })]);
     expect(orders).toHaveLength(1);
