@@ -46,12 +46,6 @@ const MEMBERS_REFRESH_MS = 2_000;
 const DEFAULT_RUN_FOR_MS = 30 * 60_000;
 /** Hosts per fleet read or newest-sample query: the host ids travel in the request. */
 const MAX_DESCRIBED_HOSTS = 200;
-/**
- * A turn observes its pairs this many at a time (the store's batched reads take 100 hosts each): a shard's first
- * turn reads and forecasts every window cold, and all of it at once held the worker's event loop for seconds, its
- * workflow tasks and heartbeats with it (bench:scale, 10,000 pairs).
- */
-const PAIRS_PER_PART = 100;
 /** How often a long turn heartbeats (the worker sends them on at most every two seconds: HEARTBEAT_THROTTLE). */
 const TURN_HEARTBEAT_MS = 3_000;
 /**
@@ -367,18 +361,15 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
         const fleet = await describeHosts(observing);
         if (!fleet) return;
         for (const m of observing) fresh.delete(m.pairId);
-        for (const part of chunks(observing, PAIRS_PER_PART)) {
-          const made = await Promise.all(part.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
-          const records = made.filter((d): d is DecisionPoint => d !== undefined);
-          if (abandoned) return;
-          if (records.length === 0) continue;
-          // A lost audit point must not stop the decisions: it is logged, the loop goes on.
-          try {
-            await metrics.writeDecisions(records);
-            decisions += records.length;
-          } catch (error) {
-            log.warn('decisions not recorded', { error: messageOf(error) });
-          }
+        const made = await Promise.all(observing.map((m) => decide(m, fleet, now, newest, fleetReadAt)));
+        const records = made.filter((d): d is DecisionPoint => d !== undefined);
+        if (records.length === 0 || abandoned) return;
+        // A lost audit point must not stop the decisions: it is logged, the loop goes on.
+        try {
+          await metrics.writeDecisions(records);
+          decisions += records.length;
+        } catch (error) {
+          log.warn('decisions not recorded', { error: messageOf(error) });
         }
       };
 
