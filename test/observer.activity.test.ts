@@ -75,6 +75,28 @@ function fakeTemporal(refuse?: string) {
   return { client, orders };
 }
 
+/** One observer activity over `members`, as its workflow would schedule it, for a short run unless told otherwise. */
+function runObservePairs(
+  activities: ReturnType<typeof createPairObserverActivities>,
+  members: ObservedPair[],
+  overrides: Partial<ObservePairsInput> = {},
+): Promise<ObservePairsResult> {
+  const input: ObservePairsInput = {
+    taskQueue: 'test',
+    shard: 0,
+    observerWorkflowId: 'observe:test:0',
+    members,
+    version: 1,
+    runForMs: 2_500,
+    ...overrides,
+  };
+  return new MockActivityEnvironment().run<
+    [ObservePairsInput],
+    ObservePairsResult,
+    (i: ObservePairsInput) => Promise<ObservePairsResult>
+  >((i) => activities.observePairs(i), input);
+}
+
 describe('observePairs', () => {
   let forecaster: OnnxForecaster;
   beforeAll(async () => {
@@ -91,19 +113,7 @@ describe('observePairs', () => {
       forecaster,
       temporal: temporal.client,
     });
-    const input: ObservePairsInput = {
-      taskQueue: 'test',
-      shard: 0,
-      observerWorkflowId: 'observe:test:0',
-      members,
-      version: 1,
-      runForMs: 2_500,
-    };
-    const result = await new MockActivityEnvironment().run<
-      [ObservePairsInput],
-      ObservePairsResult,
-      (i: ObservePairsInput) => Promise<ObservePairsResult>
-    >((i) => activities.observePairs(i), input);
+    const result = await runObservePairs(activities, members);
     return { result, ...fakes, orders: temporal.orders };
   }
 
@@ -165,20 +175,7 @@ describe('observePairs', () => {
       forecaster,
       temporal: temporal.client,
     });
-    const input: ObservePairsInput = {
-      taskQueue: 'test',
-      shard: 0,
-      observerWorkflowId: 'observe:test:0',
-      members: [member('hot')],
-      version: 1,
-      runForMs: 60_000,
-      turnLimitMs: 300,
-    };
-    const run = new MockActivityEnvironment().run<
-      [ObservePairsInput],
-      ObservePairsResult,
-      (i: ObservePairsInput) => Promise<ObservePairsResult>
-    >((i) => activities.observePairs(i), input);
+    const run = runObservePairs(activities, [member('hot')], { runForMs: 60_000, turnLimitMs: 300 });
     await expect(run).rejects.toThrow(/a turn of 1 pairs outlasted 0.3 s/);
     answer(FLEET);
     // The abandoned turn goes on once its read answers: once it has forecast, what is left of it (deciding, ordering,
