@@ -32,6 +32,7 @@ import { loadConfig } from '../src/config/load.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
+import { LARGEST_AFTER_SEQ } from '../src/simulator/history.js';
 import type { hostPairWorkflow } from '../workflows/hostPair.js';
 import { WORKFLOW_TASK_TIMEOUT } from '../workflows/profiles.js';
 import { runKubernetesFailover } from './failoverKubernetes.js';
@@ -415,7 +416,7 @@ try {
 async function measureRegionOutage(pairs: { primary: string; shadow: string }[]) {
   const { control } = stack;
   // Asked for what follows the largest sequence number it takes, the history answers its newest one.
-  let lastSeq = (await control.historyPage(999_999_999_999_999)).lastSeq;
+  let lastSeq = (await control.historyPage(LARGEST_AFTER_SEQ)).lastSeq;
   const outageAtMs = Date.parse((await control.status()).now);
   const region = BENCH_PRIMARY_REGIONS[0];
   const { affectedHostIds } = await control.failRegion(region);

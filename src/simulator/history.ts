@@ -62,6 +62,9 @@ export interface HistoryState {
 export const MAX_HISTORY_EVENTS = 20_000;
 /** The most events one read returns; read on from `lastSeq`. */
 export const HISTORY_PAGE_SIZE = 5_000;
+/** `afterSeq` takes at most this many digits; the largest such number asks for what follows the newest event. */
+export const AFTER_SEQ_DIGITS = 15;
+export const LARGEST_AFTER_SEQ = 10 ** AFTER_SEQ_DIGITS - 1;
 
 export const emptyHistory = (): HistoryState => ({ events: [], lastSeq: 0, downSince: {} });
 

@@ -13,6 +13,7 @@ import { parseTraceCsv, TraceParseError } from './demand.js';
 import { SimulatorError } from './errors.js';
 import { HealthCheckLog } from './healthCheckLog.js';
 import { Fleet, initialFleetState, type FleetState } from './fleet.js';
+import { AFTER_SEQ_DIGITS } from './history.js';
 import { StateStore, type StoredTrace } from './persistence.js';
 import * as s from './schemas.js';
 import { TelegrafWriter, type InfluxTarget } from './telegraf.js';
@@ -290,8 +291,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
   function afterSeqOf(url: URL): number {
     const given = url.searchParams.get('afterSeq') ?? '0';
-    if (!/^\d{1,15}$/.test(given))
-      throw new SimulatorError('bad_request', `afterSeq must be a whole number of at most 15 digits (got "${given}")`);
+    if (!new RegExp(`^\\d{1,${AFTER_SEQ_DIGITS}}$`).test(given))
+      throw new SimulatorError(
+        'bad_request',
+        `afterSeq must be a whole number of at most ${AFTER_SEQ_DIGITS} digits (got "${given}")`,
+      );
     return Number(given);
   }
 
