@@ -17,13 +17,14 @@
  * unfenced primaries (checked every 250 ms through the run, and at the end).
  *
  * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size,
- * and lets them settle `--settle-seconds` (300 by default with idle pairs) before the first failure.
+ * and lets them settle before the first failure: until every idle pair has decided on a data step sampled after
+ * the starts (so their enrolments are behind them), `--settle-seconds` (1,500) at most.
  * `--region-outage` then takes down the region of a third of those idle pairs' primaries at once, and reports how
  * long after the outage each affected pair's shadow was active (the simulator's record of its activations), and
  * how many were not within REGION_OUTAGE_TIMEOUT_MS.
  *
  * Usage: npm run bench:failover [-- --json] [--failures 50] [--batch 10] [--stagger-ms 1500] [--running 0]
- *        [--settle-seconds 300] [--region-outage]
+ *        [--settle-seconds 1500] [--region-outage]
  *        npm run bench:failover -- --provider kubernetes [...]: the same on the Kubernetes test bed, beside
  *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
@@ -42,6 +43,8 @@ import {
   eventMs,
   round,
   seedAndStartPairs,
+  settleUntilDecided,
+  type Settle,
   spread,
   startBenchStack,
 } from './harness.js';
@@ -72,8 +75,8 @@ if (!Number.isFinite(STAGGER_MS) || STAGGER_MS < 0)
 const RUNNING = Number(args.running ?? 0);
 if (!Number.isInteger(RUNNING) || RUNNING < 0)
   throw new Error(`--running must be a whole number ≥ 0, not ${args.running}`);
-/** How long the idle pairs run before the first failure: thousands of new pairs take minutes to enrol. */
-const SETTLE_SECONDS = Number(args['settle-seconds'] ?? (RUNNING > 0 ? 300 : 0));
+/** How long the idle pairs may take to settle before the first failure: thousands of new pairs take minutes to enrol. */
+const SETTLE_SECONDS = Number(args['settle-seconds'] ?? (RUNNING > 0 ? 1500 : 0));
 if (!Number.isFinite(SETTLE_SECONDS) || SETTLE_SECONDS < 0)
   throw new Error(`--settle-seconds must be ≥ 0, not ${args['settle-seconds']}`);
 const REGION_OUTAGE = args['region-outage'] ?? false;
@@ -172,6 +175,7 @@ try {
   }
   await control.setDelays(DEFAULT_DELAYS);
   let idlePairs: { primary: string; shadow: string }[] = [];
+  let settle: Settle | undefined;
   if (RUNNING > 0) {
     const { seededSeconds, startSeconds, hosts } = await seedAndStartPairs(stack, {
       prefix: `bench-fo-${tag}-idle`,
@@ -179,11 +183,18 @@ try {
       policy: config.policy,
     });
     idlePairs = hosts;
+    const startedDataAt = Date.parse((await control.status()).now);
     log(
       `${RUNNING} idle pairs running beside them (seeded in ${round(seededSeconds)} s, started in ${round(startSeconds)} s); ` +
-        `settling ${SETTLE_SECONDS} s`,
+        `settling (${SETTLE_SECONDS} s at most)`,
     );
-    await sleep(SETTLE_SECONDS * 1000);
+    settle = await settleUntilDecided(stack, { pairs: RUNNING, startedDataAt, maxSeconds: SETTLE_SECONDS });
+    log(
+      settle.settled
+        ? `settled in ${settle.seconds} s: every idle pair has decided on a data step sampled after the starts`
+        : `not settled after ${settle.seconds} s: ${settle.pairsDecidedSinceStart} of ${RUNNING} idle pairs have ` +
+            `decided on a data step sampled after the starts; failing primaries anyway`,
+    );
   }
 
   // ---- batches of pairs: each runs, loses its primaries one after another, and is terminated once failed over ------
@@ -334,6 +345,7 @@ try {
     shadowActiveSeconds: spread(fromMiss.shadowActive),
     staggerMs: STAGGER_MS,
     pairsRunningAtOnce: BATCH,
+    ...(settle ? { settle } : {}),
     policy: {
       healthCheckIntervalSeconds: policy.healthCheckIntervalSeconds,
       failuresBeforeFailover: policy.failuresBeforeFailover,

@@ -363,6 +363,37 @@ export async function pairsDecidedSince(metrics: InfluxV1MetricsStore, sampledSi
   return typeof count === 'number' ? count : 0;
 }
 
+/** How long a settle waits between two counts of the pairs that have decided. */
+const SETTLE_POLL_MS = 10_000;
+
+export interface Settle {
+  seconds: number;
+  pairsDecidedSinceStart: number;
+  settled: boolean;
+}
+
+/**
+ * Waits until `pairs` pairs have decided on a data step sampled at or after the simulator time `startedDataAt` (so
+ * their enrolments are behind them), or `maxSeconds` at most, and says how long it took and whether they had.
+ */
+export async function settleUntilDecided(
+  stack: BenchStack,
+  options: { pairs: number; startedDataAt: number; maxSeconds: number },
+): Promise<Settle> {
+  const started = performance.now();
+  let decided = 0;
+  while (performance.now() - started < options.maxSeconds * 1000) {
+    decided = await pairsDecidedSince(stack.metrics, new Date(options.startedDataAt));
+    if (decided >= options.pairs) break;
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+  }
+  return {
+    seconds: round((performance.now() - started) / 1000),
+    pairsDecidedSinceStart: decided,
+    settled: decided >= options.pairs,
+  };
+}
+
 /** Enough history for the LSTM (a 4-hour window) at the pairs' 5-minute steps. */
 export const BENCH_HISTORY_SECONDS = 4.5 * 3600;
 const BENCH_HOST_SIZE: Capacity = { cpuCores: 32, memoryGiB: 128, storageIops: 20_000, networkMbps: 10_000 };

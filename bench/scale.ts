@@ -41,10 +41,10 @@ import {
   cpuSeconds,
   eventMs,
   inBatches,
-  pairsDecidedSince,
   round,
   rssMiB,
   seedAndStartPairs,
+  settleUntilDecided,
   spread,
   stackServicePid,
   startBenchStack,
@@ -82,7 +82,6 @@ if (!Number.isFinite(WINDOW_SECONDS) || WINDOW_SECONDS < METRICS_INTERVAL_SECOND
     `--window-seconds must be at least ${METRICS_INTERVAL_SECONDS + 30}, so each window holds a data step ` +
       `(got ${args['window-seconds']})`,
   );
-const SETTLE_POLL_MS = 10_000;
 const SAMPLE = Number(args.sample ?? 150);
 if (!Number.isInteger(SAMPLE) || SAMPLE < 1)
   throw new Error(`--sample must be a whole number ≥ 1 (got ${args.sample})`);
@@ -159,22 +158,15 @@ try {
       `${target} pairs: seeded ${adding} pairs and ${BENCH_HISTORY_SECONDS / 3600} h of history in ${round(seededSeconds)} s, ` +
         `started them in ${round(startSeconds)} s`,
     );
-    const settleStarted = performance.now();
-    let decidedSinceStart = 0;
-    while (performance.now() - settleStarted < SETTLE_SECONDS * 1000) {
-      decidedSinceStart = await pairsDecidedSince(stack.metrics, new Date(startedDataAt));
-      if (decidedSinceStart >= target) break;
-      await sleep(SETTLE_POLL_MS);
-    }
-    const settle = {
-      seconds: round((performance.now() - settleStarted) / 1000),
-      pairsDecidedSinceStart: decidedSinceStart,
-      settled: decidedSinceStart >= target,
-    };
+    const settle = await settleUntilDecided(stack, {
+      pairs: target,
+      startedDataAt,
+      maxSeconds: SETTLE_SECONDS,
+    });
     log(
       settle.settled
         ? `  settled in ${settle.seconds} s: every pair has decided on a data step sampled after the starts`
-        : `  not settled after ${settle.seconds} s: ${decidedSinceStart} of ${target} pairs have decided on a data ` +
+        : `  not settled after ${settle.seconds} s: ${settle.pairsDecidedSinceStart} of ${target} pairs have decided on a data ` +
             `step sampled after the starts; measuring anyway`,
     );
     await stack.control.resetHealthCheckGaps();
