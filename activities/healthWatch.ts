@@ -42,6 +42,11 @@ export interface HealthWatchDependencies {
 const MEMBERS_REFRESH_MS = 2_000;
 /** A watcher's activity returns after this long (its failing members carried over), so its workflow can move on. */
 const DEFAULT_RUN_FOR_MS = 30 * 60_000;
+/**
+ * Failure reports one watcher has on their way at once. Each waits for its pair to accept it, a call the server counts
+ * against the namespace's concurrent long polls: a region outage (a third of the fleet at once) exceeded that limit.
+ */
+const REPORTS_AT_ONCE = 16;
 /** A member whose host the provider does not know is checked for a finished pair at most this often. */
 const GONE_PAIR_RECHECK_MS = 60_000;
 
@@ -103,6 +108,9 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const watcher = temporal.workflow.getHandle(input.watcherWorkflowId);
       const deadline = Date.now() + (input.runForMs ?? DEFAULT_RUN_FOR_MS);
       const reports = new Set<Promise<void>>();
+      const queuedReports: FailureToReport[] = [];
+      let reportsOnTheirWay = 0;
+      let stopping = false;
       const goneChecks = new Map<string, number>();
       // An attempt scheduled without members (by an older watcher) reads them all first.
       const reader = shardMemberReader(
@@ -141,9 +149,22 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
           log.info('reported a failed primary', { pairId: member.pairId, primaryHostId: member.primaryHostId });
         } catch (error) {
           if (error instanceof WorkflowNotFoundError) return leave(member.pairId);
-          // Refused (the pair's validator says why) or not delivered: look again before reporting again.
-          tracker.refused(member.pairId);
-          log.warn('failure report not taken', { pairId: member.pairId, reason: messageOf(error) });
+          // Not delivered (a pair's refusal does not throw here): the evidence stands for the next failed check.
+          tracker.undelivered(member.pairId);
+          log.warn('failure report not delivered', { pairId: member.pairId, reason: messageOf(error) });
+        }
+      };
+
+      const sendReports = (): void => {
+        while (!stopping && reportsOnTheirWay < REPORTS_AT_ONCE && queuedReports.length > 0) {
+          const failure = queuedReports.shift()!;
+          reportsOnTheirWay += 1;
+          const sent: Promise<void> = report(failure).finally(() => {
+            reportsOnTheirWay -= 1;
+            reports.delete(sent);
+            sendReports();
+          });
+          reports.add(sent);
         }
       };
 
@@ -187,12 +208,10 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
               r && { healthy: r.healthy, status: describeHealth(r), checkedAt: Date.parse(r.checkedAt) },
               now,
             );
-            if (failure) {
-              const sent = report(failure).finally(() => reports.delete(sent));
-              reports.add(sent);
-            }
+            if (failure) queuedReports.push(failure);
             if (unknown.has(member.primaryHostId)) void checkGone(member, now);
           }
+          sendReports();
         }
         rounds += 1;
         context.heartbeat({ rounds, members: tracker.size });
@@ -200,7 +219,10 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down.
         await context.sleep(Math.max(0, wakeAt - Date.now()));
       }
-      await Promise.allSettled([...reports]);
+      stopping = true;
+      while (reports.size > 0) await Promise.allSettled([...reports]);
+      // Reports still queued go to the next run with their evidence.
+      for (const failure of queuedReports) tracker.undelivered(failure.member.pairId);
       return { rounds, reported, carried: tracker.failing() };
     },
   };

@@ -1,7 +1,8 @@
 /**
  * The watcher's activity loop with typed fakes for the provider and the Temporal client (the real stack runs it in
- * health.watchers.test.ts): one batched call per round, one report per failure with its update id, a refused report
- * looked at again, a member whose host and pair are gone dropped, and an attempt scheduled without members.
+ * health.watchers.test.ts): one batched call per round, one report per failure with its update id, an undelivered
+ * report sent again with its evidence, a bound on the reports on their way, a member whose host and pair are gone
+ * dropped, and an attempt scheduled without members.
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -48,8 +49,15 @@ function fakeProvider(status: Record<string, 'active' | 'failed'>) {
   return { provider, calls };
 }
 
-/** A client whose watcher answers `members` and whose pairs accept (or refuse) updates; records what it was sent. */
-function fakeTemporal(options: { members?: WatchedPrimary[]; refuse?: string; running?: Record<string, boolean> }) {
+/** A client whose watcher answers `members` and whose pairs take (or never get) updates; records what it was sent. */
+function fakeTemporal(options: {
+  members?: WatchedPrimary[];
+  /** Every update call fails with this (the server did not deliver it). */
+  undelivered?: string;
+  /** Every update call takes this long to be accepted. */
+  acceptAfterMs?: number;
+  running?: Record<string, boolean>;
+}) {
   const updates: { workflowId: string; updateId: string; report: PrimaryFailureReport }[] = [];
   const signals: WatchChange[] = [];
   const client = {
@@ -62,7 +70,8 @@ function fakeTemporal(options: { members?: WatchedPrimary[]; refuse?: string; ru
         },
         startUpdate: (_def: unknown, o: { args: [PrimaryFailureReport]; updateId: string }) => {
           updates.push({ workflowId, updateId: o.updateId, report: o.args[0] });
-          return options.refuse ? Promise.reject(new Error(options.refuse)) : Promise.resolve({});
+          if (options.undelivered) return Promise.reject(new Error(options.undelivered));
+          return new Promise((resolve) => setTimeout(() => resolve({}), options.acceptAfterMs ?? 0));
         },
         describe: () =>
           workflowId.startsWith('health-watch:')
@@ -111,13 +120,29 @@ describe('watchPrimaries', () => {
     expect(result.reported).toBe(1);
   });
 
-  it('looks again after a refusal', async () => {
+  it('reports again at the next failed check when a report was not delivered, and carries it over', async () => {
     const { provider } = fakeProvider({ 'p1-a': 'failed' });
-    const { client, updates } = fakeTemporal({ refuse: 'p1-a is not the primary of pair p1' });
+    const { client, updates } = fakeTemporal({
+      undelivered: '8 RESOURCE_EXHAUSTED: namespace concurrent poller limit exceeded',
+    });
     const result = await watch(provider, client, input([member('p1')]));
-    // Refused, so the evidence starts over and is gathered (and sent) again within the run.
+    // The evidence stands: the next check (one interval later, not a new round of confirmations) sends it again.
     expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates[1]!.updateId).toBe(updates[0]!.updateId);
+    expect(updates[1]!.report.failedChecksAt[0]).toBe(updates[0]!.report.failedChecksAt[1]);
     expect(result.reported).toBe(0);
+    expect(result.carried.p1?.primaryHostId).toBe('p1-a');
+  });
+
+  it('has at most sixteen reports on their way at once', async () => {
+    const failing = Array.from({ length: 40 }, (_, i) => member(`p${i}`));
+    const { provider } = fakeProvider(Object.fromEntries(failing.map((m) => [m.primaryHostId, 'failed'])));
+    const { client, updates } = fakeTemporal({ acceptAfterMs: 3_000 });
+    const result = await watch(provider, client, input(failing));
+    // The run ends (2.5 s) before the first sixteen are accepted: the rest go to the next run with their evidence.
+    expect(updates).toHaveLength(16);
+    expect(result.reported).toBe(16);
+    expect(Object.keys(result.carried)).toHaveLength(24);
   });
 
   it('drops a member whose host the provider does not know once its pair has ended', async () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { WatchTracker } from '../src/health/watchTracker.js';
-import { CONFIRMATION_DELAY_MS, HEALTH_SHARDS, shardOf, type WatchedPrimary } from '../src/shared/healthWatch.js';
+import {
+  CONFIRMATION_DELAY_MS,
+  HEALTH_SHARDS,
+  REPORT_AGAIN_AFTER_MS,
+  shardOf,
+  type WatchedPrimary,
+} from '../src/shared/healthWatch.js';
 
 const member = (pairId: string, overrides: Partial<WatchedPrimary> = {}): WatchedPrimary => ({
   pairId,
@@ -58,19 +64,42 @@ describe('WatchTracker', () => {
     expect(tracker.record('p1', failed(2), 5_000)).toMatchObject({ failedChecksAt: [1, 2] });
   });
 
-  it('starts over after a healthy answer, a refusal, or a changed member', () => {
+  it('starts over after a healthy answer or a changed member', () => {
     const tracker = new WatchTracker();
     tracker.setMembers([member('p1', { failuresBeforeFailover: 2 })], 0);
     tracker.record('p1', failed(1), 0);
     tracker.record('p1', healthy(2), 500);
     expect(tracker.record('p1', failed(3), 5_000)).toBeUndefined();
     expect(tracker.record('p1', failed(4), 5_500)).toBeDefined();
-    tracker.refused('p1');
-    expect(tracker.record('p1', failed(5), 10_000)).toBeUndefined();
+    tracker.record('p1', healthy(5), 10_000);
+    expect(tracker.record('p1', failed(6), 15_000)).toBeUndefined();
     // The pair swapped roles: a new primary (or a new generation) is a new watch, due at once.
     tracker.setMembers([member('p1', { primaryHostId: 'p1-b', generation: 1, failuresBeforeFailover: 2 })], 10_100);
     expect(tracker.due(10_100).map((m) => m.primaryHostId)).toEqual(['p1-b']);
     expect(tracker.failing()).toEqual({});
+  });
+
+  it('reports again at the next failed check when a report did not arrive, keeping its evidence', () => {
+    const tracker = new WatchTracker();
+    tracker.setMembers([member('p1', { failuresBeforeFailover: 2 })], 0);
+    tracker.record('p1', failed(1), 0);
+    expect(tracker.record('p1', failed(2), 500)).toMatchObject({ failedChecksAt: [1, 2] });
+    expect(tracker.failing()).toEqual({});
+    tracker.undelivered('p1');
+    expect(tracker.failing()).toEqual({ p1: { primaryHostId: 'p1-a', failedChecksAt: [1, 2] } });
+    expect(tracker.record('p1', failed(3), 5_000)).toMatchObject({ failedChecksAt: [2, 3] });
+  });
+
+  it('reports a primary that keeps failing again after REPORT_AGAIN_AFTER_MS, not before', () => {
+    const tracker = new WatchTracker();
+    tracker.setMembers([member('p1', { failuresBeforeFailover: 2 })], 0);
+    tracker.record('p1', failed(1), 0);
+    expect(tracker.record('p1', failed(2), 500)).toBeDefined();
+    for (let at = 5_000; at < 500 + REPORT_AGAIN_AFTER_MS; at += 5_000)
+      expect(tracker.record('p1', failed(at), at)).toBeUndefined();
+    expect(tracker.record('p1', failed(99), 500 + REPORT_AGAIN_AFTER_MS)).toMatchObject({
+      failedChecksAt: [30_000, 99],
+    });
   });
 
   it('takes up carried failures only for the same primary, and drops members that left', () => {

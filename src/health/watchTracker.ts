@@ -5,10 +5,17 @@
  * Cadence: every member's checks fall on one grid per interval (multiples of the interval plus the watcher's
  * offset), so a shard's primaries are checked in one provider call however they joined; a new member is checked at
  * once and then joins the grid. A failed check is confirmed `CONFIRMATION_DELAY_MS` later rather than a whole
- * interval later, until `failuresBeforeFailover` checks in a row have failed; then it is reported once, and again
- * only after the pair refused that report or the member changed.
+ * interval later, until `failuresBeforeFailover` checks in a row have failed; then it is reported, and again (with
+ * the same update id, so a pair that took it answers as before) at the next failed check when the report did not
+ * reach the pair, and every REPORT_AGAIN_AFTER_MS while the primary keeps failing (a pair that refused an earlier
+ * report, which the watcher cannot tell from one it took, looks at the new evidence).
  */
-import { CONFIRMATION_DELAY_MS, type CarriedFailures, type WatchedPrimary } from '../shared/healthWatch.js';
+import {
+  CONFIRMATION_DELAY_MS,
+  REPORT_AGAIN_AFTER_MS,
+  type CarriedFailures,
+  type WatchedPrimary,
+} from '../shared/healthWatch.js';
 
 export interface CheckAnswer {
   healthy: boolean;
@@ -27,7 +34,8 @@ interface Entry {
   member: WatchedPrimary;
   nextDueAt: number;
   failedChecksAt: number[];
-  reported: boolean;
+  /** When the failure was last reported (watcher clock); absent while it has not been, or did not arrive. */
+  reportedAt?: number;
 }
 
 const sameMember = (a: WatchedPrimary, b: WatchedPrimary): boolean =>
@@ -62,7 +70,7 @@ export class WatchTracker {
       const carried = this.carried[member.pairId];
       const failedChecksAt =
         carried && carried.primaryHostId === member.primaryHostId ? [...carried.failedChecksAt] : [];
-      this.entries.set(member.pairId, { member, nextDueAt: now, failedChecksAt, reported: false });
+      this.entries.set(member.pairId, { member, nextDueAt: now, failedChecksAt });
     }
     for (const pairId of this.entries.keys()) if (!seen.has(pairId)) this.entries.delete(pairId);
     this.carried = {};
@@ -106,7 +114,7 @@ export class WatchTracker {
     }
     if (answer.healthy) {
       entry.failedChecksAt = [];
-      entry.reported = false;
+      entry.reportedAt = undefined;
       entry.nextDueAt = this.gridAfter(now, intervalMs);
       return undefined;
     }
@@ -117,8 +125,8 @@ export class WatchTracker {
       return undefined;
     }
     entry.nextDueAt = this.gridAfter(now, intervalMs);
-    if (entry.reported) return undefined;
-    entry.reported = true;
+    if (entry.reportedAt !== undefined && now - entry.reportedAt < REPORT_AGAIN_AFTER_MS) return undefined;
+    entry.reportedAt = now;
     return {
       member: entry.member,
       failedChecksAt: entry.failedChecksAt.slice(-entry.member.failuresBeforeFailover),
@@ -126,19 +134,20 @@ export class WatchTracker {
     };
   }
 
-  /** The pair refused the report: gather fresh evidence before reporting again. */
-  refused(pairId: string): void {
+  /**
+   * The report did not reach the pair (the server was busy, the pair's task failing): the evidence stands, and the
+   * next failed check reports it again.
+   */
+  undelivered(pairId: string): void {
     const entry = this.entries.get(pairId);
-    if (!entry) return;
-    entry.reported = false;
-    entry.failedChecksAt = [];
+    if (entry) entry.reportedAt = undefined;
   }
 
   /** Members with failed checks not yet reported, for the next run of the watcher. */
   failing(): CarriedFailures {
     const carried: CarriedFailures = {};
     for (const [pairId, entry] of this.entries) {
-      if (entry.failedChecksAt.length > 0 && !entry.reported) {
+      if (entry.failedChecksAt.length > 0 && entry.reportedAt === undefined) {
         carried[pairId] = { primaryHostId: entry.member.primaryHostId, failedChecksAt: entry.failedChecksAt };
       }
     }

@@ -24,6 +24,11 @@ export type WatchLane = (typeof WATCH_LANES)[number];
 /** A failed check is confirmed by checks this far apart rather than a full interval apart. */
 export const CONFIRMATION_DELAY_MS = 500;
 /**
+ * A primary still failing this long after its report is reported again: a pair refuses a report it cannot act on
+ * (held, already failing over, stale) without the watcher learning of it, and looks again at fresh evidence.
+ */
+export const REPORT_AGAIN_AFTER_MS = 30_000;
+/**
  * A failure report older than this (watcher's clock to the pair's workflow task) is refused: a watcher that stalled
  * must look again rather than fail a pair over on what it saw long before. Generous, because a busy worker or server
  * delays a fresh report too, and refusing it would only delay the failover; another primary or role generation is
