@@ -299,6 +299,18 @@ export async function startBenchStack(options: {
       const index = workers.length - 1;
       cleanups.unshift(() => stopChild(workers[index]!));
     }
+    // A run stopped by Ctrl-C or kill still removes what it started (the simulator would outlive it).
+    const stopOnSignal = (signal: NodeJS.Signals) => {
+      console.error(`bench: ${signal}: stopping the workers and the simulator, removing the pairs`);
+      void close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', stopOnSignal);
+    process.once('SIGTERM', stopOnSignal);
+    cleanups.push(() => {
+      process.off('SIGINT', stopOnSignal);
+      process.off('SIGTERM', stopOnSignal);
+      return Promise.resolve();
+    });
     const stack: BenchStack = {
       tag,
       simulatorUrl: url,
