@@ -109,7 +109,6 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const deadline = Date.now() + (input.runForMs ?? DEFAULT_RUN_FOR_MS);
       const reports = new Set<Promise<void>>();
       const queuedReports: FailureToReport[] = [];
-      let reportsOnTheirWay = 0;
       let stopping = false;
       const goneChecks = new Map<string, number>();
       // An attempt scheduled without members (by an older watcher) reads them all first.
@@ -156,11 +155,9 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       };
 
       const sendReports = (): void => {
-        while (!stopping && reportsOnTheirWay < REPORTS_AT_ONCE && queuedReports.length > 0) {
+        while (!stopping && reports.size < REPORTS_AT_ONCE && queuedReports.length > 0) {
           const failure = queuedReports.shift()!;
-          reportsOnTheirWay += 1;
           const sent: Promise<void> = report(failure).finally(() => {
-            reportsOnTheirWay -= 1;
             reports.delete(sent);
             sendReports();
           });

@@ -14,7 +14,8 @@
  *   - workloads restored: the child completed (promoted, every workload restored from the replica).
  * Each is reported from the first missed check and from the injection. Data lost per failover comes from the
  * simulator's data-loss records; split brain is a pair that the simulator's invariant check ever saw with two
- * unfenced primaries (checked every 250 ms through the run, and at the end).
+ * unfenced primaries (checked every 250 ms through the run, less often on a fleet where a check takes the simulator
+ * long, and at the end).
  *
  * `--running N` first starts N idle pairs (bench:scale's) beside them, so the failovers run in a fleet of that size,
  * and lets them settle before the first failure: until every idle pair has decided on a data step sampled after
