@@ -251,11 +251,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     ],
     ['PUT', /^\/sim\/delays$/, control(s.delaysSchema, (b) => Object.assign(state.delays, b))],
     ['PUT', /^\/sim\/faults\/api$/, control(s.apiFaultsSchema, (b) => Object.assign(state.faults, b))],
-    [
-      'PUT',
-      /^\/sim\/replication$/,
-      control(s.replicationSettingsSchema, (b) => Object.assign(state.replicationSettings, b)),
-    ],
+    ['PUT', /^\/sim\/replication$/, control(s.replicationSettingsSchema, (b) => fleet.setReplicationSettings(b))],
     ['POST', /^\/sim\/hosts\/([^/]+)\/fail$/, ({ params }) => [200, fleet.failHost(p0(params))]],
     ['POST', /^\/sim\/hosts\/([^/]+)\/recover$/, ({ params }) => [200, fleet.recoverHost(p0(params))]],
     [
