@@ -127,10 +127,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const ticker = setInterval(tick, options.tickMs ?? 100);
   let lastSavedMs = state.simulatedMs;
   const saver = setInterval(() => {
-    if (state.simulatedMs !== lastSavedMs) {
-      lastSavedMs = state.simulatedMs;
-      store.saveNow();
-    }
+    if (state.simulatedMs !== lastSavedMs && store.saveIfStale(PERIODIC_SAVE_MS)) lastSavedMs = state.simulatedMs;
   }, PERIODIC_SAVE_MS);
 
   const action =
