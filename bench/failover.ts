@@ -42,6 +42,7 @@ import {
   activityTimelines,
   BENCH_PRIMARY_REGIONS,
   eventMs,
+  processMeter,
   round,
   seedAndStartPairs,
   settleUntilDecided,
@@ -416,6 +417,8 @@ try {
           `${regionOutage.activated} active on their shadows within ${REGION_OUTAGE_TIMEOUT_MS / 1000} s`,
       );
       log(row('shadow active, from the outage', regionOutage.shadowActiveSeconds));
+      log(`  active by each minute: ${regionOutage.activeByMinute.join(', ')}`);
+      log(`  cores meanwhile: ${JSON.stringify(regionOutage.cores)}`);
     }
     for (const u of unfinished) log(`unfinished: ${u}`);
   }
@@ -439,6 +442,8 @@ async function measureRegionOutage(pairs: { primary: string; shadow: string }[])
   const down = new Set(affectedHostIds);
   const affectedShadows = new Set(pairs.filter((p) => down.has(p.primary)).map((p) => p.shadow));
   log(`region ${region} down: ${affectedShadows.size} idle pairs lost their primaries at once`);
+  // Where the outage's work goes: the cores each process spends until the last shadow is active (or time is up).
+  const usage = processMeter(config, stack).start();
   const activatedAtMs = new Map<string, number>();
   let unanswered = 0;
   for (const deadline = Date.now() + REGION_OUTAGE_TIMEOUT_MS; activatedAtMs.size < affectedShadows.size;) {
@@ -459,9 +464,17 @@ async function measureRegionOutage(pairs: { primary: string; shadow: string }[])
     if (Date.now() > deadline) break;
     await sleep(2_000);
   }
+  const { cores } = usage.finish();
   const seconds = [...activatedAtMs.values()].map((atMs) => (atMs - outageAtMs) / 1000);
+  // Shadows active by each minute after the outage: a steady rate is a queue drained at one process's pace.
+  const activeByMinute = Array.from(
+    { length: Math.ceil(Math.max(0, ...seconds) / 60) },
+    (_, minute) => seconds.filter((s) => s <= (minute + 1) * 60).length,
+  );
   return {
     region,
+    cores,
+    activeByMinute,
     historyReadsUnanswered: unanswered,
     affectedPairs: affectedShadows.size,
     activated: activatedAtMs.size,

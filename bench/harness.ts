@@ -61,6 +61,39 @@ export function rssMiB(pid: number): number {
   return line ? Number(line.replace(/\D+/g, '')) / 1024 : Number.NaN;
 }
 
+/**
+ * CPU and memory of every process a benchmark runs on: its worker processes (named by their lanes), the dev server,
+ * InfluxDB and its simulator. `start()` then `finish()` gives the cores each used in between.
+ */
+export function processMeter(config: UnderstudyConfig, stack: BenchStack) {
+  const pids = (): Record<string, number | undefined> => ({
+    ...Object.fromEntries(stack.workerLanes.map((lanes, i) => [`worker-${lanes.join('')}`, stack.workerPids[i]])),
+    temporal: stackServicePid(config, 'temporal'),
+    influxd: stackServicePid(config, 'influxd'),
+    simulator: stack.simulatorPid,
+  });
+  const names = Object.keys(pids());
+  const read = (measure: (pid: number) => number) => {
+    const now = pids();
+    return Object.fromEntries(names.map((n) => [n, now[n] ? measure(now[n]) : Number.NaN])) as Record<string, number>;
+  };
+  return {
+    names,
+    start() {
+      const before = read(cpuSeconds);
+      const started = performance.now();
+      return {
+        finish() {
+          const wall = (performance.now() - started) / 1000;
+          const after = read(cpuSeconds);
+          const cores = Object.fromEntries(names.map((n) => [n, round((after[n]! - before[n]!) / wall, 3)]));
+          return { seconds: round(wall, 1), cores, rssMiB: read((pid) => round(rssMiB(pid), 0)) };
+        },
+      };
+    },
+  };
+}
+
 /** The pid of an embedded service (`temporal`, `influxd`) from the stack's pid file, read only. */
 export function stackServicePid(config: UnderstudyConfig, name: 'temporal' | 'influxd'): number | undefined {
   const file = join(stackPaths(config).pidsDir, `${name}.pid`);
@@ -203,6 +236,8 @@ export interface BenchStack {
   /** The first worker process: the one `restartWorker` kills. */
   workerPid: number;
   workerPids: number[];
+  /** The watcher lanes of each worker process, in the order of `workerPids`. */
+  workerLanes: WatchLane[][];
   provider: HttpFleetProvider;
   control: SimulatorControl;
   /** The run's own InfluxDB database: the simulator's metrics and the observers' decisions. */
@@ -317,6 +352,7 @@ export async function startBenchStack(options: {
       simulatorPid: simulator.pid!,
       workerPid: workers[0]!.pid!,
       workerPids: workers.map((w) => w.pid!),
+      workerLanes: options.workerLanes ?? [[...WATCH_LANES]],
       async restartWorker() {
         const killed = workers[0]!;
         const exited = new Promise((resolve) => killed.once('exit', resolve));

@@ -38,15 +38,13 @@ import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import {
   activityTimelines,
   BENCH_HISTORY_SECONDS,
-  cpuSeconds,
   eventMs,
   inBatches,
+  processMeter,
   round,
-  rssMiB,
   seedAndStartPairs,
   settleUntilDecided,
   spread,
-  stackServicePid,
   startBenchStack,
 } from './harness.js';
 
@@ -106,35 +104,12 @@ const stack = await startBenchStack({
 const { pairIds } = stack;
 try {
   const { client, taskQueue, tag } = stack;
-  const processes: Record<string, number | undefined> = {
-    ...Object.fromEntries(WORKER_LANES.map((lanes, i) => [`worker-${lanes.join('')}`, stack.workerPids[i]])),
-    temporal: stackServicePid(config, 'temporal'),
-    influxd: stackServicePid(config, 'influxd'),
-    simulator: stack.simulatorPid,
-  };
-  type ProcessName = string;
-  const names = Object.keys(processes);
-  const readCpu = () =>
-    Object.fromEntries(names.map((n) => [n, processes[n] ? cpuSeconds(processes[n]) : Number.NaN])) as Record<
-      ProcessName,
-      number
-    >;
-  const readRss = () =>
-    Object.fromEntries(names.map((n) => [n, processes[n] ? round(rssMiB(processes[n]), 0) : Number.NaN])) as Record<
-      ProcessName,
-      number
-    >;
+  const meter = processMeter(config, stack);
+  const { names } = meter;
   async function measureProcesses(seconds: number) {
-    const before = readCpu();
-    const started = performance.now();
+    const reading = meter.start();
     await sleep(seconds * 1000);
-    const wall = (performance.now() - started) / 1000;
-    const after = readCpu();
-    const cores = Object.fromEntries(names.map((n) => [n, round((after[n]! - before[n]!) / wall, 3)])) as Record<
-      ProcessName,
-      number
-    >;
-    return { cores, rssMiB: readRss() };
+    return reading.finish();
   }
 
   log(
