@@ -44,7 +44,10 @@ export interface OrchestrationDependencies {
 
 /** How often a fleet read tells Temporal its worker is alive (FLEET_READ's heartbeat timeout is 3 s). */
 const FLEET_READ_HEARTBEAT_MS = 1_000;
-/** How often a running provider operation is polled (the client's default is 250 ms). */
+/**
+ * How often a running provider operation is polled where the provider cannot hold a read until it ends (Kubernetes;
+ * the simulator's API can). The client's default is 250 ms.
+ */
 const OPERATION_POLL_INTERVAL_MS = 100;
 /** Days of the primary's history the quietest-window search averages over. */
 const QUIET_WINDOW_HISTORY_DAYS = 7;
@@ -472,7 +475,7 @@ export function createOrchestrationActivities({ provider, metrics, forecaster, t
           : undefined) ?? (await start());
       heartbeat({ operationId: operation.id, progress: operation.progress });
       return await provider.waitForOperation(operation, {
-        // Polled often: a failover's fence and activation wait on it, and each poll is one cheap GET.
+        // Seen soon after it ends: a failover's fence and activation wait on it.
         pollIntervalMs: OPERATION_POLL_INTERVAL_MS,
         onProgress: (op) => heartbeat({ operationId: op.id, progress: op.progress }),
         signal: context.cancellationSignal,

@@ -59,9 +59,10 @@ export const FLEET_READ: ActivityOptions = { ...OBSERVATION, heartbeatTimeout: '
  */
 export const PROVIDER_ACTION: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
-  // The activity heartbeats on every poll of its operation (ten times a second; the SDK sends one every 2.4 s): three
-  // silent seconds mean its worker is gone, and another worker resumes the operation from the last heartbeat, so a
-  // crash holds an action up for about 3.5 s (bench:restart). A false alarm only resumes the same operation twice.
+  // The activity heartbeats on every answer about its operation (at least once a second; the SDK sends at most one
+  // every 2 s, HEARTBEAT_THROTTLE): three silent seconds mean its worker is gone, and another worker resumes the
+  // operation from the last heartbeat, so a crash holds an action up for about 3.5 s (bench:restart). A false alarm
+  // only resumes the same operation twice.
   heartbeatTimeout: '3 seconds',
   retry: {
     initialInterval: '500 milliseconds',

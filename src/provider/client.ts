@@ -118,6 +118,9 @@ export async function pollOperation<K extends OperationKind>(
   }
 }
 
+/** How long one read of a running operation waits for it to finish (a heartbeat a second while it runs). */
+const OPERATION_WAIT_MS = 1_000;
+
 export class HttpFleetProvider implements FleetProvider {
   private readonly base: string;
   private readonly timeoutMs: number;
@@ -223,12 +226,19 @@ export class HttpFleetProvider implements FleetProvider {
     return this.request<Operation<'startReplication'>>('POST', '/v1/replication', request);
   }
 
-  getOperation<K extends OperationKind>(operationId: string) {
-    return this.request<Operation<K>>('GET', `/v1/operations/${encodeURIComponent(operationId)}`);
+  /** `waitMs`: the provider holds its answer up to this long for a running operation to finish. */
+  getOperation<K extends OperationKind>(operationId: string, options: { waitMs?: number } = {}) {
+    const wait = options.waitMs ? `?waitMs=${Math.round(options.waitMs)}` : '';
+    return this.request<Operation<K>>('GET', `/v1/operations/${encodeURIComponent(operationId)}${wait}`);
   }
 
+  /**
+   * Asks again as soon as each answer comes: the provider holds a read of a running operation until it finishes, or
+   * for a second, so the operation's end is seen at once and `onProgress` (an activity's heartbeat) runs every second.
+   */
   waitForOperation<K extends OperationKind>(operation: Operation<K> | string, options: WaitOptions = {}) {
-    return pollOperation((id) => this.getOperation<K>(id), operation, options);
+    const waitMs = Math.min(OPERATION_WAIT_MS, this.timeoutMs / 2);
+    return pollOperation((id) => this.getOperation<K>(id, { waitMs }), operation, { ...options, pollIntervalMs: 0 });
   }
 
   verifyReplication({ sourceHostId, targetHostId }: ReplicationRequest) {

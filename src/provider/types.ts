@@ -371,7 +371,7 @@ export interface WaitOptions {
   onProgress?: (operation: Operation) => void;
   /** Give up (a `timeout` ProviderError) after this long in real time. Default: no limit. */
   timeoutMs?: number;
-  /** Real milliseconds between polls. Default 250. */
+  /** Real milliseconds between polls, where the provider cannot hold a read until the operation ends. Default 250. */
   pollIntervalMs?: number;
   signal?: AbortSignal;
 }

@@ -70,6 +70,12 @@ class SimClock {
 const JSON_LIMIT_BYTES = 1_000_000;
 const CSV_LIMIT_BYTES = 50_000_000;
 const PERIODIC_SAVE_MS = 2_000;
+/**
+ * The longest `GET /v1/operations/:id?waitMs=` holds its answer for the operation to finish. A waiting read is answered
+ * as the operation ends, where polling answered up to a poll later and sent ten requests a second per running
+ * operation: in a region's failovers that polling was a fifth of a worker's thread.
+ */
+export const MAX_OPERATION_WAIT_MS = 10_000;
 
 type Handler = (ctx: RequestContext) => Promise<[number, unknown]> | [number, unknown];
 interface RequestContext {
@@ -123,7 +129,33 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const clock = new SimClock(state.simulatedMs, options.speed ?? 60);
   store.saveNow();
 
-  const tick = () => fleet.advance(clock.nowMs());
+  /** Operation id → the reads waiting for it to leave `running`, answered from `tick`. */
+  const waiting = new Map<string, Set<() => void>>();
+  const answerWaiting = () => {
+    for (const [id, readers] of waiting) {
+      // A pruned operation is answered too: the read then says it is unknown.
+      if (state.operations[id]?.status === 'running') continue;
+      waiting.delete(id);
+      for (const answer of readers) answer();
+    }
+  };
+  const untilFinished = (id: string, waitMs: number) =>
+    new Promise<void>((resolve) => {
+      let readers = waiting.get(id);
+      if (!readers) waiting.set(id, (readers = new Set()));
+      const answer = () => {
+        clearTimeout(timer);
+        readers.delete(answer);
+        if (readers.size === 0 && waiting.get(id) === readers) waiting.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(answer, waitMs);
+      readers.add(answer);
+    });
+  const tick = () => {
+    fleet.advance(clock.nowMs());
+    if (waiting.size > 0) answerWaiting();
+  };
   const ticker = setInterval(tick, options.tickMs ?? 100);
   let lastSavedMs = state.simulatedMs;
   const saver = setInterval(() => {
@@ -160,7 +192,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         return [200, answer];
       },
     ],
-    ['GET', /^\/v1\/operations\/([^/]+)$/, ({ params }) => [200, fleet.operation(p0(params))]],
+    [
+      'GET',
+      /^\/v1\/operations\/([^/]+)$/,
+      async ({ params, url }) => {
+        const id = p0(params);
+        const waitMs = waitMsOf(url);
+        if (waitMs > 0 && fleet.operation(id).status === 'running') await untilFinished(id, waitMs);
+        return [200, fleet.operation(id)];
+      },
+    ],
     [
       'GET',
       /^\/v1\/replication$/,
@@ -281,6 +322,17 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       ({ params }) => [200, fleet.utilisationOf(fleet.host(p0(params)), state.simulatedMs)],
     ],
   ];
+
+  function waitMsOf(url: URL): number {
+    const given = url.searchParams.get('waitMs') ?? '0';
+    const waitMs = /^\d{1,6}$/.test(given) ? Number(given) : Number.NaN;
+    if (!(waitMs <= MAX_OPERATION_WAIT_MS))
+      throw new SimulatorError(
+        'bad_request',
+        `waitMs must be a whole number of milliseconds from 0 to ${MAX_OPERATION_WAIT_MS} (got "${given}")`,
+      );
+    return waitMs;
+  }
 
   function afterSeqOf(url: URL): number {
     const given = url.searchParams.get('afterSeq') ?? '0';
@@ -434,6 +486,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     async close() {
       clearInterval(ticker);
       clearInterval(saver);
+      for (const readers of waiting.values()) for (const answer of readers) answer();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       tick();
