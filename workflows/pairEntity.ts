@@ -21,7 +21,7 @@ import {
 import type { HealthWatchActivities } from '../activities/healthWatch.js';
 import type { OrchestrationActivities } from '../activities/orchestration.js';
 import type { PairObserverActivities } from '../activities/pairObserver.js';
-import { policySchema } from '../src/config/schema.js';
+import { policyProblems } from '../src/policy/policyCheck.js';
 import type { ScalingAction } from '../src/policy/types.js';
 import { FailureType, messageOf } from '../src/shared/failures.js';
 import {
@@ -296,7 +296,8 @@ export class PairEntity {
   setPolicy(patch: Partial<PairPolicy>): PairPolicy {
     const state = this.state;
     const previous = JSON.stringify(state.policy.offPeak);
-    state.policy = policySchema.parse({ ...state.policy, ...patch });
+    // Checked whole by validateSetPolicy before the update was accepted.
+    state.policy = { ...state.policy, ...patch };
     if (JSON.stringify(state.policy.offPeak) !== previous) this.pending.swapScheduleOutdated = true;
     this.wake = true; // a changed health interval or failure count re-enrols the primary
     return state.policy;
@@ -305,10 +306,8 @@ export class PairEntity {
   validateSetPolicy(patch: unknown): void {
     if (patch === null || typeof patch !== 'object' || Array.isArray(patch))
       throw new Error('setPolicy takes an object of policy fields');
-    const parsed = policySchema.safeParse({ ...this.state.policy, ...patch });
-    if (!parsed.success) {
-      throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'policy'}: ${i.message}`).join('; '));
-    }
+    const problems = policyProblems({ ...this.state.policy, ...patch });
+    if (problems.length > 0) throw new Error(problems.join('; '));
   }
 
   // ---- actions ----------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ const BAD_UPDATES: [string, string, unknown, RegExp][] = [
     'setPolicy with a threshold as a string',
     'setPolicy',
     { thresholdPercent: '75' },
-    /thresholdPercent: .*expected number/,
+    /thresholdPercent: must be a number \(got "75"\)/,
   ],
   ['setPolicy with a tick of 0 s', 'setPolicy', { tickSeconds: 0 }, /tickSeconds: must be at least 1/],
   [
