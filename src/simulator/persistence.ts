@@ -3,7 +3,7 @@
  * per uploaded trace. Saves are group commits: every change a request makes is on disk before the request is
  * answered, and the changes of all requests waiting at that moment share one write.
  *
- * A save rewrites the whole fleet on the simulator's one thread: 0.15 s at 5,000 pairs, more with operations. Under a
+ * A save rewrites the whole fleet on the simulator's one thread: 0.14 s at 5,000 pairs, more with operations. Under a
  * stream of changes (a region's failovers at once), commits back to back left no time to answer anything else, so a
  * commit waits until as long as the last save took has passed since it: saving takes at most half the thread, and a
  * lone change is still saved at once.

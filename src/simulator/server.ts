@@ -73,7 +73,7 @@ const PERIODIC_SAVE_MS = 2_000;
 /**
  * The longest `GET /v1/operations/:id?waitMs=` holds its answer for the operation to finish. A waiting read is answered
  * as the operation ends, where polling answered up to a poll later and sent ten requests a second per running
- * operation: in a region's failovers that polling was a fifth of a worker's thread.
+ * operation: in a region's failovers it was about a quarter of a worker's busy main thread.
  */
 export const MAX_OPERATION_WAIT_MS = 10_000;
 
