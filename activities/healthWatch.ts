@@ -172,16 +172,31 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         if (!(await pairStillRunning(temporal, member.pairId))) await leave(member.pairId);
       };
 
-      const refreshMembers = async (now: number): Promise<void> => {
-        const members = await reader.changed();
-        if (members) tracker.setMembers(members, now);
+      // The members are read beside the checks, and taken between two rounds: the read queries the shard workflow,
+      // which a burst of enrolments keeps busy for longer than the heartbeat timeout. Awaited, it held the checks and
+      // the heartbeats, and each attempt timed out and began again (bench:failover, 10,000 pairs enrolling).
+      let membersRead: Promise<void> | undefined;
+      let readMembers: WatchedPrimary[] | undefined;
+      const refreshMembers = (): void => {
+        membersRead ??= reader
+          .changed()
+          .then((members) => {
+            if (members) readMembers = members;
+          })
+          .finally(() => {
+            membersRead = undefined;
+          });
       };
 
       while (Date.now() < deadline) {
         const now = Date.now();
+        if (readMembers) {
+          tracker.setMembers(readMembers, now);
+          readMembers = undefined;
+        }
         if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
           membersReadAt = now;
-          await refreshMembers(now);
+          refreshMembers();
         }
         const due = tracker.due(now);
         if (due.length > 0) {
@@ -213,8 +228,9 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         rounds += 1;
         context.heartbeat({ rounds, members: tracker.size });
         const wakeAt = Math.min(tracker.nextDueAt(), membersReadAt + MEMBERS_REFRESH_MS, deadline);
-        // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down.
-        await context.sleep(Math.max(0, wakeAt - Date.now()));
+        // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down. A read of the
+        // members that ends sooner wakes the loop to take them.
+        await Promise.race([context.sleep(Math.max(0, wakeAt - Date.now())), ...(membersRead ? [membersRead] : [])]);
       }
       stopping = true;
       while (reports.size > 0) await Promise.allSettled([...reports]);

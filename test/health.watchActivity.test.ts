@@ -2,7 +2,7 @@
  * The watcher's activity loop with typed fakes for the provider and the Temporal client (the real stack runs it in
  * health.watchers.test.ts): one batched call per round, one report per failure with its update id, an undelivered
  * report sent again with its evidence, a bound on the reports on their way, a member whose host and pair are gone
- * dropped, and an attempt scheduled without members.
+ * dropped, checks that go on while a read of the members is slow, and an attempt scheduled without members.
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -57,13 +57,23 @@ function fakeTemporal(options: {
   /** Every update call takes this long to be accepted. */
   acceptAfterMs?: number;
   running?: Record<string, boolean>;
+  /** The members' version in the watcher's memo (default 1, the version `input` schedules with). */
+  membersVersion?: number;
+  /** The members query answers after this long. */
+  queryAfterMs?: number;
 }) {
   const updates: { workflowId: string; updateId: string; report: PrimaryFailureReport }[] = [];
   const signals: WatchChange[] = [];
   const client = {
     workflow: {
       getHandle: (workflowId: string) => ({
-        query: () => Promise.resolve({ version: 1, members: options.members ?? [] }),
+        query: () =>
+          new Promise((resolve) =>
+            setTimeout(
+              () => resolve({ version: options.membersVersion ?? 1, members: options.members ?? [] }),
+              options.queryAfterMs ?? 0,
+            ),
+          ),
         signal: (_def: unknown, change: WatchChange) => {
           signals.push(change);
           return Promise.resolve();
@@ -75,7 +85,7 @@ function fakeTemporal(options: {
         },
         describe: () =>
           workflowId.startsWith('health-watch:')
-            ? Promise.resolve({ memo: { membersVersion: 1 } })
+            ? Promise.resolve({ memo: { membersVersion: options.membersVersion ?? 1 } })
             : options.running?.[workflowId] === undefined
               ? Promise.reject(new WorkflowNotFoundError('gone', workflowId, undefined))
               : Promise.resolve({ status: { name: options.running[workflowId] ? 'RUNNING' : 'COMPLETED' } }),
@@ -150,6 +160,18 @@ describe('watchPrimaries', () => {
     const { client, signals } = fakeTemporal({ running: { 'pair:p2': false } });
     await watch(provider, client, input([member('p1'), member('p2')]));
     expect(signals).toEqual([{ pairId: 'p2' }]);
+  });
+
+  it('goes on checking and returns on time while a read of its members is slow', async () => {
+    const { provider, calls } = fakeProvider({ 'p1-a': 'active' });
+    // The members moved (version 2): the read at 2 s queries the watcher workflow, which answers after a minute.
+    const { client } = fakeTemporal({ members: [member('p9')], membersVersion: 2, queryAfterMs: 60_000 });
+    const started = Date.now();
+    await watch(provider, client, { ...input([member('p1')]), runForMs: 4_500 });
+    // A check a second (the member's interval) all through the run, and the run ends at its time, not the query's.
+    expect(calls.length).toBeGreaterThanOrEqual(4);
+    expect(calls.every((c) => c[0] === 'p1-a')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it('reads its members first when scheduled without them', async () => {
