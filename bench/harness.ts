@@ -87,7 +87,7 @@ export function processMeter(config: UnderstudyConfig, stack: BenchStack) {
           const wall = (performance.now() - started) / 1000;
           const after = read(cpuSeconds);
           const cores = Object.fromEntries(names.map((n) => [n, round((after[n]! - before[n]!) / wall, 3)]));
-          return { seconds: round(wall, 1), cores, rssMiB: read((pid) => round(rssMiB(pid), 0)) };
+          return { cores, rssMiB: read((pid) => round(rssMiB(pid), 0)) };
         },
       };
     },
