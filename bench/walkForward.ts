@@ -1,7 +1,7 @@
 /**
  * The trained models in bench:policy's loop, with nothing from after a decision reaching the model that made it:
- * models/understudy_trainer/walkforward.py replays the live retrain schedule (daily at 03:00 UTC, the last two weeks
- * of every host) over the traces, and each step of a trace is forecast by the real `OnnxForecaster` over the newest
+ * models/understudy_trainer/walkforward.py replays the live retrain schedule (daily at 03:00 UTC, the last eleven
+ * weeks of every host: `DEFAULT_RETRAIN_DAYS`) over the traces, and each step of a trace is forecast by the real `OnnxForecaster` over the newest
  * retrain cut at or before it (before the first, over no learned model: the baselines it falls back on). The
  * retrains are cached under the state folder by a hash of the traces, the options and the trainer's code.
  */
@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema } from '../src/config/schema.js';
+import { DEFAULT_RETRAIN_DAYS } from '../src/forecast/retraining.js';
 import { createForecaster, type OnnxForecaster } from '../src/forecast/forecaster.js';
 import { pairForecastRequests, summarisePairForecast } from '../src/forecast/pairForecast.js';
 import { STEP_MS } from '../src/forecast/series.js';
@@ -93,7 +94,9 @@ function runPython(python: string, args: string[], log: (line: string) => void):
 
 export async function prepareWalkForward(traces: Trace[], options: WalkForwardOptions): Promise<WalkForward> {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ retrainDays: options.retrainDays, epochs: options.epochs }));
+  hash.update(
+    JSON.stringify({ retrainDays: options.retrainDays, epochs: options.epochs, windowDays: DEFAULT_RETRAIN_DAYS }),
+  );
   hash.update(trainerSourceHash());
   for (const trace of traces)
     hash.update(`${trace.name}:${trace.source}:${trace.startMs}:`).update(new Uint8Array(trace.demand.buffer));
@@ -117,6 +120,8 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
     args.push(
       '--labels',
       labelsFile,
+      '--window-days',
+      String(DEFAULT_RETRAIN_DAYS),
       '--retrain-days',
       String(options.retrainDays),
       '--epochs',

@@ -47,6 +47,13 @@ class Series:
         n = int(len(self.values) * fraction)
         return Series(self.series_id, self.resource, self.values.iloc[:n], self.anomaly_windows)
 
+    def last_days(self, days: float) -> "Series":
+        """The samples of the last ``days`` before the series' end (all of it when it is shorter)."""
+        if self.values.empty:
+            return self
+        since = self.values.index[-1] - pd.Timedelta(days=days)
+        return Series(self.series_id, self.resource, self.values[self.values.index > since], self.anomaly_windows)
+
 
 # The one mapping of series names to resources, shared with the TypeScript backtest.
 SERIES_RESOURCES_FILE = Path(__file__).resolve().parents[1] / "series_resources.json"

@@ -12,7 +12,7 @@ each through a temporary folder renamed into place, so a worker hot-reloading ne
 
 Usage: python -m understudy_trainer.train --data-dir DIR --artifacts DIR [--labels FILE] [--fit-fraction 1.0]
        [--epochs 12] [--only ID,ID] [--limit N] [--json]
-       python -m understudy_trainer.train --influx-url URL [--influx-db understudy] [--days 14] [--until ISO]
+       python -m understudy_trainer.train --influx-url URL [--influx-db understudy] [--days 77] [--until ISO]
        [--hosts H,H] [--network-mbps N] --artifacts DIR [--json]    (the Telegraf measurements in InfluxDB 1.x)
 """
 
@@ -44,6 +44,12 @@ SHORT_MEAN_STEPS = 6
 MODELS = ["prophet", "lstm", "naive", "seasonal_naive", "short_mean"]
 # The last fifth of each series' training window validates the candidates; the models are fitted on the rest first.
 VALIDATION_FRACTION = 0.2
+# The LSTM reads four hours at a time and learns daily and weekly shapes from two weeks of each series. A window long
+# enough for Prophet's monthly term (see src/forecast/retraining.ts) would only multiply its training time.
+LSTM_TRAIN_DAYS = 14
+# How much InfluxDB history a retrain reads unless told: the scheduled retrain's window (DEFAULT_RETRAIN_DAYS in
+# src/forecast/retraining.ts, which says why).
+INFLUX_DAYS = 77.0
 
 
 def mase_scale(values: np.ndarray) -> float:
@@ -196,7 +202,11 @@ def train_all(
     log(f"prophet: fitted {len(fits)} series twice in {time.monotonic() - started:.1f} s")
 
     t0 = time.monotonic()
-    lstm_train = [s.head_fraction(1 - validation_fraction) for s in train_parts if s.series_id not in skipped]
+    lstm_train = [
+        s.head_fraction(1 - validation_fraction).last_days(LSTM_TRAIN_DAYS)
+        for s in train_parts
+        if s.series_id not in skipped
+    ]
     if not lstm_train:
         raise SeriesError("no series long enough to train on: " + "; ".join(skipped.values()))
     model = lstm.train(lstm_train, epochs=epochs, log=log)
@@ -267,6 +277,7 @@ def train_all(
                 "resources": lstm.RESOURCES,
                 "calendar": lstm.CALENDAR,
                 "epochs": epochs,
+                "train_days": LSTM_TRAIN_DAYS,
                 "interval": {"width": INTERVAL_WIDTH, "from": "validation |residual| quantile per step, normalised units"},
                 "series": [s.series_id for s in lstm_train],
             },
@@ -320,7 +331,7 @@ def train_all(
 def influx_source(
     url: str,
     database: str,
-    days: float = 14.0,
+    days: float = INFLUX_DAYS,
     until: str | None = None,
     hosts: list[str] | None = None,
     network_mbps: float | None = None,
@@ -379,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, help="a folder of timestamp,value CSVs (or --influx-url)")
     p.add_argument("--influx-url", help="train on the Telegraf measurements in this InfluxDB 1.x instead")
     p.add_argument("--influx-db", default="understudy")
-    p.add_argument("--days", type=float, default=14.0, help="InfluxDB: how much history, ending at --until")
+    p.add_argument("--days", type=float, default=INFLUX_DAYS, help="InfluxDB: how much history, ending at --until")
     p.add_argument("--until", default=None, help="InfluxDB: end of the window (ISO-8601 UTC; default now)")
     p.add_argument("--hosts", default=None, help="InfluxDB: comma-separated host tags (default all)")
     p.add_argument("--network-mbps", type=float, default=None, help="InfluxDB: link speed, to train net")

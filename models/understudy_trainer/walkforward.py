@@ -1,17 +1,17 @@
 """The live retrain schedule replayed over a folder of traces, for bench:policy: models that never saw the future.
 
 Each CSV is one host's cpu demand, in percent of the host. The live system retrains daily at 03:00 UTC on every host's
-last two weeks (src/forecast/retraining.ts); here retrain ``k`` runs ``train_all`` (the trainer itself, selection
-included) on every trace cut at its own ``k``-th 03:00 UTC after its first two days, on the ``--window-days`` before
-that cut, and writes ``<out>/retrain-<k>/`` (``prophet-v1``, ``lstm-v1``). Traces start at different dates, so the
-fleet is aligned on each trace's own schedule: no trace contributes a sample from after the cut of the retrain that
-serves it. Label windows (``--labels``) are masked only once they have ended before the cut: an operator's record of
-an incident, known at the time.
+last eleven weeks (src/forecast/retraining.ts; bench:policy passes it as ``--window-days``); here retrain ``k`` runs
+``train_all`` (the trainer itself, selection included) on every trace cut at its own ``k``-th 03:00 UTC after its
+first two days, on the ``--window-days`` before that cut, and writes ``<out>/retrain-<k>/`` (``prophet-v1``,
+``lstm-v1``). Traces start at different dates, so the fleet is aligned on each trace's own schedule: no trace
+contributes a sample from after the cut of the retrain that serves it. Label windows (``--labels``) are masked only
+once they have ended before the cut: an operator's record of an incident, known at the time.
 
 ``<out>/walkforward.json`` lists, per retrain, each trace's cut (epoch ms), so the benchmark uses for a decision at
 time t the newest retrain whose cut is at or before t, and no learned model before the first.
 
-Usage: python -m understudy_trainer.walkforward --traces-dir DIR --out DIR [--labels FILE] [--window-days 14]
+Usage: python -m understudy_trainer.walkforward --traces-dir DIR --out DIR [--labels FILE] [--window-days 77]
        [--retrain-days 1] [--epochs 12] [--max-retrains N]
 """
 
@@ -71,7 +71,7 @@ def run(
     traces_dir: Path,
     out: Path,
     labels: Path | None = None,
-    window_days: float = 14.0,
+    window_days: float = 77.0,
     retrain_days: float = 1.0,
     epochs: int = 12,
     max_retrains: int | None = None,
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--traces-dir", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--labels", type=Path, default=None)
-    p.add_argument("--window-days", type=float, default=14.0)
+    p.add_argument("--window-days", type=float, default=77.0)
     p.add_argument("--retrain-days", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--max-retrains", type=int, default=None)

@@ -32,7 +32,7 @@ async def train_models(params: dict) -> dict:
     def run() -> dict:
         # Imported here, not at the top: PyTorch and Prophet take seconds to load, and the worker should be
         # polling (and `understudy up` on its way) well before the first training run needs them.
-        from .train import influx_source, train_all, train_from_influx
+        from .train import INFLUX_DAYS, influx_source, train_all, train_from_influx
 
         common = {
             "fit_fraction": float(params.get("fitFraction", 1.0)),
@@ -45,7 +45,7 @@ async def train_models(params: dict) -> dict:
             src = influx_source(
                 influx["url"],
                 influx.get("database", "understudy"),
-                float(influx.get("days", 14)),
+                float(influx.get("days", INFLUX_DAYS)),
                 influx.get("until"),
                 influx.get("hosts"),
                 influx.get("networkMbps"),

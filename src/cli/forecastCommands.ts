@@ -12,6 +12,7 @@ import { loadConfig } from '../config/load.js';
 import { backtestCsv, formatReport, parseHorizons } from '../forecast/backtest.js';
 import { createForecaster } from '../forecast/forecaster.js';
 import { ModelArtifactError } from '../forecast/onnxModel.js';
+import { DEFAULT_RETRAIN_DAYS } from '../forecast/retraining.js';
 import { parseCsv } from '../forecast/series.js';
 import { resourceOfSeries } from '../forecast/seriesResources.js';
 import {
@@ -33,7 +34,7 @@ export const FORECAST_USAGE = `  train         train Prophet + LSTM on a folder 
                   [--data-dir DIR] [--labels FILE] [--epochs N] [--fit-fraction F]
                   [--artifacts DIR]  (default: the state folder's models/, which the worker loads beside the
                       shipped models/artifacts, numbered after them)
-                  [--influx [--days 14] [--until ISO] [--hosts H,H] [--network-mbps N]]  on the Telegraf
+                  [--influx [--days 77] [--until ISO] [--hosts H,H] [--network-mbps N]]  on the Telegraf
                       metrics in the configured InfluxDB 1.x instead (window ends at the newest sample)
                   [--schedule CRON | --every MINUTES]  create the Temporal Schedule of retrainModelsWorkflow instead
                   [--worker]  run the Python trainer's Temporal worker (task queue understudy-training)
@@ -184,7 +185,7 @@ async function dispatch(argv: string[]): Promise<void> {
       database: influx.database,
       usernameEnv: influx.usernameEnv,
       passwordEnv: influx.passwordEnv,
-      days: number('days', values.days),
+      days: number('days', values.days) ?? DEFAULT_RETRAIN_DAYS,
       until: values.until,
       hosts: values.hosts?.split(',').filter(Boolean),
       networkMbps: number('network-mbps', values['network-mbps']),

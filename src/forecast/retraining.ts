@@ -11,8 +11,12 @@ import { ensureRetrainSchedule, startTrainerWorker, trainedModelsTarget, type Tr
 
 /** Daily, at a quiet hour (UTC). */
 export const DEFAULT_RETRAIN_CRON = '0 3 * * *';
-/** Two weeks: weekly seasonality needs two cycles. */
-export const DEFAULT_RETRAIN_DAYS = 14;
+/**
+ * Eleven weeks. Prophet fits a monthly term once its data holds two cycles (61 days); it is validated after a fit on
+ * the window's first 80%, which then holds 61.6 days. The LSTM learns from each host's last two weeks of it
+ * (`LSTM_TRAIN_DAYS` in models/understudy_trainer/train.py), so its training time does not grow with the window.
+ */
+export const DEFAULT_RETRAIN_DAYS = 77;
 
 export interface Retraining {
   /** Why the trainer or the schedule is not running, when it is not. */
@@ -23,7 +27,7 @@ export interface Retraining {
 }
 
 /**
- * The input the schedule trains on: the configured InfluxDB, the last two weeks, into the state folder's trained
+ * The input the schedule trains on: the configured InfluxDB, the last eleven weeks, into the state folder's trained
  * models (numbered after the shipped ones), or into `artifactsDir`.
  */
 export function retrainInput(config: UnderstudyConfig, artifactsDir?: string): RetrainModelsInput | string {

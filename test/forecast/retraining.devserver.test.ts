@@ -57,7 +57,7 @@ describe('retraining started by understudy up', () => {
       if (action.type !== 'startWorkflow') return;
       expect(action.workflowType).toBe('retrainModelsWorkflow');
       const [input] = action.args as [RetrainModelsInput];
-      expect(input.influx).toMatchObject({ url: loaded.config.influx.url, days: 14 });
+      expect(input.influx).toMatchObject({ url: loaded.config.influx.url, days: 77 });
       expect(input.trainingTaskQueue).toBe(trainingTaskQueue);
       // Into the state folder, numbered after the shipped models: a retrain never writes into the source tree.
       expect(input.artifactsDir).toBe(stackPaths(loaded.config).trainedModelsDir);
