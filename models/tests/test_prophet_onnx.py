@@ -76,3 +76,18 @@ def test_anomaly_window_is_masked_out_of_the_fit(fitted):
 def test_too_short_series_is_refused_by_name():
     with pytest.raises(SeriesError, match="series tiny"):
         fit_prophet(synthetic("tiny", 1, 10, 0, 4))
+
+
+def test_level_shifts_average_the_last_known_residuals():
+    from understudy_trainer.prophet_onnx import LEVEL_STEPS, level_shifts
+
+    assert LEVEL_STEPS == 6
+    yhat = np.full(10, np.nan)
+    yhat[2:] = 10.0
+    actual = np.array([0, 0, 11, 12, 13, np.nan, 15, 16, 17, 18], dtype=float)
+    shifts = level_shifts(actual, yhat)
+    # Nothing known before step 2; then the mean residual of the known steps among the last six.
+    assert shifts[0] == 0 and shifts[1] == 0
+    assert shifts[2] == 1 and shifts[4] == 2
+    assert shifts[7] == np.mean([1, 2, 3, 5, 6])
+    assert shifts[9] == np.mean([3, 5, 6, 7, 8])

@@ -1,8 +1,9 @@
 """Prophet run in Python, as the anchor of the accuracy benchmark.
 
 For every CSV in a folder: the same cleaning as training, Prophet fitted on the first 70% of the grid (anomaly
-windows masked), ``prophet.predict`` on the last 30%; MASE at each lead time (Prophet's forecast of a timestamp does
-not depend on the origin), with the MASE scale of the training part. Prints JSON: {series: {lead_minutes: MASE}}.
+windows masked), ``prophet.predict`` on the last 30%, shifted from each origin by the level correction the served
+model applies (``level_shifts``); MASE at each lead time, with the MASE scale of the training part. Prints JSON:
+{series: {lead_minutes: MASE}}.
 
 Usage: python -m understudy_trainer.anchor --data-dir DIR [--labels FILE] [--leads 15,60]
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Series, SeriesError, load_dir
-from .prophet_onnx import fit_prophet, prophet_predict
+from .prophet_onnx import LEVEL_STEPS, fit_prophet, level_shifts, prophet_predict
 from .train import mase_scale
 
 
@@ -26,14 +27,16 @@ def anchor(series: Series, leads: list[int], fraction: float = 0.7) -> dict[str,
     fit_end = int(n * fraction)
     fitted = fit_prophet(series.head_fraction(fraction))
     y = series.values.to_numpy(dtype=np.float64)
-    yhat = prophet_predict(fitted, series.values.index[fit_end:])
+    yhat = np.full(n, np.nan)
+    yhat[fit_end - LEVEL_STEPS :] = prophet_predict(fitted, series.values.index[fit_end - LEVEL_STEPS :])
+    shifts = level_shifts(y, yhat)
     scale = mase_scale(y[:fit_end])
     out = {}
     for lead in leads:
         steps = lead // 5
-        # Origins fit_end-1 .. n-2 forecast timestamps fit_end-1+steps .. ; keep those inside the series.
+        # Origins fit_end-1 .. n-1-steps forecast timestamps fit_end-1+steps .. n-1, each shifted as served.
         targets = np.arange(fit_end - 1 + steps, n)
-        err = np.abs(y[targets] - yhat[targets - fit_end])
+        err = np.abs(y[targets] - (yhat[targets] + shifts[targets - steps]))
         out[str(lead)] = float(np.nanmean(err) / scale)
     return out
 

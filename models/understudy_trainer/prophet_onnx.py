@@ -128,6 +128,22 @@ def fit_prophet(series: Series, mask_anomalies: bool = True) -> FittedProphet:
     )
 
 
+# Prophet's curve is anchored where its fit ended, and a forecast made a day later inherits whatever its trend has
+# drifted since (a month-end surge near the end of the fit tilts the last trend segment; a level shift is not seen
+# until the next retrain). Served forecasts keep the curve's shape and take its level from the data: they are shifted
+# by the mean residual of the last LEVEL_STEPS actuals (30 minutes). The manifest records it (``level_correction``),
+# so the TypeScript engine serves what validation scored.
+LEVEL_STEPS = 6
+
+
+def level_shifts(actual: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """Per origin o, the mean of ``actual - yhat`` over steps o-LEVEL_STEPS+1..o where both are known, else 0: what
+    a forecast made at o is shifted by. ``actual`` and ``yhat`` are aligned on the same steps (yhat NaN where not
+    predicted)."""
+    residual = pd.Series(actual - yhat)
+    return residual.rolling(LEVEL_STEPS, min_periods=1).mean().fillna(0.0).to_numpy(dtype=np.float64)
+
+
 def prophet_predict(fitted: FittedProphet, timestamps: pd.DatetimeIndex) -> np.ndarray:
     """Prophet's own ``yhat`` (the reference the ONNX graph must match)."""
     out = fitted.model.predict(pd.DataFrame({"ds": timestamps}))
@@ -231,6 +247,10 @@ def parameters(fits: list[FittedProphet]) -> dict:
         "seasonality_mode": "additive",
         "seasonalities": [{"name": n, "period_days": p, "fourier_order": o} for n, p, o in SEASONALITIES],
         "interval": {"width": INTERVAL_WIDTH, "z": _z(INTERVAL_WIDTH), "from": "fitted observation noise sigma_obs"},
+        "level_correction": {
+            "steps": LEVEL_STEPS,
+            "rule": "forecast and interval shifted by the mean of actual - yhat over the last steps up to the origin",
+        },
         "series": [
             {
                 "id": f.series_id,

@@ -142,9 +142,11 @@ export async function forecastOrigins(
   if (p && index !== undefined) {
     const rows = origins.map((o) => ({
       series: index,
-      timestamps: Array.from({ length: maxSteps }, (_, h) => gridTime(s.grid, o + h + 1)),
+      origin: gridTime(s.grid, o),
+      steps: maxSteps,
+      recent: s.filled.subarray(Math.max(0, o + 1 - p.levelSteps), o + 1),
     }));
-    out.set('prophet', await p.score(rows));
+    out.set('prophet', await p.forecast(rows));
   }
   const l = models.lstm;
   if (l) {

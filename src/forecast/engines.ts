@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { ModelArtifactError, openOnnxArtifact, type ModelManifest } from './onnxModel.js';
+import { STEP_MS } from './series.js';
 import type { Resource } from './types.js';
 
 export interface RunStats {
@@ -36,6 +37,16 @@ export interface ProphetEngine extends EngineBase {
   trainEnd: Map<string, number>;
   /** Scores rows: each a series index and the epoch-ms timestamps to forecast (rows padded to equal width). */
   score(rows: { series: number; timestamps: number[] }[]): Promise<EngineOutput[]>;
+  /** Recent steps a forecast takes its level from (the manifest's `level_correction.steps`; 0 for older models). */
+  levelSteps: number;
+  /**
+   * Forecasts the `steps` grid steps after `origin` (epoch ms), as the trainer validated them: the fitted curve,
+   * shifted with its interval by the mean residual of the last `levelSteps` of `recent` (the series' values up to
+   * and including the origin's step) against the curve.
+   */
+  forecast(
+    rows: { series: number; origin: number; steps: number; recent: ArrayLike<number> }[],
+  ): Promise<EngineOutput[]>;
 }
 
 export interface LstmEngine extends EngineBase {
@@ -92,9 +103,14 @@ export async function openProphet(dir: string): Promise<ProphetEngine> {
     seriesIndex.set(s.id, s.index);
     if (typeof s.train_end === 'string') trainEnd.set(s.id, parseUtc(s.train_end));
   }
+  const level = manifest.parameters.level_correction as { steps?: unknown } | undefined;
+  const levelSteps = level === undefined ? 0 : level.steps;
+  if (typeof levelSteps !== 'number' || !Number.isInteger(levelSteps) || levelSteps < 0 || levelSteps > 288)
+    return fail(`parameters.level_correction.steps must be a whole number of steps from 0 to 288`);
   const stats: RunStats = { runs: 0, rows: 0, onnxMs: 0 };
   const engine: ProphetEngine = {
     kind: 'prophet',
+    levelSteps,
     dir,
     manifest,
     version: manifest.version,
@@ -129,6 +145,29 @@ export async function openProphet(dir: string): Promise<ProphetEngine> {
           lower: Float64Array.from(lo!.subarray(i * width, i * width + n)),
           upper: Float64Array.from(hi!.subarray(i * width, i * width + n)),
         };
+      });
+    },
+    async forecast(rows) {
+      const outs = await engine.score(
+        rows.map((r) => ({
+          series: r.series,
+          timestamps: Array.from({ length: levelSteps + r.steps }, (_, k) => r.origin + (k - levelSteps + 1) * STEP_MS),
+        })),
+      );
+      return rows.map((r, i) => {
+        const out = outs[i]!;
+        let sum = 0;
+        let n = 0;
+        for (let k = 0; k < levelSteps; k++) {
+          const residual = r.recent[r.recent.length - levelSteps + k]! - out.yhat[k]!;
+          if (Number.isFinite(residual)) {
+            sum += residual;
+            n++;
+          }
+        }
+        const shift = n > 0 ? sum / n : 0;
+        const future = (a: Float64Array) => a.subarray(levelSteps).map((v) => v + shift);
+        return { yhat: future(out.yhat), lower: future(out.lower), upper: future(out.upper) };
       });
     },
     release: () => session.release(),

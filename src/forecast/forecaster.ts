@@ -247,10 +247,12 @@ export class OnnxForecaster implements Forecaster {
     await Promise.all([
       groups.prophet.length > 0 && prophet
         ? prophet
-            .score(
+            .forecast(
               groups.prophet.map(({ p }) => ({
                 series: prophet.seriesIndex.get(p.seriesId)!,
-                timestamps: Array.from({ length: p.steps }, (_, h) => p.origin + (h + 1) * STEP_MS),
+                origin: p.origin,
+                steps: p.steps,
+                recent: p.tail,
               })),
             )
             .then(
