@@ -6,7 +6,8 @@
  * when the autocorrelation at one day of the training part's hourly means is at least 0.3, else "weakly seasonal".
  * `best_baseline` is, per series, whichever naive baseline scored best there (chosen with hindsight): the bar the
  * selected model must clear. The Prophet anchor is Prophet's own `predict` in Python on the same split. Not a test:
- * it prints figures. A file that cannot be backtested is skipped with the reason.
+ * it prints figures. A file that cannot be backtested is skipped with the reason. The default run adds one synthetic
+ * host with a month-end surge (`monthEnd` in the JSON), trained and backtested on its own: the monthly term at work.
  * Usage: npm run bench:forecast-accuracy [-- --json] [-- --epochs 12] [-- --traces DIR]
  */
 import { spawnSync } from 'node:child_process';
@@ -29,8 +30,10 @@ import {
 } from '../src/forecast/backtest.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { rankModels, tableFor } from '../src/forecast/registry.js';
+import { STEP_MS } from '../src/forecast/series.js';
 import { MODELS_DIR, trainModels } from '../src/forecast/trainer.js';
 import { NAB_DIR, stackPaths } from '../src/stack/paths.js';
+import { MONTH_END_DAYS, monthEndTrace } from './traces.js';
 
 const HORIZONS = [15, 60];
 const { values: args } = parseArgs({
@@ -87,6 +90,49 @@ const median = (xs: number[]): number => {
   const m = v.length >> 1;
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
+
+/**
+ * The synthetic month-end host (bench/traces.ts), trained and backtested on its own as the NAB series are: its first
+ * 70% holds three month ends, enough for Prophet's monthly term, and its test part one more.
+ */
+async function monthEndBacktest(work: string) {
+  const trace = monthEndTrace();
+  const dir = join(work, 'month-end');
+  await mkdir(join(dir, 'train'), { recursive: true });
+  const file = join(dir, `${trace.name}.csv`);
+  const rows = Array.from(
+    trace.demand,
+    (v, i) => `${new Date(trace.startMs + i * STEP_MS).toISOString()},${v.toFixed(3)}`,
+  );
+  await writeFile(file, `timestamp,value\n${rows.join('\n')}\n`);
+  const { series: s, raw } = await loadSeriesCsv(file);
+  await writeFile(join(dir, 'train', `${trace.name}.csv`), `timestamp,value\n${raw.join('\n')}\n`);
+  log(`training on the first 70% of ${trace.name}…`);
+  const trained = await trainModels({
+    python,
+    dataDir: join(dir, 'train'),
+    artifactsDir: join(dir, 'artifacts'),
+    epochs: args.epochs ? Number(args.epochs) : 12,
+  });
+  const models = await openModelSet(join(dir, 'artifacts'), trained.version);
+  const parameters = models.prophet?.manifest.parameters as { series?: { seasonalities?: string[] }[] } | undefined;
+  const r = await backtestPrepared(s, HORIZONS, models, undefined, file);
+  await Promise.all([models.prophet?.release(), models.lstm?.release()]);
+  const mase: Record<string, Record<string, number>> = {};
+  const f1: Record<string, Record<string, number>> = {};
+  for (const m of r.metrics) {
+    (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
+    (f1[m.model] ??= {})[String(m.horizonMinutes)] = m.f1;
+  }
+  return {
+    series: trace.name,
+    days: MONTH_END_DAYS,
+    prophetSeasonalities: parameters?.series?.[0]?.seasonalities ?? [],
+    selected: r.selected,
+    mase,
+    f1,
+  };
+}
 
 const dataDir = args.traces ? resolve(args.traces) : join(NAB_DIR, 'realAWSCloudwatch');
 // NAB's anomaly windows are masked in training; another folder has no labels.
@@ -240,6 +286,8 @@ try {
         ),
       ]),
   );
+  // The default run also shows the monthly term on a trace of its own; a folder of the user's has no such trace.
+  const monthEnd = args.traces ? undefined : await monthEndBacktest(work);
   const result = {
     traces: dataDir,
     horizonsMinutes: HORIZONS,
@@ -250,6 +298,7 @@ try {
     coverage,
     skipped,
     perSeries,
+    ...(monthEnd ? { monthEnd } : {}),
   };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -270,6 +319,21 @@ try {
       console.log(`${m.padEnd(16)}${HORIZONS.map((h) => fmt(c[String(h)]).padStart(9)).join('')}`);
     }
     for (const s of skipped) console.log(`skipped: ${s.reason}`);
+    if (monthEnd) {
+      console.log(
+        `\n${monthEnd.series} (${monthEnd.days} days, a surge on the last two days of each month; Prophet fitted ` +
+          `with ${monthEnd.prophetSeasonalities.join(', ')}; selected ${HORIZONS.map((h) => `${h}m: ${monthEnd.selected[String(h)]}`).join(', ')})`,
+      );
+      console.log(
+        `${'model'.padEnd(16)}${HORIZONS.map((h) => `MASE ${h}m`.padStart(11)).join('')}${HORIZONS.map((h) => `F1 ${h}m`.padStart(9)).join('')}`,
+      );
+      for (const [m, mase] of Object.entries(monthEnd.mase)) {
+        const f1 = monthEnd.f1[m] ?? {};
+        console.log(
+          `${m.padEnd(16)}${HORIZONS.map((h) => fmt(mase[String(h)]).padStart(11)).join('')}${HORIZONS.map((h) => fmt(f1[String(h)]).padStart(9)).join('')}`,
+        );
+      }
+    }
     console.log('\nselected vs the best per-series baseline:');
     for (const v of verdict) {
       console.log(

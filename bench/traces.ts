@@ -181,3 +181,36 @@ export function syntheticTraces(): Trace[] {
   });
   return traces;
 }
+
+/** Long enough that the trainer's validation part (the last fifth of the first 70%) holds one month end and the
+ * backtest's test part (the last 30%) another, with two months before the validation part for Prophet's monthly
+ * term. */
+export const MONTH_END_DAYS = 130;
+
+/**
+ * A host that runs month-end batch work: a daily cycle peaking at about 58% with noise, and on the last two days of
+ * every calendar month a surge that takes the afternoons to about 88%. Only the month ends cross 80%; a daily or
+ * weekly model sees a surge only once it has begun.
+ */
+export function monthEndTrace(): Trace {
+  const random = seededRandom(4_242);
+  const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const steps = MONTH_END_DAYS * STEPS_PER_DAY;
+  const demand = new Float64Array(steps);
+  for (let step = 0; step < steps; step++) {
+    const at = new Date(SYNTHETIC_START_MS + step * STEP_MS);
+    const daysInMonth = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 0)).getUTCDate();
+    const monthEnd = at.getUTCDate() >= daysInMonth - 1;
+    const angle = (2 * Math.PI * (step - 14 * 12 + STEPS_PER_DAY / 4)) / STEPS_PER_DAY;
+    const daily = 16 * Math.sin(angle);
+    demand[step] = Math.max(0, 42 + daily + (monthEnd ? 30 : 0) + 2 * gaussian());
+  }
+  return {
+    name: 'synthetic-month-end',
+    source: 'synthetic',
+    scaling: 'percent',
+    startMs: SYNTHETIC_START_MS,
+    demand,
+    notes: [],
+  };
+}
