@@ -286,6 +286,8 @@ function runUnderstudy(trace: Trace, forecastSource: ForecastSource): Understudy
     const residentShare = demand[step]! > 0 ? primaryPercent / demand[step]! : residentShareOf(location);
     forecast.pairPeaks ??= forecast.peaks;
     forecast.peaks = forecast.pairPeaks.map((peak) => primaryShareOf(peak, residentShare));
+    // Measured, not forecast: every strategy that runs the policy sees it.
+    forecast.pairNow ??= [{ resource: 'cpu', percent: demand[step]! }];
     const workloads: WorkloadData[] = workloadIds
       .filter((id) => location.get(id) === 'primary' || location.get(id) === 'shadow')
       .map((id) => {

@@ -328,6 +328,31 @@ describe('decideScaling: hysteresis, cooldown, scale-back', () => {
     expect(d.action.kind).toBe('scale-back');
   });
 
+  it('does not scale back during a spike the shadow absorbs, and does once the pair is low again', () => {
+    // The low streak has held for two hours. The pair's whole demand jumps to 100% for a step, which the forecast
+    // calls an isolated spike; the primary alone, relieved of w-1, still reads 60%.
+    const spiking = forecast({ cpu: 40 }, { isolatedSpike: true, pairNow: [{ resource: 'cpu', percent: 100 }] });
+    const during = decideScaling({
+      pair: scaledOut(),
+      forecast: spiking,
+      policy: policy(),
+      memory: { lowSince: NOW - 120 * MINUTE },
+      now: NOW,
+    });
+    expect(during.action.kind).toBe('none');
+    expect(during.reason).toMatch(/whole demand is at 100% cpu now: not scaling back/);
+    // The spike keeps the low streak, so the next low step scales back at once.
+    expect(during.memory.lowSince).toBe(NOW - 120 * MINUTE);
+    const after = decideScaling({
+      pair: scaledOut(),
+      forecast: forecast({ cpu: 40 }, { pairNow: [{ resource: 'cpu', percent: 45 }] }),
+      policy: policy(),
+      memory: during.memory,
+      now: NOW + 5 * MINUTE,
+    });
+    expect(after.action.kind).toBe('scale-back');
+  });
+
   it('does not scale back when a low peak is on a resource other than the binding one but another horizon is high', () => {
     const d = decideScaling({
       pair: scaledOut(),

@@ -101,6 +101,7 @@ export function summarisePairForecast(
   const horizon = Math.max(...horizonsMinutes);
   const peaks: ForecastSummary['peaks'] = [];
   const pairPeaks: ForecastSummary['peaks'] = [];
+  const pairNowByResource: NonNullable<ForecastSummary['pairNow']> = [];
   const assessments: { resource: MeasuredResource; assessment: DeviationAssessment }[] = [];
   let spike = false;
   let sustained = false;
@@ -109,6 +110,7 @@ export function summarisePairForecast(
     model ??= { modelType: ahead.model, version: ahead.modelVersion, parameters: {}, predictionHorizon: horizon };
     const pairNow = history.values[history.values.length - 1] ?? 0;
     const residentShare = pairNow > 0 ? Math.min(1, primaryNow / pairNow) : 1;
+    pairNowByResource.push({ resource, percent: pairNow });
     for (const h of horizonsMinutes) {
       const within = ahead.points.filter((p) => p.timestamp <= issuedAt + h * 60_000);
       const peak = within.reduce((best, p) => (p.yhat > best.yhat ? p : best), within[0] ?? ahead.peak);
@@ -140,6 +142,7 @@ export function summarisePairForecast(
       issuedAt,
       peaks,
       pairPeaks,
+      pairNow: pairNowByResource,
       ...(spike && !sustained ? { isolatedSpike: true } : {}),
       ...(model ? { model } : {}),
     },

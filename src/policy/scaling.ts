@@ -11,8 +11,8 @@
  * - an active shadow's own forecast peak > threshold → grow the shadow;
  * - peak > threshold, shadow cannot absorb it → use the whole shadow first; once it is at full size (or when there is
  *   no shadow, or it failed or is still being built), provision a new primary of the same size;
- * - every peak of the pair's whole demand < threshold − hysteresis for scaleBackAfterMinutes, shadow active with moved
- *   workloads → scale back;
+ * - every peak of the pair's whole demand < threshold − hysteresis for scaleBackAfterMinutes, and its measured demand
+ *   now below that line too, shadow active with moved workloads → scale back;
  * - anything in between does nothing, so a forecast hovering around the threshold cannot make the pair flap.
  * An isolated spike (the live anomaly check's verdict) moves nothing, unless it comes within
  * SPIKE_RECURRENCE_MINUTES of the previous one: recurring bursts are a pattern, and scale out like a sustained shift.
@@ -301,10 +301,19 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
   // With every workload home the pair must also not be one a scale-out would be judged on straight away: a scale-back
   // on the point forecast while the upper bound still crosses would only flap.
   const homeScaleOutPeaks = inHorizons(forecast.pairPeaks ?? forecast.peaks);
-  const allLow =
+  const forecastLow =
     homePeaks.every((p) => p.peakPercent < lowLine) &&
     homeScaleOutPeaks.every((p) => p.peakPercent <= threshold) &&
     (current === undefined || current.peakPercent < lowLine);
+  // What would come home now, measured: a spike the forecast discounts (and the shadow is absorbing) must not be
+  // moved onto the primary by a scale-back whose low streak the spike rule kept alive.
+  const homeNowHigh = (pointForecast.pairNow ?? [])
+    .filter((p) => Number.isFinite(p.percent) && p.percent >= lowLine)
+    .reduce<{ resource: Resource; percent: number } | undefined>(
+      (a, b) => (a && a.percent >= b.percent ? a : b),
+      undefined,
+    );
+  const allLow = forecastLow && homeNowHigh === undefined;
   const isHigh = binding.peakPercent > threshold;
   const spikeHigh = isHigh && forecast.isolatedSpike === true;
   const recurring =
@@ -385,6 +394,12 @@ export function decideScaling(input: ScalingInput): ScalingDecision {
       );
     action = { kind: 'scale-back', workloadIds: [...moved], allocationFraction: policy.shadowFraction };
     why = `${capitalise(lowText)} for ${formatNumber(lowForMinutes)} min: scale back, moving ${listIds(moved)} home from ${shadow.hostId} and returning it to ${formatNumber(policy.shadowFraction * 100)}% standby`;
+  } else if (forecastLow && homeNowHigh !== undefined && pair.movedToShadow.length > 0) {
+    return none(
+      `Every forecast peak is below ${formatNumber(lowLine)}%, but the pair's whole demand is at ${formatNumber(homeNowHigh.percent)}% ${homeNowHigh.resource} now: not scaling back while that would come home to the primary.`,
+      nextMemory,
+      context,
+    );
   } else {
     return none(
       `${peakText}, between ${formatNumber(lowLine)}% and the ${formatNumber(threshold)}% threshold: holding steady (hysteresis band).`,

@@ -183,6 +183,11 @@ export interface ForecastSummary {
    * it. Absent in forecasts of the primary's own utilisation alone (histories recorded before it existed).
    */
   pairPeaks?: ForecastPeak[];
+  /**
+   * The pair's whole demand at the newest step, measured, in percent of the primary's capacity, per resource. A
+   * scale-back waits while it is not low: a spike the forecast discounts is still load that would come home.
+   */
+  pairNow?: { resource: Resource; percent: number }[];
   /** True when an anomaly assessment said the latest deviation is an isolated spike (must not move the decision). */
   isolatedSpike?: boolean;
   model?: PredictionModel;
