@@ -1,9 +1,10 @@
 /**
  * The trained models in bench:policy's loop, with nothing from after a decision reaching the model that made it:
  * models/understudy_trainer/walkforward.py replays the live retrain schedule (daily at 03:00 UTC, the last eleven
- * weeks of every host: `DEFAULT_RETRAIN_DAYS`) over the traces, and each step of a trace is forecast by the real `OnnxForecaster` over the newest
- * retrain cut at or before it (before the first, over no learned model: the baselines it falls back on). The
- * retrains are cached under the state folder by a hash of the traces, the options and the trainer's code.
+ * weeks of every host: `DEFAULT_RETRAIN_DAYS`) over the traces, and each step of a trace is forecast by the real
+ * `OnnxForecaster` over the newest retrain cut at or before it (before the first, over no learned model: the
+ * baselines it falls back on). The retrains are cached under the state folder by a hash of the traces, the options
+ * and the trainer's code.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';

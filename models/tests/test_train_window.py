@@ -9,8 +9,8 @@ import pandas as pd
 from understudy_trainer import train
 from understudy_trainer.data import STEP, Series
 
-# src/forecast/retraining.ts DEFAULT_RETRAIN_DAYS: the window a scheduled retrain reads.
-RETRAIN_DAYS = 77
+# The window a scheduled retrain reads (DEFAULT_RETRAIN_DAYS in src/forecast/retraining.ts).
+RETRAIN_DAYS = train.INFLUX_DAYS
 
 
 def month_end_series(days: float) -> Series:
