@@ -1,8 +1,9 @@
 // The Kubernetes demo's surge: a daily cosine whose rise crosses a given demand at a given wall-clock time.
 import { describe, expect, it } from 'vitest';
 import { peakHourForCrossing } from '../src/demo/kubernetesDemo.js';
-import { SURGE_DEMAND, surgeDemand } from '../src/demo/scenario.js';
+import { SURGE_DEMAND, backgroundDemand, surgeDemand } from '../src/demo/scenario.js';
 import { syntheticDemand } from '../src/simulator/demand.js';
+import { demandSchema } from '../src/simulator/schemas.js';
 
 describe('peakHourForCrossing', () => {
   it('puts the rise of the daily cycle through the crossing demand at the crossing time', () => {
@@ -15,6 +16,15 @@ describe('peakHourForCrossing', () => {
       // Rising through it: below before, above after.
       expect(demandAt(-10)).toBeLessThan(1.04);
       expect(demandAt(10)).toBeGreaterThan(1.04);
+    }
+  });
+});
+
+describe("the demo fleet's demand profiles", () => {
+  it('are what the simulator accepts (its schema refuses unknown fields)', () => {
+    for (const seed of [1, 2, 7]) {
+      expect(demandSchema.safeParse(surgeDemand(15, seed)).error).toBeUndefined();
+      expect(demandSchema.safeParse(backgroundDemand(seed)).error).toBeUndefined();
     }
   });
 });

@@ -53,7 +53,7 @@ export const SURGE_DEMAND = { base: 0.75, amplitude: 0.5 };
 export function surgeDemand(peakHourUtc: number, seed: number): SyntheticDemandProfile {
   return {
     kind: 'synthetic',
-    ...SURGE_DEMAND,
+    base: SURGE_DEMAND.base,
     daily: { amplitude: SURGE_DEMAND.amplitude, peakHourUtc },
     noise: 0.02,
     seed,
