@@ -2,7 +2,7 @@
 
 For every CSV in a folder: the same cleaning as training, Prophet fitted on the first 70% of the grid (anomaly
 windows masked), ``prophet.predict`` on the last 30%, shifted from each origin by the level correction the served
-model applies (``level_shifts``); MASE at each lead time, with the MASE scale of the training part. Prints JSON:
+model applies (``served_from``); MASE at each lead time, with the MASE scale of the training part. Prints JSON:
 {series: {lead_minutes: MASE}}.
 
 Usage: python -m understudy_trainer.anchor --data-dir DIR [--labels FILE] [--leads 15,60]
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Series, SeriesError, load_dir
-from .prophet_onnx import LEVEL_STEPS, fit_prophet, level_shifts, prophet_predict
+from .prophet_onnx import fit_prophet, served_from
 from .train import mase_scale
 
 
@@ -27,9 +27,7 @@ def anchor(series: Series, leads: list[int], fraction: float = 0.7) -> dict[str,
     fit_end = int(n * fraction)
     fitted = fit_prophet(series.head_fraction(fraction))
     y = series.values.to_numpy(dtype=np.float64)
-    yhat = np.full(n, np.nan)
-    yhat[fit_end - LEVEL_STEPS :] = prophet_predict(fitted, series.values.index[fit_end - LEVEL_STEPS :])
-    shifts = level_shifts(y, yhat)
+    yhat, shifts = served_from(fitted, series.values, fit_end)
     scale = mase_scale(y[:fit_end])
     out = {}
     for lead in leads:

@@ -150,6 +150,14 @@ def prophet_predict(fitted: FittedProphet, timestamps: pd.DatetimeIndex) -> np.n
     return out["yhat"].to_numpy(dtype=np.float64)
 
 
+def served_from(fitted: FittedProphet, values: pd.Series, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """What the served model forecasts from origins ``first - 1`` on: Prophet's ``yhat`` on every step of ``values``
+    from LEVEL_STEPS before ``first`` (NaN before), and each origin's level shift (``level_shifts``)."""
+    yhat = np.full(len(values), np.nan)
+    yhat[first - LEVEL_STEPS :] = prophet_predict(fitted, values.index[first - LEVEL_STEPS :])
+    return yhat, level_shifts(values.to_numpy(dtype=np.float64), yhat)
+
+
 def build_graph(fits: list[FittedProphet]) -> onnx.ModelProto:
     if not fits:
         raise ValueError("no fitted series to export")

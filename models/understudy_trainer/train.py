@@ -36,16 +36,7 @@ import torch
 
 from . import lstm
 from .data import InfluxError, InfluxSource, Series, SeriesError, epoch_seconds, latest_sample, load_dir, load_influx
-from .prophet_onnx import (
-    INTERVAL_WIDTH,
-    LEVEL_STEPS,
-    _z,
-    build_graph,
-    fit_prophet,
-    level_shifts,
-    parameters,
-    prophet_predict,
-)
+from .prophet_onnx import INTERVAL_WIDTH, _z, build_graph, fit_prophet, parameters, served_from
 
 HORIZON_STEPS = 12
 SEASON_STEPS = 288
@@ -104,13 +95,7 @@ def validate(series: Series, fit_end: int, prophet_fit, lstm_model, leads: list[
     target = series.masked().to_numpy(dtype=np.float64)
     seconds = epoch_seconds(series.values.index)
     scale = mase_scale(raw[:fit_end])
-    prophet_yhat = None
-    if prophet_fit:
-        # From LEVEL_STEPS before the validation part: the first origins' level shifts need them.
-        prophet_yhat = np.full(len(raw), np.nan)
-        recent_on = series.values.index[fit_end - LEVEL_STEPS :]
-        prophet_yhat[fit_end - LEVEL_STEPS :] = prophet_predict(prophet_fit, recent_on)
-        shifts = level_shifts(raw, prophet_yhat)
+    prophet_yhat, shifts = served_from(prophet_fit, series.values, fit_end) if prophet_fit else (None, None)
     errors: dict[str, list[np.ndarray]] = {m: [] for m in MODELS}
     origins = list(range(fit_end - 1, len(raw) - HORIZON_STEPS))
     xs, lstm_rows = [], []
