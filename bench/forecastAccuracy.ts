@@ -24,16 +24,16 @@ import {
   openModelSet,
   percentile,
   score,
+  type BacktestMetric,
   type BacktestModel,
   type ModelSet,
   type PreparedSeries,
 } from '../src/forecast/backtest.js';
 import { clearlySeasonal } from '../src/forecast/forecaster.js';
 import { rankModels, tableFor } from '../src/forecast/registry.js';
-import { STEP_MS } from '../src/forecast/series.js';
 import { MODELS_DIR, trainModels } from '../src/forecast/trainer.js';
 import { NAB_DIR, stackPaths } from '../src/stack/paths.js';
-import { MONTH_END_DAYS, monthEndTrace } from './traces.js';
+import { MONTH_END_DAYS, monthEndTrace, traceCsv } from './traces.js';
 
 const HORIZONS = [15, 60];
 const { values: args } = parseArgs({
@@ -91,6 +91,19 @@ const median = (xs: number[]): number => {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
 
+/** A backtest's metrics as tables: per metric, model → horizon in minutes → value. */
+function byModelAndHorizon(metrics: BacktestMetric[]) {
+  const table = (): Record<string, Record<string, number>> => ({});
+  const out = { mase: table(), f1: table(), coverage: table() };
+  for (const m of metrics) {
+    const h = String(m.horizonMinutes);
+    (out.mase[m.model] ??= {})[h] = m.mase;
+    (out.f1[m.model] ??= {})[h] = m.f1;
+    (out.coverage[m.model] ??= {})[h] = m.coverage;
+  }
+  return out;
+}
+
 /**
  * The synthetic month-end host (bench/traces.ts), trained and backtested on its own as the NAB series are: its first
  * 70% holds three month ends, enough for Prophet's monthly term, and its test part one more.
@@ -100,11 +113,7 @@ async function monthEndBacktest(work: string) {
   const dir = join(work, 'month-end');
   await mkdir(join(dir, 'train'), { recursive: true });
   const file = join(dir, `${trace.name}.csv`);
-  const rows = Array.from(
-    trace.demand,
-    (v, i) => `${new Date(trace.startMs + i * STEP_MS).toISOString()},${v.toFixed(3)}`,
-  );
-  await writeFile(file, `timestamp,value\n${rows.join('\n')}\n`);
+  await writeFile(file, traceCsv(trace));
   const { series: s, raw } = await loadSeriesCsv(file);
   await writeFile(join(dir, 'train', `${trace.name}.csv`), `timestamp,value\n${raw.join('\n')}\n`);
   log(`training on the first 70% of ${trace.name}…`);
@@ -118,12 +127,7 @@ async function monthEndBacktest(work: string) {
   const parameters = models.prophet?.manifest.parameters as { series?: { seasonalities?: string[] }[] } | undefined;
   const r = await backtestPrepared(s, HORIZONS, models, undefined, file);
   await Promise.all([models.prophet?.release(), models.lstm?.release()]);
-  const mase: Record<string, Record<string, number>> = {};
-  const f1: Record<string, Record<string, number>> = {};
-  for (const m of r.metrics) {
-    (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
-    (f1[m.model] ??= {})[String(m.horizonMinutes)] = m.f1;
-  }
+  const { mase, f1 } = byModelAndHorizon(r.metrics);
   return {
     series: trace.name,
     days: MONTH_END_DAYS,
@@ -204,14 +208,7 @@ try {
   }[] = [];
   for (const { s, file, acf } of series) {
     const r = await backtestPrepared(s, HORIZONS, models, undefined, file);
-    const mase: Record<string, Record<string, number>> = {};
-    const f1: Record<string, Record<string, number>> = {};
-    const coverage: Record<string, Record<string, number>> = {};
-    for (const m of r.metrics) {
-      (mase[m.model] ??= {})[String(m.horizonMinutes)] = m.mase;
-      (f1[m.model] ??= {})[String(m.horizonMinutes)] = m.f1;
-      (coverage[m.model] ??= {})[String(m.horizonMinutes)] = m.coverage;
-    }
+    const { mase, f1, coverage } = byModelAndHorizon(r.metrics);
     // The bar: per series and horizon, the naive baseline that did best there (by MASE), with its F1.
     mase.best_baseline = {};
     f1.best_baseline = {};

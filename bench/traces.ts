@@ -107,6 +107,13 @@ function readTrace(path: string, source: Trace['source'], minSteps: number): Tra
   };
 }
 
+/** A trace as the trainer reads it: `timestamp,value` rows at its 5-minute steps. */
+export function traceCsv(trace: Trace): string {
+  const iso = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+  const rows = Array.from(trace.demand, (v, i) => `${iso(trace.startMs + i * STEP_MS)},${v.toFixed(4)}`);
+  return `timestamp,value\n${rows.join('\n')}\n`;
+}
+
 /** mulberry32: a tiny seeded PRNG, so the synthetic fleets are the same on every run. */
 function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

@@ -19,7 +19,7 @@ import { MODELS_DIR, pythonEnv } from '../src/forecast/trainer.js';
 import type { ForecastRequest } from '../src/forecast/types.js';
 import type { ForecastSummary } from '../src/policy/types.js';
 import { NAB_DIR, stackPaths } from '../src/stack/paths.js';
-import type { Trace } from './traces.js';
+import { traceCsv, type Trace } from './traces.js';
 
 export interface WalkForwardOptions {
   /** Days between retrains (the live schedule: 1). */
@@ -58,8 +58,6 @@ function trainerSourceHash(): string {
   hash.update(readFileSync(join(MODELS_DIR, 'series_resources.json')));
   return hash.digest('hex');
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
 /** NAB's label windows of the traces that came from NAB, keyed as the trainer looks them up (`traces/<file>`). */
 function nabLabels(traces: Trace[]): Record<string, [string, string][]> {
@@ -110,10 +108,7 @@ export async function prepareWalkForward(traces: Trace[], options: WalkForwardOp
     rmSync(dir, { recursive: true, force: true });
     const tracesDir = join(dir, 'traces');
     mkdirSync(tracesDir, { recursive: true });
-    for (const trace of traces) {
-      const rows = Array.from(trace.demand, (v, i) => `${iso(trace.startMs + i * STEP_MS)},${v.toFixed(4)}`);
-      writeFileSync(join(tracesDir, `${trace.name}.csv`), `timestamp,value\n${rows.join('\n')}\n`);
-    }
+    for (const trace of traces) writeFileSync(join(tracesDir, `${trace.name}.csv`), traceCsv(trace));
     const labelsFile = join(dir, 'labels.json');
     writeFileSync(labelsFile, JSON.stringify(labels));
     options.log(`walk-forward: training the retrains of ${traces.length} traces into ${dir} (cached for next time)`);
