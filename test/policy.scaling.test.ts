@@ -146,8 +146,9 @@ describe('decideScaling: the pseudocode branches', () => {
 
   it('provisions a new primary when even a full-size shadow cannot take enough workloads', () => {
     // The shadow already holds a workload reserving almost all of its memory: nothing else fits.
-    const decision = decide({
-      pair: pair({
+    const full = (measuredCpu: number): PairView =>
+      pair({
+        primary: primary({ utilisation: { cpu: measuredCpu, memory: 40, storage: 20, network: 10 } }),
         shadow: shadow({ status: 'active', allocationFraction: 1 }),
         workloads: [
           workload('w-0', 0, { memoryGiB: 120 }, 'h-7'),
@@ -157,10 +158,34 @@ describe('decideScaling: the pseudocode branches', () => {
           workload('w-4', 5),
         ],
         movedToShadow: ['w-0'],
-      }),
-    });
+      });
+    const decision = decide({ pair: full(85) });
     expect(decision.action.kind).toBe('provision-primary');
     expect(decision.reason).toContain('even at full size shadow h-7 cannot take enough workloads');
+
+    // The same forecast while the primary measures under the threshold: a host for good waits for the measurement.
+    const waiting = decide({ pair: full(60) });
+    expect(waiting.action.kind).toBe('none');
+    expect(waiting.reason).toContain('but h-1 measures cpu 60% now');
+    expect(waiting.reason).toContain('provisioned only once the primary measures above the 80% threshold');
+  });
+
+  it('provisions on the point forecast when the primary reports no utilisation, never on the upper bound alone', () => {
+    const unmeasured: PairView = pair({
+      primary: primary({ utilisation: undefined }),
+      shadow: shadow({ status: 'active', allocationFraction: 1 }),
+      workloads: [workload('w-0', 0, { memoryGiB: 120 }, 'h-7'), workload('w-1', 30), workload('w-2', 15)],
+      movedToShadow: ['w-0'],
+    });
+    const upper = (point: number, upperPercent: number): ForecastSummary => ({
+      ...forecast({ cpu: point }),
+      peaks: [{ horizonMinutes: 15, resource: 'cpu', peakPercent: point, upperPercent, peakAt: NOW + 15 * MINUTE }],
+    });
+    const onUpper = decide({ pair: unmeasured, forecast: upper(70, 95), policy: policy({ scaleOutOn: 'upper' }) });
+    expect(onUpper.action.kind).toBe('none');
+    expect(onUpper.reason).toContain('but the point forecast peaks at 70% cpu');
+    const onPoint = decide({ pair: unmeasured, forecast: upper(90, 110), policy: policy({ scaleOutOn: 'upper' }) });
+    expect(onPoint.action.kind).toBe('provision-primary');
   });
 });
 
@@ -637,6 +662,18 @@ describe("decideScaling: measured utilisation, the pair's whole demand, the shad
       }),
       forecast: forecast({ cpu: 120 }, { pairPeaks: forecast({ cpu: 190 }).peaks }),
     });
-    expect(next.action.kind).toBe('provision-primary');
+    // Forecast only: the primary still measures 60%, and a new primary is a host for good.
+    expect(next.action.kind).toBe('none');
+    expect(next.reason).toContain('a new primary, a host for good, is provisioned only once the primary measures');
+    const measuredHigh = decide({
+      pair: pair({
+        primary: primary({ utilisation: { cpu: 95, memory: 40, storage: 20, network: 10 } }),
+        shadow: shadow({ status: 'active', allocationFraction: 1 }),
+        workloads: pair().workloads.map((w) => (moved.includes(w.workloadId) ? { ...w, hostId: 'h-7' } : w)),
+        movedToShadow: moved,
+      }),
+      forecast: forecast({ cpu: 120 }, { pairPeaks: forecast({ cpu: 190 }).peaks }),
+    });
+    expect(measuredHigh.action.kind).toBe('provision-primary');
   });
 });
