@@ -42,6 +42,7 @@ import {
   activityTimelines,
   BENCH_PRIMARY_REGIONS,
   eventMs,
+  metricsDelivery,
   processMeter,
   round,
   seedAndStartPairs,
@@ -385,6 +386,9 @@ try {
     otherInvariantViolations: otherViolations.map((v) => v.message),
     goal: { shadowActiveWithinSecondsP99: 5, p99: shadowActiveP99, met: shadowActiveP99 <= 5 },
     ...(regionOutage ? { regionOutage } : {}),
+    // What the simulator's Telegraf-like writer could not hand InfluxDB over the whole run: forecasts and decisions
+    // read those metrics, so a run that dropped many measured a fleet that saw less than a real one would.
+    simulatorMetrics: metricsDelivery((await control.status()).metrics),
   };
   if (args.json) console.log(JSON.stringify(result, null, 2));
   else {
@@ -420,6 +424,10 @@ try {
       log(`  active by each minute: ${regionOutage.activeByMinute.join(', ')}`);
       log(`  cores meanwhile: ${JSON.stringify(regionOutage.cores)}`);
     }
+    const m = result.simulatorMetrics;
+    log(
+      `simulator metrics: ${m.pointsWritten} points written, ${m.pointsDropped} dropped, ${m.writeErrors} write errors`,
+    );
     for (const u of unfinished) log(`unfinished: ${u}`);
   }
   if (unfinished.length > 0) process.exitCode = 1;

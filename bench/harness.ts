@@ -48,6 +48,17 @@ export function spread(xs: number[], digits = 2): { p50: number; p99: number; ma
 }
 
 /** utime + stime of a process, in seconds (Linux /proc). */
+/** The simulator's metrics writer over a run: points handed to InfluxDB, dropped by its bounded queue, failed writes. */
+export function metricsDelivery(
+  stats: { pointsWritten: number; pointsDropped: number; writeErrors: number } | undefined,
+) {
+  return {
+    pointsWritten: stats?.pointsWritten ?? 0,
+    pointsDropped: stats?.pointsDropped ?? 0,
+    writeErrors: stats?.writeErrors ?? 0,
+  };
+}
+
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;

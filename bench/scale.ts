@@ -40,6 +40,7 @@ import {
   BENCH_HISTORY_SECONDS,
   eventMs,
   inBatches,
+  metricsDelivery,
   processMeter,
   round,
   seedAndStartPairs,
@@ -275,12 +276,18 @@ try {
       ),
       lagGoalMet,
       healthGoalMet,
+      // Cumulative over the run up to this step: a step that dropped metrics decided on less than its fleet sent.
+      simulatorMetrics: metricsDelivery((await stack.control.status()).metrics),
     };
     steps.push(step);
     log(
       `  decision lag p50 ${lag.p50} s, p99 ${lag.p99} s, max ${lag.max} s (${decisions.length} decisions of ` +
         `${decidedPairs} of ${sample.length} sampled pairs); health-check gap p50 ${healthGap.p50} s, p99 ` +
         `${healthGap.p99} s, max ${healthGap.max} s (${healthGap.n} gaps of ${healthGap.hostsChecked} hosts)`,
+    );
+    log(
+      `  simulator metrics so far: ${step.simulatorMetrics.pointsWritten} points written, ` +
+        `${step.simulatorMetrics.pointsDropped} dropped, ${step.simulatorMetrics.writeErrors} write errors`,
     );
     for (const slow of step.slowestDecisions)
       log(
