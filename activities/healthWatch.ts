@@ -30,7 +30,7 @@ import {
   watcherWorkflowId,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
-import { chunks, pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
 import { messageOf } from '../src/shared/failures.js';
 
 export interface HealthWatchDependencies {
@@ -172,31 +172,15 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         if (!(await pairStillRunning(temporal, member.pairId))) await leave(member.pairId);
       };
 
-      // The members are read beside the checks, and taken between two rounds: the read queries the shard workflow,
-      // which a burst of enrolments keeps busy for longer than the heartbeat timeout. Awaited, it held the checks and
-      // the heartbeats, and each attempt timed out and began again (bench:failover, 10,000 pairs enrolling).
-      let membersRead: Promise<void> | undefined;
-      let readMembers: WatchedPrimary[] | undefined;
-      const refreshMembers = (): void => {
-        membersRead ??= reader
-          .changed()
-          .then((members) => {
-            if (members) readMembers = members;
-          })
-          .finally(() => {
-            membersRead = undefined;
-          });
-      };
+      const memberReads = membersInBackground(reader);
 
       while (Date.now() < deadline) {
         const now = Date.now();
-        if (readMembers) {
-          tracker.setMembers(readMembers, now);
-          readMembers = undefined;
-        }
+        const changed = memberReads.take();
+        if (changed) tracker.setMembers(changed, now);
         if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
           membersReadAt = now;
-          refreshMembers();
+          memberReads.refresh();
         }
         const due = tracker.due(now);
         if (due.length > 0) {
@@ -230,7 +214,7 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         const wakeAt = Math.min(tracker.nextDueAt(), membersReadAt + MEMBERS_REFRESH_MS, deadline);
         // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down. A read of the
         // members that ends sooner wakes the loop to take them.
-        await Promise.race([context.sleep(Math.max(0, wakeAt - Date.now())), ...(membersRead ? [membersRead] : [])]);
+        await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
       }
       stopping = true;
       while (reports.size > 0) await Promise.allSettled([...reports]);

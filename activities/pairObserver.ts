@@ -27,7 +27,7 @@ import {
 } from '../src/shared/observation.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
 import { createPairObservation, type PairObservation } from './orchestration.js';
-import { chunks, pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
 
 export interface PairObserverDependencies {
   provider: FleetProvider;
@@ -376,12 +376,14 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       setMembers(input.members ?? [], Date.now());
       let membersReadAt = Number.NEGATIVE_INFINITY;
       if (input.members) membersReadAt = Date.now();
+      const memberReads = membersInBackground(reader);
       while (Date.now() < deadline) {
         const now = Date.now();
+        const changed = memberReads.take();
+        if (changed) setMembers(changed, now);
         if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
           membersReadAt = now;
-          const changed = await reader.changed();
-          if (changed) setMembers(changed, now);
+          memberReads.refresh();
         }
         const due = [...members.values()].filter((m) => (dueAt.get(m.pairId) ?? 0) <= now);
         if (due.length > 0) {
@@ -419,8 +421,9 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
         context.heartbeat(progress());
         const nextDue = Math.min(...dueAt.values());
         const wakeAt = Math.min(nextDue, membersReadAt + MEMBERS_REFRESH_MS, deadline);
-        // Rejects with a CancelledFailure when the observer workflow moves on or the worker shuts down.
-        await context.sleep(Math.max(0, wakeAt - Date.now()));
+        // Rejects with a CancelledFailure when the observer workflow moves on or the worker shuts down. A read of the
+        // members that ends sooner wakes the loop to take them.
+        await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
       }
       return { rounds, decisions, orders, memories };
     },

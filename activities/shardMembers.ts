@@ -44,6 +44,39 @@ export function shardMemberReader<M>(
 }
 
 /**
+ * Reads of a shard's members beside an activity's loop, one at a time, taken between two rounds. A read queries the
+ * shard workflow, which a burst of enrolments keeps busy for longer than the heartbeat timeout: awaited, it held the
+ * loop and its heartbeats, and each attempt timed out and began again (bench:failover, 10,000 pairs enrolling).
+ */
+export function membersInBackground<M>(reader: ShardMemberReader<M>) {
+  let reading: Promise<void> | undefined;
+  let read: M[] | undefined;
+  return {
+    /** Starts a read, unless one is on its way. */
+    refresh(): void {
+      reading ??= reader
+        .changed()
+        .then((members) => {
+          if (members) read = members;
+        })
+        .finally(() => {
+          reading = undefined;
+        });
+    },
+    /** The members a read found changed since the last take, once. */
+    take(): M[] | undefined {
+      const members = read;
+      read = undefined;
+      return members;
+    },
+    /** `sleep`, cut short when the read on its way ends (so the loop takes its members at once). */
+    wait(sleep: Promise<void>): Promise<void> {
+      return reading ? Promise.race([sleep, reading]) : sleep;
+    },
+  };
+}
+
+/**
  * Whether the pair's workflow still runs (a member whose host is gone may belong to a pair that ended); an error other
  * than "not found" counts as running, so a member is never dropped on a failed look.
  */

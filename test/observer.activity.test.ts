@@ -55,15 +55,23 @@ const member = (pairId: string, overrides: Partial<ObservedPair> = {}): Observed
   ...overrides,
 });
 
-/** A client whose pairs accept (or refuse) orders; records the orders it was sent. */
-function fakeTemporal(refuse?: string) {
+/**
+ * A client whose pairs accept (or refuse) orders; records the orders it was sent. The observer's members stay at
+ * version 1 unless `membersMoved` says they moved, and then its query answers with those after `queryAfterMs`.
+ */
+function fakeTemporal(refuse?: string, membersMoved?: { members: ObservedPair[]; queryAfterMs: number }) {
   const orders: { workflowId: string; updateId: string; order: ScalingOrder }[] = [];
   const client = {
     workflow: {
       getHandle: (workflowId: string) => ({
-        // The observer's members never change in these runs.
-        describe: () => Promise.resolve({ memo: { membersVersion: 1 }, status: { name: 'RUNNING' } }),
-        query: () => Promise.resolve({ version: 1 }),
+        describe: () =>
+          Promise.resolve({ memo: { membersVersion: membersMoved ? 2 : 1 }, status: { name: 'RUNNING' } }),
+        query: () =>
+          membersMoved
+            ? new Promise((resolve) =>
+                setTimeout(() => resolve({ version: 2, members: membersMoved.members }), membersMoved.queryAfterMs),
+              )
+            : Promise.resolve({ version: 1 }),
         signal: () => Promise.resolve(),
         startUpdate: (_def: unknown, options: { args: [ScalingOrder]; updateId: string }) => {
           orders.push({ workflowId, updateId: options.updateId, order: options.args[0] });
@@ -185,6 +193,25 @@ describe('observePairs', () => {
     expect(fakes.utilisationReads()).toBe(1);
     expect(fakes.decisions).toEqual([]);
     expect(temporal.orders).toEqual([]);
+  });
+
+  it('goes on observing and returns on time while a read of its members is slow', async () => {
+    // The members moved: the read queries the observer workflow, which answers after a minute.
+    const fakes = observeWith(FLEET, WINDOWS);
+    const temporal = fakeTemporal(undefined, { members: [member('quiet')], queryAfterMs: 60_000 });
+    const activities = createPairObserverActivities({
+      provider: fakes.provider,
+      metrics: fakes.metrics,
+      forecaster,
+      temporal: temporal.client,
+    });
+    const started = Date.now();
+    const result = await runObservePairs(activities, [member('hot')], { runForMs: 4_500 });
+    // A turn a second (the pair's tick) all through the run, for the members it had, ending at its time.
+    expect(result.rounds).toBeGreaterThanOrEqual(4);
+    expect(fakes.decisions.map((d) => d.pairId)).toEqual(['hot']);
+    expect(temporal.orders.map((o) => o.workflowId)).toEqual(['pair:hot']);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it('in forecast-only mode sends the order to be recorded, not executed', async () => {
