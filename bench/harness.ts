@@ -47,7 +47,6 @@ export function spread(xs: number[], digits = 2): { p50: number; p99: number; ma
   };
 }
 
-/** utime + stime of a process, in seconds (Linux /proc). */
 /** The simulator's metrics writer over a run: points handed to InfluxDB, dropped by its bounded queue, failed writes. */
 export function metricsDelivery(
   stats: { pointsWritten: number; pointsDropped: number; writeErrors: number } | undefined,
@@ -59,6 +58,7 @@ export function metricsDelivery(
   };
 }
 
+/** utime + stime of a process, in seconds (Linux /proc). */
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
