@@ -85,6 +85,7 @@ export class InfluxV1MetricsStore implements MetricsStore {
   async query(statements: string[]): Promise<InfluxResult[]> {
     const body = new URLSearchParams({ db: this.options.database, q: statements.join(';\n'), epoch: 'ms' });
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.base}/query`, {
         method: 'POST',
@@ -92,10 +93,11 @@ export class InfluxV1MetricsStore implements MetricsStore {
         headers: this.authHeaders(),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      // Inside the try: the timeout also ends a body that streams past it, and that must fail as this query.
+      text = await response.text();
     } catch (error) {
       throw new MetricsStoreError(`cannot query InfluxDB at ${this.base}: ${(error as Error).message}`);
     }
-    const text = await response.text();
     if (!response.ok) throw new MetricsStoreError(`InfluxDB query failed (${response.status}): ${text.slice(0, 300)}`);
     const parsed = JSON.parse(text) as { results?: InfluxResult[]; error?: string };
     if (parsed.error) throw new MetricsStoreError(`InfluxDB query failed: ${parsed.error}`);
@@ -109,6 +111,7 @@ export class InfluxV1MetricsStore implements MetricsStore {
     if (lines.length === 0) return;
     const url = `${this.base}/write?${new URLSearchParams({ db: this.options.database, precision }).toString()}`;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method: 'POST',
@@ -116,13 +119,12 @@ export class InfluxV1MetricsStore implements MetricsStore {
         headers: this.authHeaders(),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      text = response.status === 204 ? '' : await response.text();
     } catch (error) {
       throw new MetricsStoreError(`cannot write to InfluxDB at ${this.base}: ${(error as Error).message}`);
     }
     if (response.status !== 204) {
-      throw new MetricsStoreError(
-        `InfluxDB refused the write (${response.status}): ${(await response.text()).slice(0, 300)}`,
-      );
+      throw new MetricsStoreError(`InfluxDB refused the write (${response.status}): ${text.slice(0, 300)}`);
     }
   }
 

@@ -137,6 +137,7 @@ export class HttpFleetProvider implements FleetProvider {
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (rawBody !== undefined) headers['content-type'] = 'text/csv';
     let response: Response;
+    let text: string;
     try {
       response = await fetch(`${this.base}${path}`, {
         method,
@@ -144,6 +145,9 @@ export class HttpFleetProvider implements FleetProvider {
         body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      // The timeout covers the body too: a large answer that streams past it must fail as this call, not as a bare
+      // DOMException nobody can place (a 10,000-pair bench:failover run ended on one).
+      text = await response.text();
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
@@ -158,7 +162,6 @@ export class HttpFleetProvider implements FleetProvider {
         `${method} ${path}: cannot reach the provider at ${this.base} (${cause?.code ?? cause?.message ?? (error as Error).message})`,
       );
     }
-    const text = await response.text();
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
