@@ -21,6 +21,7 @@ import { DECISION_MEASUREMENT } from '../src/metrics/types.js';
 import { WATCH_LANES, allWatcherWorkflowIds, type WatchLane } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
 import { SimulatorControl } from '../src/simulator/control.js';
+import type { WriterStats } from '../src/simulator/telegraf.js';
 import { stackPaths } from '../src/stack/index.js';
 import { spawnSimulator } from '../src/stack/simulator.js';
 import { bundleWorkflows } from '../src/worker.js';
@@ -48,9 +49,7 @@ export function spread(xs: number[], digits = 2): { p50: number; p99: number; ma
 }
 
 /** The simulator's metrics writer over a run: points handed to InfluxDB, dropped by its bounded queue, failed writes. */
-export function metricsDelivery(
-  stats: { pointsWritten: number; pointsDropped: number; writeErrors: number } | undefined,
-) {
+export function metricsDelivery(stats: WriterStats | undefined) {
   return {
     pointsWritten: stats?.pointsWritten ?? 0,
     pointsDropped: stats?.pointsDropped ?? 0,

@@ -9,8 +9,9 @@
  *   workloads to it;
  * - peak > threshold, shadow already active   → grow it as needed and move more workloads;
  * - an active shadow's own forecast peak > threshold → grow the shadow;
- * - peak > threshold, shadow cannot absorb it → use the whole shadow first; once it is at full size (or when there is
- *   no shadow, or it failed or is still being built), provision a new primary of the same size;
+ * - peak > threshold, shadow cannot absorb it → use the whole shadow first; once it is at full size and the primary
+ *   measures above the threshold (or when there is no shadow, or it failed or is still being built), provision a new
+ *   primary of the same size;
  * - every peak of the pair's whole demand < threshold − hysteresis for scaleBackAfterMinutes, and its measured demand
  *   now below that line too, shadow active with moved workloads → scale back;
  * - anything in between does nothing, so a forecast hovering around the threshold cannot make the pair flap.
@@ -516,15 +517,13 @@ function scaleOut(
       ? `even at full size shadow ${shadow.hostId} would run ${binding.resource} above the ${formatNumber(policy.thresholdPercent)}% threshold with ${listIds(packing.workloadIds)} on it`
       : undefined;
   // A new primary is a whole host for good (it becomes a pair of its own), a shadow grows and shrinks back: use the
-  // whole shadow first, and provision only when the shadow is already at full size and the peak is still too high.
+  // whole shadow first, and provision only once it is at full size and the primary measures above the threshold (the
+  // point forecast decides without a measurement). Not on a forecast's upper bound or an echo of yesterday's spike: a
+  // new primary bought for a burst that never came is paid for as long as the pair lives (docs/benchmarks.md).
   const shadowAtFullSize = shadow.status === 'active' && shadow.allocationFraction >= 1;
   if (shortfall !== undefined && (shadowAtFullSize || packing.workloadIds.length === 0)) {
-    // A host for good is bought on the measurement (the point forecast without one), not on a forecast's upper
-    // bound or an echo of yesterday's spike: the whole shadow is already carrying what it can, and a new primary
-    // bought for a burst that never came is paid for as long as the pair lives (docs/benchmarks.md).
     const measured = currentPeak(primary);
-    const pointPeak = bindingPeak(pointForecast, [...horizons]);
-    const expected = measured ?? pointPeak;
+    const expected = measured ?? bindingPeak(pointForecast, [...horizons]);
     if (expected !== undefined && expected.peakPercent <= policy.thresholdPercent) {
       const basis = measured
         ? `${primary.hostId} measures ${measured.resource} ${formatNumber(measured.peakPercent)}% now`
