@@ -30,7 +30,7 @@ import {
   watcherWorkflowId,
 } from '../src/shared/healthWatch.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
-import { chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { backgroundCalls, chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
 import { messageOf } from '../src/shared/failures.js';
 
 export interface HealthWatchDependencies {
@@ -118,6 +118,8 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         watcherMembersQuery,
         input.members ? input.version : undefined,
       );
+      // Reports, looks at gone pairs and member reads run beside the loop, and end with it.
+      const calls = backgroundCalls(temporal);
       tracker.setMembers(input.members ?? [], Date.now());
       let membersReadAt = Date.now();
       let rounds = 0;
@@ -157,10 +159,13 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
       const sendReports = (): void => {
         while (!stopping && reports.size < REPORTS_AT_ONCE && queuedReports.length > 0) {
           const failure = queuedReports.shift()!;
-          const sent: Promise<void> = report(failure).finally(() => {
-            reports.delete(sent);
-            sendReports();
-          });
+          const sent: Promise<void> = calls
+            .start(() => report(failure))
+            .catch(() => tracker.undelivered(failure.member.pairId))
+            .finally(() => {
+              reports.delete(sent);
+              sendReports();
+            });
           reports.add(sent);
         }
       };
@@ -172,55 +177,60 @@ export function createHealthWatchActivities({ provider, temporal }: HealthWatchD
         if (!(await pairStillRunning(temporal, member.pairId))) await leave(member.pairId);
       };
 
-      const memberReads = membersInBackground(reader);
-
-      while (Date.now() < deadline) {
-        const now = Date.now();
-        const changed = memberReads.take();
-        if (changed) tracker.setMembers(changed, now);
-        if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
-          membersReadAt = now;
-          memberReads.refresh();
-        }
-        const due = tracker.due(now);
-        if (due.length > 0) {
-          const answers = new Map<string, HealthReport>();
-          const unknown = new Set<string>();
-          await Promise.all(
-            chunks(
-              due.map((m) => m.primaryHostId),
-              MAX_HEALTH_CHECK_BATCH,
-            ).map(async (hostIds) => {
-              // An unanswered call is no evidence: its members are simply checked again at their next turn.
-              const answer = await provider.healthCheckMany(hostIds).catch(() => undefined);
-              for (const r of answer?.reports ?? []) answers.set(r.hostId, r);
-              for (const id of answer?.unknown ?? []) unknown.add(id);
-            }),
-          );
-          for (const member of due) {
-            const r = answers.get(member.primaryHostId);
-            const failure = tracker.record(
-              member.pairId,
-              r && { healthy: r.healthy, status: describeHealth(r), checkedAt: Date.parse(r.checkedAt) },
-              now,
-            );
-            if (failure) queuedReports.push(failure);
-            if (unknown.has(member.primaryHostId)) void checkGone(member, now);
+      const memberReads = membersInBackground(reader, calls);
+      try {
+        while (Date.now() < deadline) {
+          const now = Date.now();
+          const changed = memberReads.take();
+          if (changed) tracker.setMembers(changed, now);
+          if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
+            membersReadAt = now;
+            memberReads.refresh();
           }
-          sendReports();
+          const due = tracker.due(now);
+          if (due.length > 0) {
+            const answers = new Map<string, HealthReport>();
+            const unknown = new Set<string>();
+            await Promise.all(
+              chunks(
+                due.map((m) => m.primaryHostId),
+                MAX_HEALTH_CHECK_BATCH,
+              ).map(async (hostIds) => {
+                // An unanswered call is no evidence: its members are simply checked again at their next turn.
+                const answer = await provider.healthCheckMany(hostIds).catch(() => undefined);
+                for (const r of answer?.reports ?? []) answers.set(r.hostId, r);
+                for (const id of answer?.unknown ?? []) unknown.add(id);
+              }),
+            );
+            for (const member of due) {
+              const r = answers.get(member.primaryHostId);
+              const failure = tracker.record(
+                member.pairId,
+                r && { healthy: r.healthy, status: describeHealth(r), checkedAt: Date.parse(r.checkedAt) },
+                now,
+              );
+              if (failure) queuedReports.push(failure);
+              if (unknown.has(member.primaryHostId))
+                void calls.start(() => checkGone(member, now)).catch(() => undefined);
+            }
+            sendReports();
+          }
+          rounds += 1;
+          context.heartbeat({ rounds, members: tracker.size });
+          const wakeAt = Math.min(tracker.nextDueAt(), membersReadAt + MEMBERS_REFRESH_MS, deadline);
+          // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down. A read of the
+          // members that ends sooner wakes the loop to take them.
+          await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
         }
-        rounds += 1;
-        context.heartbeat({ rounds, members: tracker.size });
-        const wakeAt = Math.min(tracker.nextDueAt(), membersReadAt + MEMBERS_REFRESH_MS, deadline);
-        // Rejects with a CancelledFailure when the watcher workflow moves on or the worker shuts down. A read of the
-        // members that ends sooner wakes the loop to take them.
-        await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
+        stopping = true;
+        while (reports.size > 0) await Promise.allSettled([...reports]);
+        // Reports still queued go to the next run with their evidence.
+        for (const failure of queuedReports) tracker.undelivered(failure.member.pairId);
+        return { rounds, reported, carried: tracker.failing() };
+      } finally {
+        stopping = true;
+        await calls.settle();
       }
-      stopping = true;
-      while (reports.size > 0) await Promise.allSettled([...reports]);
-      // Reports still queued go to the next run with their evidence.
-      for (const failure of queuedReports) tracker.undelivered(failure.member.pairId);
-      return { rounds, reported, carried: tracker.failing() };
     },
   };
 }

@@ -27,7 +27,7 @@ import {
 } from '../src/shared/observation.js';
 import { pairWorkflowId } from '../src/shared/pair.js';
 import { createPairObservation, type PairObservation } from './orchestration.js';
-import { chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
+import { backgroundCalls, chunks, membersInBackground, pairStillRunning, shardMemberReader } from './shardMembers.js';
 
 export interface PairObserverDependencies {
   provider: FleetProvider;
@@ -376,56 +376,63 @@ export function createPairObserverActivities({ provider, metrics, forecaster, te
       setMembers(input.members ?? [], Date.now());
       let membersReadAt = Number.NEGATIVE_INFINITY;
       if (input.members) membersReadAt = Date.now();
-      const memberReads = membersInBackground(reader);
-      while (Date.now() < deadline) {
-        const now = Date.now();
-        const changed = memberReads.take();
-        if (changed) setMembers(changed, now);
-        if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
-          membersReadAt = now;
-          memberReads.refresh();
-        }
-        const due = [...members.values()].filter((m) => (dueAt.get(m.pairId) ?? 0) <= now);
-        if (due.length > 0) {
-          for (const m of due) {
-            // A fixed cadence per pair; one that fell behind (a slow round) starts again from now.
-            const next = (dueAt.get(m.pairId) ?? now) + m.policy.tickSeconds * 1000;
-            dueAt.set(m.pairId, next > now ? next : now + m.policy.tickSeconds * 1000);
+      // Member reads, and a turn that outlasted its limit, run beside the loop and end with it.
+      const calls = backgroundCalls(temporal);
+      const memberReads = membersInBackground(reader, calls);
+      try {
+        while (Date.now() < deadline) {
+          const now = Date.now();
+          const changed = memberReads.take();
+          if (changed) setMembers(changed, now);
+          if (now - membersReadAt >= MEMBERS_REFRESH_MS) {
+            membersReadAt = now;
+            memberReads.refresh();
           }
-          // A turn that reads and forecasts a whole shard takes a while (and a busy store answers slowly): it must
-          // not look like a dead worker, or a second attempt would start beside it.
-          const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
-          const turnLimitMs = input.turnLimitMs ?? TURN_LIMIT_MS;
-          let limit: NodeJS.Timeout | undefined;
-          try {
-            await Promise.race([
-              turn(due, now),
-              new Promise<never>((_, reject) => {
-                limit = setTimeout(() => {
-                  abandoned = true;
-                  reject(
-                    ApplicationFailure.retryable(
-                      `a turn of ${due.length} pairs outlasted ${turnLimitMs / 1000} s; trying again`,
-                      'ObserverTurnStuck',
-                    ),
-                  );
-                }, turnLimitMs);
-              }),
-            ]);
-          } finally {
-            clearInterval(beating);
-            clearTimeout(limit);
+          const due = [...members.values()].filter((m) => (dueAt.get(m.pairId) ?? 0) <= now);
+          if (due.length > 0) {
+            for (const m of due) {
+              // A fixed cadence per pair; one that fell behind (a slow round) starts again from now.
+              const next = (dueAt.get(m.pairId) ?? now) + m.policy.tickSeconds * 1000;
+              dueAt.set(m.pairId, next > now ? next : now + m.policy.tickSeconds * 1000);
+            }
+            // A turn that reads and forecasts a whole shard takes a while (and a busy store answers slowly): it must
+            // not look like a dead worker, or a second attempt would start beside it.
+            const beating = setInterval(() => context.heartbeat(progress()), TURN_HEARTBEAT_MS);
+            const turnLimitMs = input.turnLimitMs ?? TURN_LIMIT_MS;
+            let limit: NodeJS.Timeout | undefined;
+            try {
+              await Promise.race([
+                // A turn that outlasts its limit is left behind: its calls are cancelled when the activity ends.
+                calls.startUnkept(() => turn(due, now)),
+                new Promise<never>((_, reject) => {
+                  limit = setTimeout(() => {
+                    abandoned = true;
+                    reject(
+                      ApplicationFailure.retryable(
+                        `a turn of ${due.length} pairs outlasted ${turnLimitMs / 1000} s; trying again`,
+                        'ObserverTurnStuck',
+                      ),
+                    );
+                  }, turnLimitMs);
+                }),
+              ]);
+            } finally {
+              clearInterval(beating);
+              clearTimeout(limit);
+            }
           }
+          rounds += 1;
+          context.heartbeat(progress());
+          const nextDue = Math.min(...dueAt.values());
+          const wakeAt = Math.min(nextDue, membersReadAt + MEMBERS_REFRESH_MS, deadline);
+          // Rejects with a CancelledFailure when the observer workflow moves on or the worker shuts down. A read of the
+          // members that ends sooner wakes the loop to take them.
+          await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
         }
-        rounds += 1;
-        context.heartbeat(progress());
-        const nextDue = Math.min(...dueAt.values());
-        const wakeAt = Math.min(nextDue, membersReadAt + MEMBERS_REFRESH_MS, deadline);
-        // Rejects with a CancelledFailure when the observer workflow moves on or the worker shuts down. A read of the
-        // members that ends sooner wakes the loop to take them.
-        await memberReads.wait(context.sleep(Math.max(0, wakeAt - Date.now())));
+        return { rounds, decisions, orders, memories };
+      } finally {
+        await calls.settle();
       }
-      return { rounds, decisions, orders, memories };
     },
   };
 }

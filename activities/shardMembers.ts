@@ -43,22 +43,73 @@ export function shardMemberReader<M>(
   };
 }
 
+/** How long an ending activity waits for its background calls once it has cancelled them. */
+const SETTLE_LIMIT_MS = 30_000;
+
+export interface BackgroundCalls {
+  /** Starts `call` (Temporal client calls inside it carry the activity's abort signal) and keeps it until it ends. */
+  start<T>(call: () => Promise<T>): Promise<T>;
+  /** Starts `call` like `start`, without keeping it: work that may never end has its calls cancelled, not awaited. */
+  startUnkept<T>(call: () => Promise<T>): Promise<T>;
+  /** Cancels the calls on their way and waits until the kept ones end, for at most the limit. */
+  settle(): Promise<void>;
+}
+
+/**
+ * The Temporal client calls a long-running activity makes beside its loop, to be settled when it ends, however it
+ * ends: a call left running past the activity may still be retrying when the worker's owner closes the client's
+ * connection, and its retry then throws "Channel has been shut down" where nothing can catch it.
+ */
+export function backgroundCalls(temporal: Client, settleLimitMs = SETTLE_LIMIT_MS): BackgroundCalls {
+  const controller = new AbortController();
+  const pending = new Set<Promise<unknown>>();
+  // The client cancels a call when the signal aborts, which an aborted signal no longer does: refuse instead.
+  const startCancellable = <T>(call: () => Promise<T>): Promise<T> =>
+    controller.signal.aborted
+      ? Promise.reject(new Error('call cancelled: the activity is ending'))
+      : temporal.withAbortSignal(controller.signal, call);
+  return {
+    start(call) {
+      const started = startCancellable(call);
+      pending.add(started);
+      const forget = () => pending.delete(started);
+      started.then(forget, forget);
+      return started;
+    },
+    startUnkept: startCancellable,
+    async settle() {
+      controller.abort();
+      if (pending.size === 0) return;
+      let limit: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...pending]),
+        new Promise((resolve) => (limit = setTimeout(resolve, settleLimitMs))),
+      ]);
+      clearTimeout(limit);
+    },
+  };
+}
+
 /**
  * Reads of a shard's members beside an activity's loop, one at a time, taken between two rounds. A read queries the
  * shard workflow, which a burst of enrolments keeps busy for longer than the heartbeat timeout: awaited, it held the
  * loop and its heartbeats, and each attempt timed out and began again (bench:failover, 10,000 pairs enrolling).
  */
-export function membersInBackground<M>(reader: ShardMemberReader<M>) {
+export function membersInBackground<M>(reader: ShardMemberReader<M>, calls: BackgroundCalls) {
   let reading: Promise<void> | undefined;
   let read: M[] | undefined;
   return {
     /** Starts a read, unless one is on its way. */
     refresh(): void {
-      reading ??= reader
-        .changed()
-        .then((members) => {
-          if (members) read = members;
-        })
+      reading ??= calls
+        .start(() => reader.changed())
+        .then(
+          (members) => {
+            if (members) read = members;
+          },
+          // Cancelled as the activity ends: there is nothing left to read them for.
+          () => undefined,
+        )
         .finally(() => {
           reading = undefined;
         });

@@ -15,6 +15,7 @@ import {
 } from '../activities/healthWatch.js';
 import type { FleetProvider, HealthReports } from '../src/provider/types.js';
 import type { PrimaryFailureReport, WatchedPrimary, WatchChange } from '../src/shared/healthWatch.js';
+import { fakeWithAbortSignal } from './helpers/temporal.js';
 
 const member = (pairId: string): WatchedPrimary => ({
   pairId,
@@ -91,6 +92,7 @@ function fakeTemporal(options: {
               : Promise.resolve({ status: { name: options.running[workflowId] ? 'RUNNING' : 'COMPLETED' } }),
       }),
     },
+    withAbortSignal: fakeWithAbortSignal,
   } as unknown as Client;
   return { client, updates, signals };
 }

@@ -19,6 +19,7 @@ import type { FleetSnapshot } from '../src/provider/types.js';
 import type { ObservedPair, ScalingOrder } from '../src/shared/observation.js';
 import type { PairPolicy } from '../src/shared/pair.js';
 import { PROJECT_ROOT } from '../src/stack/paths.js';
+import { fakeWithAbortSignal } from './helpers/temporal.js';
 import { CAPACITY, NOW, host, observeWith, windowsFor, workload } from './helpers/observation.js';
 
 /** Two pairs: `hot` carries a sustained burst (it must scale out), `quiet` idles at 30%. */
@@ -79,6 +80,7 @@ function fakeTemporal(refuse?: string, membersMoved?: { members: ObservedPair[];
         },
       }),
     },
+    withAbortSignal: fakeWithAbortSignal,
   } as unknown as Client;
   return { client, orders };
 }

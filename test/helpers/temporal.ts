@@ -83,3 +83,12 @@ export async function expectUpdateRejected(promise: Promise<unknown>, message: R
   const cause = (error as WorkflowUpdateFailedError).cause;
   expect(cause?.message).toMatch(message);
 }
+
+/** `withAbortSignal` for a typed fake client, as the real one treats a call on its way: it rejects on the abort. */
+export function fakeWithAbortSignal<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) reject(new Error('call cancelled'));
+    signal.addEventListener('abort', () => reject(new Error('call cancelled')), { once: true });
+    call().then(resolve, reject);
+  });
+}
