@@ -28,7 +28,8 @@ describe('backgroundCalls', () => {
       const waiting = calls.start(() => handle.result());
       const outcome = waiting.then(
         () => 'returned',
-        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+        // The client wraps the gRPC status ("CANCELLED") in an error of its own.
+        (error: unknown) => (error instanceof Error ? `${error.message}: ${String(error.cause)}` : String(error)),
       );
       await calls.settle();
       expect(await outcome).toMatch(/cancel/i);
