@@ -31,6 +31,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
+import { messageOf } from '../src/shared/failures.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, stateQuery, type HostRef, type PairState } from '../src/shared/pair.js';
 import { DEFAULT_DELAYS } from '../src/simulator/fleet.js';
@@ -50,6 +51,7 @@ import {
   type Settle,
   spread,
   startBenchStack,
+  withRetries,
 } from './harness.js';
 
 const { values: args } = parseArgs({
@@ -205,16 +207,23 @@ try {
   const splitBrainPairs = new Set<string>();
   const ourPairs = new Set(pairs.map((p) => p.pairId));
   let invariantChecks = 0;
+  /** Checks the simulator did not answer in time (it reads every host): the next one, or the final one, reads it. */
+  let invariantChecksUnanswered = 0;
   let watching = true;
   // Every 250 ms, or less often on a fleet so large that a check would take more than a tenth of the simulator's time
   // (it reads every host): a split brain persists until fenced, and the final check below reads it too.
   const watcher = (async () => {
     while (watching) {
       const checkStarted = performance.now();
-      const report = await provider.invariants();
-      invariantChecks++;
-      for (const v of report.violations)
-        if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
+      try {
+        const report = await provider.invariants();
+        invariantChecks++;
+        for (const v of report.violations)
+          if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
+      } catch (error) {
+        invariantChecksUnanswered++;
+        log(`an invariant check went unanswered: ${messageOf(error)}`);
+      }
       await sleep(Math.max(250, 9 * (performance.now() - checkStarted)));
     }
   })();
@@ -292,7 +301,7 @@ try {
   const regionOutage = REGION_OUTAGE ? await measureRegionOutage(idlePairs) : undefined;
   watching = false;
   await watcher;
-  const finalReport = await provider.invariants();
+  const finalReport = await withRetries(() => provider.invariants(), 'the final invariant check');
   for (const v of finalReport.violations)
     if (v.kind === 'two-unfenced-primaries' && ourPairs.has(v.pairId)) splitBrainPairs.add(v.pairId);
 
@@ -383,6 +392,7 @@ try {
     },
     splitBrainPairs: splitBrainPairs.size,
     invariantChecks,
+    invariantChecksUnanswered,
     otherInvariantViolations: otherViolations.map((v) => v.message),
     goal: { shadowActiveWithinSecondsP99: 5, p99: shadowActiveP99, met: shadowActiveP99 <= 5 },
     ...(regionOutage ? { regionOutage } : {}),
@@ -410,7 +420,7 @@ try {
         `${dataLoss.length} records`,
     );
     log(
-      `split brain: ${result.splitBrainPairs} pairs (${invariantChecks} invariant checks); other violations: ${otherViolations.length}`,
+      `split brain: ${result.splitBrainPairs} pairs (${invariantChecks} invariant checks, ${invariantChecksUnanswered} unanswered); other violations: ${otherViolations.length}`,
     );
     log(
       `goal: shadow active within 5 s of the first missed check at p99: ${shadowActiveP99} s — ${result.goal.met ? 'met' : 'NOT met'}`,

@@ -17,6 +17,7 @@ import { HttpFleetProvider } from '../src/provider/client.js';
 import type { Capacity } from '../src/provider/types.js';
 import { pairWorkflowId, swapScheduleId, type HostRef, type PairPolicy } from '../src/shared/pair.js';
 import { InfluxV1MetricsStore } from '../src/metrics/influxV1Store.js';
+import { messageOf } from '../src/shared/failures.js';
 import { DECISION_MEASUREMENT } from '../src/metrics/types.js';
 import { WATCH_LANES, allWatcherWorkflowIds, type WatchLane } from '../src/shared/healthWatch.js';
 import { allObserverWorkflowIds } from '../src/shared/observation.js';
@@ -428,6 +429,22 @@ export interface Settle {
   seconds: number;
   pairsDecidedSinceStart: number;
   settled: boolean;
+  /** Reads of the decisions InfluxDB did not answer in time (the count stood at the last answer until the next). */
+  unansweredReads: number;
+}
+
+/**
+ * `read`, tried up to `attempts` times: a read over a fleet of thousands of hosts may outlast its timeout while the
+ * stack is busy, and a benchmark run of an hour should not end on one.
+ */
+export async function withRetries<T>(read: () => Promise<T>, what: string, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (attempt >= attempts) throw new Error(`${what} failed ${attempts} times; the last: ${messageOf(error)}`);
+    }
+  }
 }
 
 /**
@@ -440,8 +457,12 @@ export async function settleUntilDecided(
 ): Promise<Settle> {
   const started = performance.now();
   let decided = 0;
+  let unansweredReads = 0;
   while (performance.now() - started < options.maxSeconds * 1000) {
-    decided = await pairsDecidedSince(stack.metrics, new Date(options.startedDataAt));
+    decided = await pairsDecidedSince(stack.metrics, new Date(options.startedDataAt)).catch(() => {
+      unansweredReads++;
+      return decided;
+    });
     if (decided >= options.pairs) break;
     await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
   }
@@ -449,6 +470,7 @@ export async function settleUntilDecided(
     seconds: round((performance.now() - started) / 1000),
     pairsDecidedSinceStart: decided,
     settled: decided >= options.pairs,
+    unansweredReads,
   };
 }
 
