@@ -4,7 +4,7 @@
  * query, which a worker answers, read the members.
  */
 import { log } from '@temporalio/activity';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcCancelledError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';
 import { MEMBERS_VERSION_MEMO } from '../src/shared/healthWatch.js';
 import { messageOf } from '../src/shared/failures.js';
@@ -32,6 +32,8 @@ export function shardMemberReader<M>(
         version = answer.version;
         return answer.members;
       } catch (error) {
+        // Cancelled: the activity is ending, and has no use for them.
+        if (isGrpcCancelledError(error)) return undefined;
         // A worker that died holding the shard workflow delays queries to it: go on with the members known.
         log.warn('could not read the shard members; going on with the ones known', {
           workflowId,
