@@ -413,6 +413,21 @@ describe('decideScaling: hysteresis, cooldown, scale-back', () => {
     expect(d.reason).toContain('would bring cpu to about 85%');
   });
 
+  it("converts the moved workloads' load with the shadow's allocation: 45% of a half-size shadow comes home as 22.5%", () => {
+    const d = decideScaling({
+      pair: pair({
+        shadow: shadow({ status: 'active', allocationFraction: 0.5 }),
+        workloads: [workload('w-1', 45, {}, 'h-7'), workload('w-2', 15)],
+        movedToShadow: ['w-1'],
+      }),
+      forecast: forecast({ cpu: 40 }),
+      policy: policy(),
+      memory: { lowSince: NOW - 120 * MINUTE },
+      now: NOW,
+    });
+    expect(d.action).toMatchObject({ kind: 'scale-back', workloadIds: ['w-1'] });
+  });
+
   it('has nothing to scale back when the shadow holds no moved workloads', () => {
     const d = decide({ forecast: forecast({ cpu: 30 }), memory: { lowSince: NOW - 120 * MINUTE } });
     expect(d.action.kind).toBe('none');

@@ -673,8 +673,8 @@ function growShadowFor(
 
 /**
  * What moving the shadow's workloads home would add to the primary's forecast, when the moved workloads report their
- * utilisation (percent of the shadow's capacity, converted to the primary's). Undefined when they do not: then the
- * sustained-low rule alone decides.
+ * utilisation (percent of what the shadow holds, its capacity times its allocation, converted to the primary's).
+ * Undefined when they do not: then the sustained-low rule alone decides.
  */
 function scaleBackLoad(
   pair: PairView,
@@ -689,7 +689,8 @@ function scaleBackLoad(
     const known = movedWorkloads.map((w) => w.utilisation?.[resource]);
     if (known.length === 0 || known.some((u) => typeof u !== 'number' || !Number.isFinite(u))) continue;
     const key = CAPACITY_KEY[resource];
-    const ratio = primary.capacity[key] > 0 ? shadow.capacity[key] / primary.capacity[key] : 1;
+    const ratio =
+      primary.capacity[key] > 0 ? (shadow.capacity[key] * shadow.allocationFraction) / primary.capacity[key] : 1;
     const added = (known as number[]).reduce((a, b) => a + b, 0) * ratio;
     const peak = Math.max(0, ...peaks.filter((p) => p.resource === resource).map((p) => p.peakPercent));
     const peakAfter = peak + added;

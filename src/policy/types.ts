@@ -7,7 +7,7 @@ import type { Capacity, HostRole, HostStatus, Resource } from '../provider/types
 
 export type { Capacity, Resource } from '../provider/types.js';
 
-/** Utilisation per resource, in percent of the host's full capacity. */
+/** Utilisation per resource, in percent of what the host holds: its capacity times its allocation fraction. */
 export type Utilisation = Record<Resource, number>;
 
 /** The specification's HostData. */
@@ -30,7 +30,7 @@ export interface WorkloadData {
   workloadId: string;
   resourceRequirements: Capacity;
   hostId: string;
-  /** Its share of its host's current utilisation per resource, in percent of the host's capacity, when known. */
+  /** Its share of its host's current utilisation per resource (in the host's terms, see Utilisation), when known. */
   utilisation?: Partial<Utilisation>;
 }
 

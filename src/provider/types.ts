@@ -19,7 +19,7 @@
  */
 
 export const RESOURCES = ['cpu', 'memory', 'storage', 'network'] as const;
-/** A host resource; utilisation is always expressed in percent of the host's capacity of it. */
+/** A host resource; utilisation is always expressed in percent of what the host holds of it (capacity × allocation). */
 export type Resource = (typeof RESOURCES)[number];
 
 /** A host's size, or a workload's requirement, per resource. */
