@@ -22,8 +22,9 @@ done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${UNDERSTUDY_STATE_DIR:-$ROOT/.understudy}"
 # Pinned versions. The Temporal CLI v1.5.1 is the newest release whose Go module builds with `go install`:
-# later releases replace their `cliext` module with a local folder the module proxy does not serve.
-TEMPORAL_CLI_VERSION="v1.5.1"
+# later releases replace their `cliext` module with a local folder the module proxy does not serve. It is built in
+# scripts/temporal-cli, whose go.mod pins it and raises its SQLite driver; the stamp names both.
+TEMPORAL_CLI_VERSION="v1.5.1+modernc.org/sqlite@v1.44.3"
 TEST_SERVER_VERSION="1.38.0"
 
 say() { [[ $QUIET == 1 ]] || echo "setup: $*"; }
@@ -68,7 +69,7 @@ fi
 TEMPORAL_BIN="$STATE/bin/temporal"
 if [[ ! -x "$TEMPORAL_BIN" || "$(cat "$STATE/bin/temporal.version" 2>/dev/null)" != "$TEMPORAL_CLI_VERSION" ]]; then
   act "building the Temporal CLI $TEMPORAL_CLI_VERSION from its Go module (a few minutes on a fresh machine)"
-  GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+  (cd "$ROOT/scripts/temporal-cli" && GOBIN="$STATE/bin" go install github.com/temporalio/cli/cmd/temporal)
   echo "$TEMPORAL_CLI_VERSION" >"$STATE/bin/temporal.version"
 fi
 
