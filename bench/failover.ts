@@ -30,6 +30,7 @@
  *        Kubernetes alone (bench/failoverKubernetes.ts)
  */
 import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { loadConfig } from '../src/config/load.js';
 import { messageOf } from '../src/shared/failures.js';
 import type { Capacity } from '../src/provider/types.js';
@@ -243,12 +244,21 @@ try {
     const batch = pairs.slice(first, first + BATCH);
     stack.pairIds.push(...batch.map((p) => p.pairId));
     for (const p of batch) {
-      await client.workflow.start<typeof hostPairWorkflow>('hostPairWorkflow', {
-        taskQueue,
-        workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-        workflowId: pairWorkflowId(p.pairId),
-        args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
-      });
+      // Started again after a refusal: a start that did take answers "already started" to the next try.
+      await withRetries(
+        () =>
+          client.workflow
+            .start<typeof hostPairWorkflow>('hostPairWorkflow', {
+              taskQueue,
+              workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+              workflowId: pairWorkflowId(p.pairId),
+              args: [{ pairId: p.pairId, primary: p.primary, shadow: p.shadow, policy }],
+            })
+            .catch((error: unknown) => {
+              if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+            }),
+        `starting ${p.pairId}`,
+      );
     }
     for (const deadline = Date.now() + 120_000; ;) {
       const batchStates = await queryStates(batch);

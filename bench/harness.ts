@@ -434,15 +434,17 @@ export interface Settle {
 }
 
 /**
- * `read`, tried up to `attempts` times: a read over a fleet of thousands of hosts may outlast its timeout while the
- * stack is busy, and a benchmark run of an hour should not end on one.
+ * `call`, tried up to `attempts` times, `pauseMs` apart: a read over a fleet of thousands of hosts may outlast its
+ * timeout while the stack is busy, and a dev server that busy has answered a start with "namespace not found"; a
+ * benchmark run of an hour should not end on one.
  */
-export async function withRetries<T>(read: () => Promise<T>, what: string, attempts = 3): Promise<T> {
+export async function withRetries<T>(call: () => Promise<T>, what: string, attempts = 3, pauseMs = 2_000): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await read();
+      return await call();
     } catch (error) {
       if (attempt >= attempts) throw new Error(`${what} failed ${attempts} times; the last: ${messageOf(error)}`);
+      await new Promise((r) => setTimeout(r, pauseMs));
     }
   }
 }
