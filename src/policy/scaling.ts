@@ -19,7 +19,6 @@
  * SPIKE_RECURRENCE_MINUTES of the previous one: recurring bursts are a pattern, and scale out like a sustained shift.
  */
 import {
-  CAPACITY_KEY,
   POLICY_RESOURCES,
   addCapacity,
   amountOf,
@@ -617,11 +616,7 @@ function shadowLoadInPrimaryPercent(
   const measured = pair.workloads
     .filter((w) => moved.has(w.workloadId))
     .reduce((sum, w) => sum + (w.utilisation?.[resource] ?? 0), 0);
-  const primaryAmount = amountOf(primary.capacity, resource);
-  const measuredLoad =
-    primaryAmount > 0
-      ? (measured * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount
-      : 0;
+  const measuredLoad = inPrimaryPercent(primary, shadow, resource, measured) ?? 0;
   if (forecast.pairPeaks === undefined) return measuredLoad;
   // As for the primary, what the moved workloads measure now is a floor under their forecast: a forecast that lags
   // the demand's growth must not leave an overloaded shadow at its size.
@@ -672,6 +667,21 @@ function growShadowFor(
 }
 
 /**
+ * `percent` of what the shadow holds of `resource` (its capacity times its allocation, the terms hosts report in), in
+ * percent of the primary's capacity; undefined when the primary has none of it.
+ */
+function inPrimaryPercent(
+  primary: HostData,
+  shadow: HostData,
+  resource: Resource,
+  percent: number,
+): number | undefined {
+  const primaryAmount = amountOf(primary.capacity, resource);
+  if (primaryAmount <= 0) return undefined;
+  return (percent * amountOf(shadow.capacity, resource) * shadow.allocationFraction) / primaryAmount;
+}
+
+/**
  * What moving the shadow's workloads home would add to the primary's forecast, when the moved workloads report their
  * utilisation (percent of what the shadow holds, its capacity times its allocation, converted to the primary's).
  * Undefined when they do not: then the sustained-low rule alone decides.
@@ -688,10 +698,8 @@ function scaleBackLoad(
   for (const resource of POLICY_RESOURCES) {
     const known = movedWorkloads.map((w) => w.utilisation?.[resource]);
     if (known.length === 0 || known.some((u) => typeof u !== 'number' || !Number.isFinite(u))) continue;
-    const key = CAPACITY_KEY[resource];
-    const ratio =
-      primary.capacity[key] > 0 ? (shadow.capacity[key] * shadow.allocationFraction) / primary.capacity[key] : 1;
-    const added = (known as number[]).reduce((a, b) => a + b, 0) * ratio;
+    const onShadow = (known as number[]).reduce((a, b) => a + b, 0);
+    const added = inPrimaryPercent(primary, shadow, resource, onShadow) ?? onShadow;
     const peak = Math.max(0, ...peaks.filter((p) => p.resource === resource).map((p) => p.peakPercent));
     const peakAfter = peak + added;
     if (worst === undefined || peakAfter > worst.peakAfter) worst = { resource, peakAfter };
