@@ -397,10 +397,11 @@ describe('decideScaling: hysteresis, cooldown, scale-back', () => {
     expect(d.peakPercent).toBe(75);
   });
 
-  it('does not scale back when moving the workloads home would push the primary back over the band', () => {
-    const d = decideScaling({
+  /** Low for two hours at a 40% forecast, with w-1 (45% of the shadow as it is sized) moved there. */
+  const decideScaleBackWithShadowAt = (allocationFraction: number) =>
+    decideScaling({
       pair: pair({
-        shadow: shadow({ status: 'active', allocationFraction: 1 }),
+        shadow: shadow({ status: 'active', allocationFraction }),
         workloads: [workload('w-1', 45, {}, 'h-7'), workload('w-2', 15)],
         movedToShadow: ['w-1'],
       }),
@@ -409,22 +410,15 @@ describe('decideScaling: hysteresis, cooldown, scale-back', () => {
       memory: { lowSince: NOW - 120 * MINUTE },
       now: NOW,
     });
+
+  it('does not scale back when moving the workloads home would push the primary back over the band', () => {
+    const d = decideScaleBackWithShadowAt(1);
     expect(d.action.kind).toBe('none');
     expect(d.reason).toContain('would bring cpu to about 85%');
   });
 
   it("converts the moved workloads' load with the shadow's allocation: 45% of a half-size shadow comes home as 22.5%", () => {
-    const d = decideScaling({
-      pair: pair({
-        shadow: shadow({ status: 'active', allocationFraction: 0.5 }),
-        workloads: [workload('w-1', 45, {}, 'h-7'), workload('w-2', 15)],
-        movedToShadow: ['w-1'],
-      }),
-      forecast: forecast({ cpu: 40 }),
-      policy: policy(),
-      memory: { lowSince: NOW - 120 * MINUTE },
-      now: NOW,
-    });
+    const d = decideScaleBackWithShadowAt(0.5);
     expect(d.action).toMatchObject({ kind: 'scale-back', workloadIds: ['w-1'] });
   });
 
